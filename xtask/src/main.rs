@@ -1,0 +1,32 @@
+//! `cargo xtask <command>`: corebpf's developer tasks.
+//!
+//! - `build-bpf`: compile the BPF C sources under `testdata/` and `examples/` with clang.
+//! - `extract-btf --kernel VER`: write a Debian kernel's BTF to `testdata/btf/`, compressed.
+//! - `vm-test [--kernel VER]... [-- FILTER]`: run the integration tests in QEMU guests.
+
+mod build_bpf;
+mod extract_btf;
+mod vm;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("usage: cargo xtask <build-bpf|extract-btf|vm-test> [args]");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "build-bpf" => build_bpf::run(rest),
+        "extract-btf" => extract_btf::run(rest),
+        "vm-test" => vm::run(rest),
+        other => Err(format!("unknown xtask command '{other}'")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {cmd}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
