@@ -1,2 +1,47 @@
 //! `corebpf-sys`: the `bpf(2)` commands and their attribute layouts, `perf_event_open`,
-//! and feature probes. Every kernel object comes back as an `OwnedFd`.
+//! netlink XDP attach, `mmap` of map memory, and feature probes. Every kernel object
+//! comes back as an [`OwnedFd`](std::os::fd::OwnedFd); this is the only corebpf crate
+//! with syscall `unsafe`.
+//!
+//! Modules are named after what they hold: [`map`], [`prog`], [`link`], [`obj`]
+//! (pinning and ids), [`info`], [`btf`], [`perf`], [`probe`], [`mmap`], [`netlink`],
+//! [`consts`], [`insn`].
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod attr;
+pub mod btf;
+pub mod consts;
+pub mod error;
+pub mod info;
+pub mod insn;
+pub mod link;
+pub mod map;
+pub mod obj;
+pub mod prog;
+mod sys;
+
+pub use btf::btf_load;
+pub use consts::{AttachType, Cmd, LinkType, MapType, ProgType, StatsType};
+pub use error::{SysError, UnknownValue};
+pub use info::{btf_data, btf_info, link_details, link_info, map_info, prog_info, prog_map_ids};
+pub use insn::BpfInsn;
+pub use link::{
+    iter_create, link_create, link_detach, link_update, raw_tracepoint_open, IterInfo,
+    LinkCreateAttr, LinkCreateOpts,
+};
+pub use map::{
+    map_create, map_delete_batch, map_delete_elem, map_freeze, map_get_next_key, map_keys,
+    map_lookup_and_delete_batch, map_lookup_and_delete_elem, map_lookup_batch, map_lookup_elem,
+    map_update_batch, map_update_elem, BatchOutcome, MapCreateAttr, MapFd,
+};
+pub use obj::{
+    all_ids, btf_get_fd_by_id, enable_stats, get_fd_by_id, get_next_id, link_get_fd_by_id,
+    map_get_fd_by_id, obj_get, obj_pin, prog_get_fd_by_id, ObjKind,
+};
+pub use prog::{
+    prog_attach, prog_bind_map, prog_detach, prog_load, prog_query, prog_test_run, AttachTarget,
+    ProgAttachAttr, ProgLoadAttr, ProgQueryResult, Relative, TestRunOpts, TestRunResult,
+};
+pub use sys::{obj_name, possible_cpus};
