@@ -1,0 +1,262 @@
+//! Debian kernels: which package each supported version comes from, fetching it with
+//! `apt-get download` and unpacking it with `dpkg -x`, both cached.
+//!
+//! Cache layout (under [`super::host::cache_dir`]):
+//! - `debs/<package>_<version>_amd64.deb`: downloaded packages;
+//! - `kernels/<package>_<version>/`: their unpacked trees (`boot/vmlinuz-*`, `lib/modules/*`);
+//! - `apt-bullseye/`: a private apt configuration (sources list, lists, cache) for 5.10, which
+//!   only bullseye ships, so the host's own sources are left alone.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use super::host::{cache_dir, run_output, run_status};
+
+/// A kernel version the harness knows how to fetch.
+pub struct KernelSpec {
+    /// The name used on the command line and for `testdata/btf/<version>.btf.gz`.
+    pub version: &'static str,
+    /// The metapackage whose dependency names the concrete kernel package.
+    meta: &'static str,
+    /// `None` for the host's own apt configuration (bookworm), or the suite of a private one.
+    suite: Option<&'static str>,
+}
+
+/// Supported kernels, oldest first.
+pub const KERNELS: &[KernelSpec] = &[
+    KernelSpec {
+        version: "5.10",
+        meta: "linux-image-cloud-amd64",
+        suite: Some("bullseye"),
+    },
+    KernelSpec {
+        version: "6.1",
+        meta: "linux-image-cloud-amd64",
+        suite: None,
+    },
+    KernelSpec {
+        version: "6.12",
+        meta: "linux-image-6.12-cloud-amd64",
+        suite: None,
+    },
+];
+
+/// Looks up a supported kernel by version.
+pub fn spec(version: &str) -> Result<&'static KernelSpec, String> {
+    KERNELS
+        .iter()
+        .find(|k| k.version == version)
+        .ok_or_else(|| {
+            let known: Vec<&str> = KERNELS.iter().map(|k| k.version).collect();
+            format!("unknown kernel '{version}' (known: {})", known.join(", "))
+        })
+}
+
+/// A fetched and unpacked kernel.
+pub struct Kernel {
+    /// The version as given on the command line (`6.1`).
+    pub version: &'static str,
+    /// The concrete Debian package (`linux-image-6.1.0-56-cloud-amd64`).
+    pub package: String,
+    /// Its Debian version (`6.1.192-2`).
+    pub package_version: String,
+    /// The kernel image.
+    pub vmlinuz: PathBuf,
+    /// `lib/modules/<release>` of the unpacked package.
+    pub modules_dir: PathBuf,
+}
+
+/// Extra apt options that point apt at the private configuration for `suite`, after writing
+/// its sources list and running `apt-get update` on it when its lists are missing or a day old.
+fn apt_options(suite: Option<&str>) -> Result<Vec<String>, String> {
+    // apt-get download as root otherwise warns that `_apt` cannot write into the cache.
+    let mut opts = vec!["-o".to_string(), "APT::Sandbox::User=root".to_string()];
+    let Some(suite) = suite else { return Ok(opts) };
+    let dir = cache_dir().join(format!("apt-{suite}"));
+    let lists = dir.join("lists");
+    let cache = dir.join("cache");
+    for d in [lists.join("partial"), cache.join("archives/partial")] {
+        fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
+    let sources = dir.join("sources.list");
+    let text = format!(
+        "deb http://deb.debian.org/debian {suite} main\n\
+         deb http://deb.debian.org/debian-security {suite}-security main\n"
+    );
+    fs::write(&sources, text).map_err(|e| format!("cannot write {}: {e}", sources.display()))?;
+    for (k, v) in [
+        ("Dir::Etc::sourcelist", sources.display().to_string()),
+        ("Dir::Etc::sourceparts", "-".to_string()),
+        ("Dir::State::Lists", lists.display().to_string()),
+        ("Dir::Cache", cache.display().to_string()),
+    ] {
+        opts.push("-o".into());
+        opts.push(format!("{k}={v}"));
+    }
+    // Our own stamp: Debian's container images turn apt's pkgcache.bin off.
+    let stamp = dir.join("updated");
+    let fresh = fs::metadata(&stamp)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            SystemTime::now().duration_since(t).unwrap_or_default() < Duration::from_secs(86400)
+        })
+        .unwrap_or(false);
+    if !fresh {
+        eprintln!(
+            "vm: apt-get update for {suite} (private lists under {})",
+            dir.display()
+        );
+        match run_output(Command::new("apt-get").args(&opts).arg("update")) {
+            Ok(_) => fs::write(&stamp, b"")
+                .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?,
+            // Old lists still name a package that may be in the cache already.
+            Err(e) if stamp.exists() => eprintln!("vm: warning: {e}; using the old {suite} lists"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(opts)
+}
+
+/// Resolves `spec`'s metapackage to the concrete kernel package and its candidate version.
+fn resolve(spec: &KernelSpec, opts: &[String]) -> Result<(String, String), String> {
+    let deps = run_output(
+        Command::new("apt-cache")
+            .args(opts)
+            .args(["depends", spec.meta]),
+    )?;
+    let package = deps
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
+        .ok_or_else(|| format!("{} has no linux-image-*-cloud-amd64 dependency", spec.meta))?
+        .to_string();
+    let show = run_output(Command::new("apt-cache").args(opts).args([
+        "show",
+        "--no-all-versions",
+        &package,
+    ]))?;
+    let version = show
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .ok_or_else(|| format!("apt-cache show {package} printed no Version"))?
+        .trim()
+        .to_string();
+    Ok((package, version))
+}
+
+/// Fetches (if not cached) and unpacks (if not already) the kernel `version`.
+///
+/// When apt cannot say or fetch the current package (no network), an already unpacked
+/// package of the same series in the cache is used instead, with a warning.
+pub fn fetch(version: &str) -> Result<Kernel, String> {
+    let spec = spec(version)?;
+    fetch_current(spec).or_else(|e| {
+        let cached = cached(spec).ok_or(e.clone())?;
+        eprintln!("vm: warning: {e}; using cached {}", cached.display());
+        unpacked(spec, &cached)
+    })
+}
+
+/// The newest (by name) unpacked package of `spec`'s series in the cache.
+fn cached(spec: &KernelSpec) -> Option<PathBuf> {
+    let prefix = format!("linux-image-{}.", spec.version);
+    let mut dirs: Vec<PathBuf> = fs::read_dir(cache_dir().join("kernels"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(".unpacked").exists())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+/// Describes an unpacked package tree named `<package>_<version>`.
+fn unpacked(spec: &KernelSpec, tree: &Path) -> Result<Kernel, String> {
+    let name = tree
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let (package, package_version) = name.split_once('_').unwrap_or((&name, "?"));
+    let vmlinuz = find_one(&tree.join("boot"), "vmlinuz-")?;
+    let modules_dir = find_one(&tree.join("lib/modules"), "")
+        .or_else(|_| find_one(&tree.join("usr/lib/modules"), ""))?;
+    Ok(Kernel {
+        version: spec.version,
+        package: package.to_string(),
+        package_version: package_version.to_string(),
+        vmlinuz,
+        modules_dir,
+    })
+}
+
+fn fetch_current(spec: &'static KernelSpec) -> Result<Kernel, String> {
+    let opts = apt_options(spec.suite)?;
+    let (package, package_version) = match resolve(spec, &opts) {
+        Ok(r) => r,
+        // A fresh machine may never have run `apt-get update` for the host's sources.
+        Err(e) if spec.suite.is_none() => {
+            eprintln!("vm: {e}; running apt-get update and retrying");
+            run_output(Command::new("apt-get").arg("update"))?;
+            resolve(spec, &opts)?
+        }
+        Err(e) => return Err(e),
+    };
+    let debs = cache_dir().join("debs");
+    fs::create_dir_all(&debs).map_err(|e| format!("cannot create {}: {e}", debs.display()))?;
+    // apt names the file with the epoch's ':' escaped; kernel packages have no epoch.
+    let deb = debs.join(format!(
+        "{package}_{}_amd64.deb",
+        package_version.replace(':', "%3a")
+    ));
+    if !deb.exists() {
+        eprintln!("vm: downloading {package} {package_version}");
+        run_status(
+            Command::new("apt-get")
+                .current_dir(&debs)
+                .args(&opts)
+                .args(["download", "-q", &format!("{package}={package_version}")]),
+        )?;
+        if !deb.exists() {
+            return Err(format!(
+                "apt-get download did not produce {}",
+                deb.display()
+            ));
+        }
+    }
+    let tree = cache_dir()
+        .join("kernels")
+        .join(format!("{package}_{package_version}"));
+    let done = tree.join(".unpacked");
+    if !done.exists() {
+        eprintln!("vm: unpacking {}", deb.display());
+        let _ = fs::remove_dir_all(&tree);
+        fs::create_dir_all(&tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
+        run_status(Command::new("dpkg").arg("-x").arg(&deb).arg(&tree))?;
+        fs::write(&done, b"").map_err(|e| format!("cannot write {}: {e}", done.display()))?;
+    }
+    unpacked(spec, &tree)
+}
+
+/// The single entry of `dir` whose name starts with `prefix`.
+fn find_one(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
+    let mut found = Vec::new();
+    for e in fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
+        let e = e.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(e.path());
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        n => Err(format!(
+            "expected one '{prefix}*' in {}, found {n}",
+            dir.display()
+        )),
+    }
+}
