@@ -129,7 +129,7 @@ def check_family(path, write_logs):
         rc, log, err = corelog(obj, tgt)
         golden = "\n".join(l for l in log.splitlines() if not l.startswith("libbpf: sec '.rel")) + "\n"
         if write_logs:
-            name = f"{fam}.libbpf.log" if cc == "clang19" else f"{fam}.{cc}.libbpf.log"
+            name = f"core_{fam}.libbpf.log" if cc == "clang19" else f"core_{fam}.{cc}.libbpf.log"
             open(os.path.join(EXP, name), "w").write(golden)
         recs = parse_log(log)
         want = [e for e in spec["relocations"] if e.get("min_clang", 14) <= major]
