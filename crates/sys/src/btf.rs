@@ -8,7 +8,10 @@ use crate::error::SysError;
 use crate::sys::{len_u32, log_text, mut_ptr_of, ptr_of, sys_bpf_fd};
 
 /// One `BPF_BTF_LOAD`, with an optional log buffer and level.
-fn load_once(btf: &[u8], log: Option<(&mut [u8], u32)>) -> (Result<OwnedFd, SysError>, u32) {
+pub(crate) fn load_once(
+    btf: &[u8],
+    log: Option<(&mut [u8], u32)>,
+) -> (Result<OwnedFd, SysError>, u32) {
     let cmd = Cmd::BtfLoad;
     let size = match len_u32(cmd, "BTF", btf.len()) {
         Ok(s) => s,

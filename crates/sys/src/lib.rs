@@ -18,7 +18,10 @@ pub mod info;
 pub mod insn;
 pub mod link;
 pub mod map;
+pub mod mmap;
 pub mod obj;
+pub mod perf;
+pub mod probe;
 pub mod prog;
 mod sys;
 
@@ -40,6 +43,7 @@ pub use obj::{
     all_ids, btf_get_fd_by_id, enable_stats, get_fd_by_id, get_next_id, link_get_fd_by_id,
     map_get_fd_by_id, obj_get, obj_pin, prog_get_fd_by_id, ObjKind,
 };
+pub use probe::{bump_memlock_rlimit, probe_feature, probe_map_type, probe_prog_type, Feature};
 pub use prog::{
     prog_attach, prog_bind_map, prog_detach, prog_load, prog_query, prog_test_run, AttachTarget,
     ProgAttachAttr, ProgLoadAttr, ProgQueryResult, Relative, TestRunOpts, TestRunResult,

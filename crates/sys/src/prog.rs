@@ -170,6 +170,11 @@ fn load_with_internal_log(a: &attr::ProgLoadAttr, level: u32) -> Result<OwnedFd,
     }
 }
 
+/// One load without any log or retry (for feature probes).
+pub(crate) fn load_quiet(spec: &ProgLoadAttr<'_>) -> Result<OwnedFd, SysError> {
+    load_once(&raw_prog_load(spec)?, None).0
+}
+
 /// `BPF_PROG_LOAD`.
 ///
 /// The verifier log:

@@ -10,7 +10,13 @@ fn array_update_lookup_and_iterate() {
     let m = common::map(MapType::Array, 4, 8, 4, "t_array");
     assert_eq!(m.map_type(), Some(MapType::Array));
     assert_eq!((m.key_size(), m.value_size(), m.max_entries()), (4, 8, 4));
-    map_update_elem(&m, &2u32.to_ne_bytes(), &0xdead_beef_u64.to_ne_bytes(), BPF_ANY).unwrap();
+    map_update_elem(
+        &m,
+        &2u32.to_ne_bytes(),
+        &0xdead_beef_u64.to_ne_bytes(),
+        BPF_ANY,
+    )
+    .unwrap();
     let mut v = [0u8; 8];
     assert!(map_lookup_elem(&m, &2u32.to_ne_bytes(), &mut v, 0).unwrap());
     assert_eq!(u64::from_ne_bytes(v), 0xdead_beef);
@@ -87,7 +93,15 @@ fn batch_operations() {
     loop {
         let mut kbuf = vec![0u8; 16 * 4];
         let mut vbuf = vec![0u8; 16 * 8];
-        let out = map_lookup_batch(&m, if first { None } else { Some(&token) }, &mut next, &mut kbuf, &mut vbuf, 0).unwrap();
+        let out = map_lookup_batch(
+            &m,
+            if first { None } else { Some(&token) },
+            &mut next,
+            &mut kbuf,
+            &mut vbuf,
+            0,
+        )
+        .unwrap();
         for i in 0..out.count as usize {
             let k = u32::from_ne_bytes(kbuf[i * 4..i * 4 + 4].try_into().unwrap());
             let v = u64::from_ne_bytes(vbuf[i * 8..i * 8 + 8].try_into().unwrap());
@@ -157,7 +171,10 @@ fn map_info_and_ids() {
     let info = map_info(std::os::fd::AsFd::as_fd(&m)).unwrap();
     assert_eq!(info.name(), "t_info");
     assert_eq!(info.map_type(), Some(MapType::LruHash));
-    assert_eq!((info.key_size, info.value_size, info.max_entries), (8, 16, 32));
+    assert_eq!(
+        (info.key_size, info.value_size, info.max_entries),
+        (8, 16, 32)
+    );
     assert!(all_ids(ObjKind::Map).unwrap().contains(&info.id));
     let again = MapFd::new(map_get_fd_by_id(info.id, 0).unwrap()).unwrap();
     assert_eq!(again.info().id, info.id);

@@ -59,7 +59,11 @@ fn socket_filter_sees_skb_len() {
     // r0 = skb->len + 42
     let prog = common::load(
         ProgType::SocketFilter,
-        &[BpfInsn::ldx_mem(op::W, 0, 1, 0), BpfInsn::add64_imm(0, 42), BpfInsn::exit()],
+        &[
+            BpfInsn::ldx_mem(op::W, 0, 1, 0),
+            BpfInsn::add64_imm(0, 42),
+            BpfInsn::exit(),
+        ],
         "t_sock_len",
     );
     let data = vec![0u8; 100];
@@ -92,7 +96,10 @@ fn verifier_rejection_carries_the_log() {
     let log = e.log().expect("verifier log in the error");
     assert!(log.contains("R2 !read_ok"), "log: {log}");
     let shown = e.to_string();
-    assert!(shown.contains("BPF_PROG_LOAD") && shown.contains("R2 !read_ok"), "{shown}");
+    assert!(
+        shown.contains("BPF_PROG_LOAD") && shown.contains("R2 !read_ok"),
+        "{shown}"
+    );
 
     // With a caller buffer the log lands there too.
     let mut buf = vec![0u8; 4096];
@@ -135,7 +142,10 @@ fn successful_load_with_log_level_fills_buffer() {
 fn pin_and_reopen_map() {
     common::ensure_bpffs();
     let m = common::map(MapType::Hash, 4, 12, 7, "t_pinned");
-    let path = std::path::PathBuf::from(format!("/sys/fs/bpf/corebpf_sys_test_{}", std::process::id()));
+    let path = std::path::PathBuf::from(format!(
+        "/sys/fs/bpf/corebpf_sys_test_{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&path);
     obj_pin(m.as_fd(), &path).unwrap();
     let e = obj_pin(m.as_fd(), &path).unwrap_err();
@@ -145,7 +155,10 @@ fn pin_and_reopen_map() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(info.name(), "t_pinned");
     assert_eq!(info.map_type(), Some(MapType::Hash));
-    assert_eq!((info.key_size, info.value_size, info.max_entries), (4, 12, 7));
+    assert_eq!(
+        (info.key_size, info.value_size, info.max_entries),
+        (4, 12, 7)
+    );
     assert_eq!(info.id, m.info().id);
     let e = obj_get(&path, 0).unwrap_err();
     assert!(e.is_not_found(), "{e}");
@@ -181,7 +194,11 @@ fn raw_tracepoint_link_runs_on_sys_enter() {
     for _ in 0..10 {
         let _ = std::fs::metadata("/");
     }
-    assert_eq!(prog_info(prog.as_fd()).unwrap().run_cnt, before, "program still runs after the link was closed");
+    assert_eq!(
+        prog_info(prog.as_fd()).unwrap().run_cnt,
+        before,
+        "program still runs after the link was closed"
+    );
 }
 
 /// A raw BTF blob: header + types + strings (hand-encoded, little-endian host).
@@ -207,10 +224,19 @@ fn btf_load_and_info() {
     // [1] int "int" size 4, signed 32 bits; [2] struct "pair" { int a; int b; } size 8
     let strings = b"\0int\0pair\0a\0b\0";
     let types = [
-        1, 1 << 24, 4, (1 << 24) | 32, // INT
-        5, (4 << 24) | 2, 8, // STRUCT pair, vlen 2
-        10, 1, 0, // member a: type 1, offset 0 bits
-        12, 1, 32, // member b: type 1, offset 32 bits
+        1,
+        1 << 24,
+        4,
+        (1 << 24) | 32, // INT
+        5,
+        (4 << 24) | 2,
+        8, // STRUCT pair, vlen 2
+        10,
+        1,
+        0, // member a: type 1, offset 0 bits
+        12,
+        1,
+        32, // member b: type 1, offset 32 bits
     ];
     let blob = btf_blob(&types, strings);
     let fd = btf_load(&blob, None, 0).unwrap();
@@ -248,7 +274,9 @@ fn btf_load_and_info() {
 fn vmlinux_btf_is_visible_by_id() {
     let mut found = false;
     for id in all_ids(ObjKind::Btf).unwrap() {
-        let Ok(fd) = btf_get_fd_by_id(id) else { continue };
+        let Ok(fd) = btf_get_fd_by_id(id) else {
+            continue;
+        };
         let info = btf_info(fd.as_fd()).unwrap();
         if info.kernel_btf != 0 {
             let (name, data) = btf_data(fd.as_fd()).unwrap();

@@ -7,7 +7,13 @@ use corebpf_sys::insn::insns_to_bytes;
 use corebpf_sys::{prog_load, BpfInsn, MapCreateAttr, MapFd, MapType, ProgLoadAttr, ProgType};
 
 /// Creates a map or panics with the error.
-pub fn map(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32, name: &str) -> MapFd {
+pub fn map(
+    map_type: MapType,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    name: &str,
+) -> MapFd {
     MapFd::create(&MapCreateAttr {
         map_type,
         key_size,
@@ -42,7 +48,9 @@ pub fn ret0() -> Vec<BpfInsn> {
 
 /// Number of open fds of this process.
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
 }
 
 /// Makes sure a bpffs is mounted at /sys/fs/bpf, mounting one if needed.
