@@ -241,9 +241,19 @@ fn boot(
 fn check(out: &qemu::Outcome, bins: &[TestBin]) -> Result<String, String> {
     let mut problems = Vec::new();
     if out.timed_out {
+        // The first executable without a result is the one that hung (or none had started).
+        let hung = bins.iter().find(|b| {
+            !out.status
+                .iter()
+                .any(|l| l.starts_with(&format!("test {} ", b.name)))
+        });
         problems.push(format!(
-            "timed out after {:.0} s (qemu killed)",
-            out.wall.as_secs_f64()
+            "timed out after {:.0} s {} (qemu killed)",
+            out.wall.as_secs_f64(),
+            hung.map_or("before the end".to_string(), |b| format!(
+                "in or before {}",
+                b.name
+            ))
         ));
     }
     if !out.status.iter().any(|l| l.starts_with("boot ")) {

@@ -45,8 +45,12 @@ pub fn build(packages: &[String], include_unit: bool) -> Result<Vec<TestBin>, St
         let Some(exe) = json_str(line, "executable") else {
             continue;
         };
+        // Test harnesses only (not examples, nor the plain binaries built for
+        // `CARGO_BIN_EXE_*`): integration tests always, unit tests when asked for.
         let kind = json_raw(line, "kind").unwrap_or_default();
-        if !(kind.contains("\"test\"") || include_unit) {
+        let profile = json_raw(line, "profile").unwrap_or_default();
+        let harness = json_raw(&profile, "test").as_deref() == Some("true");
+        if !harness || !(kind.contains("\"test\"") || include_unit) {
             continue;
         }
         let manifest = json_str(line, "manifest_path").unwrap_or_default();
@@ -158,7 +162,7 @@ mod tests {
 
     #[test]
     fn cargo_message_fields() {
-        let line = r#"{"reason":"compiler-artifact","package_id":"x","manifest_path":"/w/crates/sys/Cargo.toml","target":{"kind":["test"],"name":"a\"b"},"executable":"/t/deps/a-1","fresh":true}"#;
+        let line = r#"{"reason":"compiler-artifact","package_id":"x","manifest_path":"/w/crates/sys/Cargo.toml","target":{"kind":["test"],"name":"a\"b","test":false},"profile":{"opt_level":"0","test":true},"executable":"/t/deps/a-1","fresh":true}"#;
         assert_eq!(
             json_str(line, "reason").as_deref(),
             Some("compiler-artifact")
@@ -166,6 +170,8 @@ mod tests {
         assert_eq!(json_raw(line, "kind").as_deref(), Some(r#"["test"]"#));
         assert_eq!(json_str(line, "name").as_deref(), Some("a\"b"));
         assert_eq!(json_str(line, "executable").as_deref(), Some("/t/deps/a-1"));
+        let profile = json_raw(line, "profile").unwrap();
+        assert_eq!(json_raw(&profile, "test").as_deref(), Some("true"));
         assert_eq!(json_str(r#"{"executable":null}"#, "executable"), None);
     }
 }
