@@ -195,12 +195,14 @@ kernel_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum is macro-generated
 impl Default for MapType {
     fn default() -> Self {
         MapType::Unspec
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum is macro-generated
 impl Default for ProgType {
     fn default() -> Self {
         ProgType::Unspec

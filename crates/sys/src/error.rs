@@ -11,7 +11,7 @@ pub const ENOTSUPP: i32 = 524;
 #[derive(Debug, thiserror::Error)]
 pub enum SysError {
     /// A `bpf(2)`, `perf_event_open(2)`, `ioctl(2)`, `mmap(2)` or netlink call returned an error.
-    #[error("{cmd} failed: {}{}", describe_errno(*cmd, *errno), render_log(log.as_deref()))]
+    #[error("{cmd} failed: {}{}", describe_errno(cmd, *errno), render_log(log.as_deref()))]
     Syscall {
         /// The command, e.g. `"BPF_PROG_LOAD"` or `"perf_event_open"`.
         cmd: &'static str,

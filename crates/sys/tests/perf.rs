@@ -98,7 +98,7 @@ fn tracepoint_via_perf_link_and_via_ioctl() {
     ))
     .unwrap();
     for _ in 0..5 {
-        std::os::unix::process::parent_id();
+        std::hint::black_box(std::os::unix::process::parent_id());
     }
     let runs = prog_info(prog.as_fd()).unwrap().run_cnt;
     assert!(runs >= 5, "tracepoint program ran {runs} times");
@@ -113,7 +113,7 @@ fn tracepoint_via_perf_link_and_via_ioctl() {
     perf_event_enable(pfd.as_fd()).unwrap();
     let before = prog_info(prog.as_fd()).unwrap().run_cnt;
     for _ in 0..5 {
-        std::os::unix::process::parent_id();
+        std::hint::black_box(std::os::unix::process::parent_id());
     }
     assert!(prog_info(prog.as_fd()).unwrap().run_cnt >= before + 5);
     perf_event_disable(pfd.as_fd()).unwrap();

@@ -111,7 +111,7 @@ fn prog_type_probes() {
 #[test]
 fn memlock_is_not_bumped_with_memcg_accounting() {
     let before = std::fs::read_to_string("/proc/self/limits").unwrap();
-    assert_eq!(bump_memlock_rlimit().unwrap(), false);
+    assert!(!bump_memlock_rlimit().unwrap());
     assert_eq!(
         std::fs::read_to_string("/proc/self/limits").unwrap(),
         before
