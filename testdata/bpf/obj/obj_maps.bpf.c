@@ -2,7 +2,7 @@
 /* Object model: BTF-defined maps (.maps) of many types and every definition attribute:
  * key/value by __type (sizes from BTF) and by __uint(key_size/value_size), map_flags,
  * numa_node, map_extra, pinning, keyless maps (queue/stack/bloom/ringbuf).
- * Expected map specs: expected/obj_maps.json. */
+ * Each definition's comment states the map spec a parser must produce. */
 #include <linux/bpf.h>
 #include "corebpf_test.h"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (MIT OR Apache-2.0)
 /* Object model: one program for every SEC() convention libbpf knows, so the section-name
  * table (program type, expected attach type, attach target, sleepable flag) can be tested
- * entry by entry: expected/obj_sec_names.json lists, per program, section, prog type,
- * expected attach type and attach target. Programs do nothing useful; they only must pass
+ * entry by entry (program name p_<section> says which convention it exercises). Programs
+ * do nothing useful; they only must pass
  * the verifier for their type. struct_ops: a minimal `tcp_congestion_ops` map with two
  * callbacks (SEC("struct_ops/...")) and the SEC(".struct_ops") map. */
 #include "vmlinux.h"
