@@ -19,6 +19,7 @@ pub mod insn;
 pub mod link;
 pub mod map;
 pub mod mmap;
+pub mod netlink;
 pub mod obj;
 pub mod perf;
 pub mod probe;
