@@ -4,7 +4,7 @@
  * - LINUX_KERNEL_VERSION: special, computed from uname (not a Kconfig option);
  * - bool (y -> true), int (CONFIG_HZ, __weak: 0 if absent), tristate (y/m/n), char array
  *   (string option, NUL-padded), and a __weak option that does not exist (stays 0).
- * Runnable: SEC("syscall") copies them to .bss `out` (expected/obj_externs_kconfig.json). */
+ * Runnable: SEC("syscall") copies them to .bss `out` (expected/runs.json). */
 #include <linux/bpf.h>
 #include "corebpf_test.h"
 

@@ -2,7 +2,7 @@
 /* Object model: global variables in every data section kind:
  *  .data (initialised), .bss (zero), .rodata (const volatile: frozen after load, the loader
  *  may rewrite it before load), custom .data.foo and .rodata.bar (each its own map).
- * Runnable: SEC("syscall") program computing from all of them; see expected/obj_globals.json. */
+ * Runnable: SEC("syscall") program computing from all of them; see expected/runs.json. */
 #include "corebpf_test.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -5,7 +5,7 @@
  * - a subprogram (`shared_add`) called from two programs: the loader must append it to both;
  * - callbacks: bpf_loop and bpf_for_each_map_elem (the callback is a subprogram referenced
  *   by an LD_IMM64 with src_reg BPF_PSEUDO_FUNC, not by a call).
- * Runnable (SEC("syscall"), no ctx): return values in expected/obj_subprogs.json. */
+ * Runnable (SEC("syscall"), no ctx): return values in expected/runs.json. */
 #include <linux/bpf.h>
 #include "corebpf_test.h"
 
