@@ -220,3 +220,38 @@ pub struct UnknownValue {
     /// The value that matched no variant.
     pub value: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eperm_display_names_command_and_capabilities() {
+        let e = SysError::from_errno("BPF_MAP_CREATE", libc::EPERM);
+        let s = e.to_string();
+        assert!(s.starts_with("BPF_MAP_CREATE failed: EPERM"), "{s}");
+        assert!(
+            s.contains("CAP_BPF/CAP_SYS_ADMIN") && s.contains("lockdown"),
+            "{s}"
+        );
+        assert!(e.is_permission());
+        assert_eq!(e.errno(), Some(Errno::EPERM));
+    }
+
+    #[test]
+    fn log_is_rendered_indented() {
+        let e = SysError::from_errno("BPF_PROG_LOAD", libc::EACCES)
+            .with_log(Some("0: (bf) r0 = r2\nR2 !read_ok\n".into()));
+        let s = e.to_string();
+        assert!(s.contains("verifier rejected"), "{s}");
+        assert!(s.ends_with("\n  0: (bf) r0 = r2\n  R2 !read_ok"), "{s}");
+        assert_eq!(e.log(), Some("0: (bf) r0 = r2\nR2 !read_ok\n"));
+    }
+
+    #[test]
+    fn enotsupp_is_named() {
+        let e = SysError::from_errno("BPF_PROG_LOAD", ENOTSUPP);
+        assert!(e.to_string().contains("ENOTSUPP"), "{e}");
+        assert!(e.is_unsupported());
+    }
+}

@@ -39,7 +39,13 @@ struct Socket {
 impl Socket {
     fn open(cmd: &'static str) -> Result<Self, SysError> {
         // SAFETY: plain socket(2) call; the result is checked and wrapped at once.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, NETLINK_ROUTE) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_ROUTE,
+            )
+        };
         if fd < 0 {
             return Err(SysError::last(cmd));
         }
@@ -60,13 +66,20 @@ impl Socket {
         Ok(Socket { fd, seq: 1 })
     }
 
-    fn send(&mut self, cmd: &'static str, msg: &mut Vec<u8>) -> Result<u32, SysError> {
+    fn send(&mut self, cmd: &'static str, msg: &mut [u8]) -> Result<u32, SysError> {
         self.seq += 1;
         let len = msg.len() as u32;
         msg[0..4].copy_from_slice(&len.to_ne_bytes());
         msg[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         // SAFETY: `msg` is a live buffer of `msg.len()` bytes; the kernel only reads it.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr() as *const libc::c_void, msg.len(), 0) };
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+                0,
+            )
+        };
         if n < 0 {
             return Err(SysError::last(cmd));
         }
@@ -76,7 +89,14 @@ impl Socket {
     fn recv(&self, cmd: &'static str, buf: &mut [u8]) -> Result<usize, SysError> {
         loop {
             // SAFETY: `buf` is an exclusively borrowed buffer of `buf.len()` bytes.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    0,
+                )
+            };
             if n < 0 {
                 let e = SysError::last(cmd);
                 if e.raw_errno() == Some(libc::EINTR) {
@@ -163,7 +183,10 @@ fn parse_error(cmd: &'static str, flags: u16, body: &[u8]) -> Result<(), SysErro
         let start = align4(4 + echoed).min(body.len());
         for (ty, payload) in attrs(&body[start..]) {
             if ty == NLMSGERR_ATTR_MSG {
-                let end = payload.iter().position(|&b| b == 0).unwrap_or(payload.len());
+                let end = payload
+                    .iter()
+                    .position(|&b| b == 0)
+                    .unwrap_or(payload.len());
                 text = Some(String::from_utf8_lossy(&payload[..end]).into_owned());
             }
         }
@@ -215,7 +238,11 @@ pub fn xdp_attach(
     let mut sock = Socket::open(CMD_SET)?;
     let mut msg = link_msg(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, ifindex);
     let mut nested = Vec::new();
-    push_attr(&mut nested, IFLA_XDP_FD, &prog.map_or(-1, |p| p.as_raw_fd()).to_ne_bytes());
+    push_attr(
+        &mut nested,
+        IFLA_XDP_FD,
+        &prog.map_or(-1, |p| p.as_raw_fd()).to_ne_bytes(),
+    );
     if flags != 0 {
         push_attr(&mut nested, IFLA_XDP_FLAGS, &flags.to_ne_bytes());
     }
@@ -275,7 +302,8 @@ pub fn xdp_query(ifindex: i32) -> Result<XdpInfo, SysError> {
 
 /// The index of a network interface by name (`if_nametoindex`).
 pub fn ifindex(name: &str) -> Result<i32, SysError> {
-    let c = std::ffi::CString::new(name).map_err(|_| SysError::invalid("if_nametoindex", "NUL in name"))?;
+    let c = std::ffi::CString::new(name)
+        .map_err(|_| SysError::invalid("if_nametoindex", "NUL in name"))?;
     // SAFETY: `c` is a valid NUL-terminated string for the call.
     let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
     if i == 0 {
