@@ -1,0 +1,383 @@
+//! The parse pass: one walk over the type section that finds record boundaries, checks
+//! bounds and kinds (and, for untrusted input, every reference), keeps a checkpoint offset
+//! every [`CHECKPOINT`] types, and hashes the names of non-FUNC types for the name index.
+
+use crate::index::{essential_len, hash, hash_c_str};
+use crate::raw::{Endian, Kind, EXTRA, TYPE_HEADER_LEN};
+use crate::types::Type;
+use crate::{Btf, BtfError, Result};
+
+/// A checkpoint offset is kept for every `CHECKPOINT`-th type; finding any other type walks
+/// at most `CHECKPOINT - 1` records from the one before it.
+pub(crate) const CHECKPOINT: usize = 8;
+
+/// How much the parse pass checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Everything: bounds, kinds, INT encodings, every type reference and string offset.
+    Full,
+    /// Record bounds and kinds only: for kernel BTF from sysfs, which the kernel validated
+    /// when it loaded it. References and string offsets are still range-checked on access
+    /// ([`Btf::type_by_id`], [`Btf::str_at`]), so nothing can read out of bounds.
+    Bounds,
+}
+
+/// The strings a scan hashes names from.
+pub(crate) struct Strings<'a> {
+    /// This blob's string section.
+    pub own: &'a [u8],
+    /// Offsets below this are the base's.
+    pub start: u32,
+    /// The base, for split BTF.
+    pub base: Option<&'a Btf>,
+}
+
+/// What the parse pass learns.
+pub(crate) struct Scan {
+    /// Offset of every `CHECKPOINT`-th type's record.
+    pub checkpoints: Vec<u32>,
+    /// Number of records.
+    pub count: u32,
+    /// Largest type id referenced by any record (full check only).
+    pub max_ref: u32,
+    /// Largest string offset used by any record (full check only).
+    pub max_str: u32,
+    /// (name offset, id) of every named type that is not a FUNC.
+    pub names: Vec<(u32, u32)>,
+    /// Named FUNCs, to size their index when it is built.
+    pub named_funcs: usize,
+}
+
+/// Reads a u32 in one byte order, so the pass is compiled once per order and its hot loop
+/// has no endianness branch.
+trait Order {
+    fn u32(b: &[u8]) -> u32;
+}
+
+struct Le;
+struct Be;
+
+impl Order for Le {
+    #[inline(always)]
+    fn u32(b: &[u8]) -> u32 {
+        b.first_chunk::<4>().map_or(0, |w| u32::from_le_bytes(*w))
+    }
+}
+
+impl Order for Be {
+    #[inline(always)]
+    fn u32(b: &[u8]) -> u32 {
+        b.first_chunk::<4>().map_or(0, |w| u32::from_be_bytes(*w))
+    }
+}
+
+/// Runs the parse pass over type section `t` whose first type is `start_id`.
+pub(crate) fn scan_types(t: &[u8], e: Endian, start_id: u32, check: Check) -> Result<Scan> {
+    if t.len() > u32::MAX as usize {
+        return Err(BtfError::BadHeader {
+            what: "BTF",
+            reason: "type section larger than 4 GiB".into(),
+        });
+    }
+    match (e, check) {
+        (Endian::Little, Check::Full) => scan::<Le, true>(t, start_id),
+        (Endian::Little, Check::Bounds) => walk::<Le>(t, start_id),
+        (Endian::Big, Check::Full) => scan::<Be, true>(t, start_id),
+        (Endian::Big, Check::Bounds) => walk::<Be>(t, start_id),
+    }
+}
+
+/// Below this many names, hashing on a second thread costs more than it saves.
+const PARALLEL_NAMES: usize = 4096;
+
+/// Replaces each (name offset, id) with (essential-name hash, id), dropping empty names;
+/// on two threads when there are many (vmlinux has ~15k non-FUNC names).
+pub(crate) fn hash_names(names: &mut [(u32, u32)], strs: &Strings<'_>) {
+    fn run(chunk: &mut [(u32, u32)], strs: &Strings<'_>) {
+        for (name, _) in chunk.iter_mut() {
+            // 0 never occurs as a hash of a non-empty name by accident often enough to
+            // matter: it only costs a failed comparison at lookup.
+            *name = name_hash(strs, *name).unwrap_or(0);
+        }
+    }
+    if names.len() >= PARALLEL_NAMES {
+        let half = names.len() / 2;
+        let (a, b) = names.split_at_mut(half);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| run(b, strs));
+            run(a, strs);
+            if let Err(panic) = other.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+    } else {
+        run(names, strs);
+    }
+}
+
+/// Hash of the essential name at string offset `name_off`, or `None` for an empty name.
+#[inline]
+fn name_hash(strs: &Strings<'_>, name_off: u32) -> Option<u32> {
+    if name_off >= strs.start {
+        let local = (name_off - strs.start) as usize;
+        let (h, len, triple) = hash_c_str(strs.own, local);
+        if len == 0 {
+            return None;
+        }
+        if !triple {
+            return Some(h);
+        }
+        // Only names with a "___" can carry a flavor suffix: hash their essential part.
+        let name = &strs.own[local..local + len];
+        Some(hash(&name[..essential_len(name)]))
+    } else {
+        // Split BTF naming a type with one of the base's strings.
+        let name = strs.base?.str_bytes_at(name_off).ok()?;
+        (!name.is_empty()).then(|| hash(&name[..essential_len(name)]))
+    }
+}
+
+/// The bounds-only pass (kernel BTF): the least work that finds every record boundary,
+/// rejects unknown kinds and records that run past the section, keeps the checkpoints and
+/// collects names. Any failure is re-diagnosed by the full pass, which names the culprit.
+fn walk<O: Order>(t: &[u8], start_id: u32) -> Result<Scan> {
+    let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
+    let mut names = Vec::with_capacity(t.len() / 256);
+    let mut named_funcs = 0usize;
+    let mut off = 0usize;
+    let mut n = 0u32;
+    let end = t.len();
+    while let Some(hdr) = t.get(off..).and_then(|r| r.first_chunk::<8>()) {
+        let name_off = O::u32(&hdr[0..4]);
+        let info = O::u32(&hdr[4..8]);
+        let raw_kind = (info >> 24) & 0x1f;
+        let (unit, fixed) = EXTRA[raw_kind as usize];
+        let next =
+            off + TYPE_HEADER_LEN + unit as usize * (info & 0xffff) as usize + fixed as usize;
+        if unit == 0xff || next > end {
+            break;
+        }
+        if n as usize % CHECKPOINT == 0 {
+            checkpoints.push(off as u32);
+        }
+        if name_off != 0 {
+            if raw_kind == Kind::Func as u32 {
+                named_funcs += 1;
+            } else {
+                names.push((name_off, start_id.wrapping_add(n)));
+            }
+        }
+        off = next;
+        n = n.wrapping_add(1);
+    }
+    if off != end {
+        // Something is malformed: let the full pass say exactly what.
+        return scan::<O, true>(t, start_id);
+    }
+    let count = Some(n)
+        .filter(|c| start_id.checked_add(*c).is_some() && *c as usize * TYPE_HEADER_LEN <= end)
+        .ok_or_else(|| BtfError::BadHeader {
+            what: "BTF",
+            reason: "more than 2^32 types".into(),
+        })?;
+    Ok(Scan {
+        checkpoints,
+        count,
+        max_ref: 0,
+        max_str: 0,
+        names,
+        named_funcs,
+    })
+}
+
+fn scan<O: Order, const FULL: bool>(t: &[u8], start_id: u32) -> Result<Scan> {
+    // At most one checkpoint per 12 * CHECKPOINT bytes: bounded by the input size.
+    let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
+    let mut names = Vec::new();
+    let (mut max_ref, mut max_str) = (0u32, 0u32);
+    let mut named_funcs = 0usize;
+    let mut off = 0usize;
+    let mut n = 0usize;
+    while off < t.len() {
+        let id = start_id.wrapping_add(n as u32);
+        let Some(hdr) = t
+            .get(off..)
+            .and_then(|r| r.first_chunk::<TYPE_HEADER_LEN>())
+        else {
+            return Err(BtfError::Truncated {
+                what: format!("type [{id}] header"),
+                offset: off,
+                need: TYPE_HEADER_LEN,
+                have: t.len() - off,
+            });
+        };
+        let name_off = O::u32(&hdr[0..4]);
+        let info = O::u32(&hdr[4..8]);
+        let word = O::u32(&hdr[8..12]);
+        let raw_kind = (info >> 24) & 0x1f;
+        let (unit, fixed) = EXTRA[raw_kind as usize];
+        if unit == 0xff {
+            return Err(BtfError::BadKind {
+                id,
+                offset: off,
+                kind: raw_kind,
+            });
+        }
+        let vlen = info & 0xffff;
+        let extra = unit as usize * vlen as usize + fixed as usize;
+        let body = off + TYPE_HEADER_LEN;
+        let Some(rest) = t.get(body..body + extra) else {
+            let kind = Kind::from_u32(raw_kind).unwrap_or(Kind::Void);
+            return Err(BtfError::Truncated {
+                what: format!("type [{id}] ({kind}, vlen {vlen})"),
+                offset: off,
+                need: TYPE_HEADER_LEN + extra,
+                have: t.len() - off,
+            });
+        };
+        if n % CHECKPOINT == 0 {
+            checkpoints.push(off as u32);
+        }
+        if name_off != 0 {
+            if raw_kind == Kind::Func as u32 {
+                named_funcs += 1;
+            } else {
+                names.push((name_off, id));
+            }
+        }
+        if FULL {
+            let kind = Kind::from_u32(raw_kind).unwrap_or(Kind::Void);
+            max_str = max_str.max(name_off);
+            match kind {
+                Kind::Int => check_int(id, word, O::u32(rest))?,
+                Kind::Array => max_ref = max_ref.max(O::u32(&rest[0..4]).max(O::u32(&rest[4..8]))),
+                // Members: (name, type, offset), 12 bytes each.
+                Kind::Struct | Kind::Union => {
+                    for m in rest.chunks_exact(12) {
+                        max_str = max_str.max(O::u32(&m[0..4]));
+                        max_ref = max_ref.max(O::u32(&m[4..8]));
+                    }
+                }
+                Kind::Datasec => {
+                    for m in rest.chunks_exact(12) {
+                        max_ref = max_ref.max(O::u32(&m[0..4]));
+                    }
+                }
+                Kind::Enum => {
+                    for m in rest.chunks_exact(8) {
+                        max_str = max_str.max(O::u32(&m[0..4]));
+                    }
+                }
+                Kind::Enum64 => {
+                    for m in rest.chunks_exact(12) {
+                        max_str = max_str.max(O::u32(&m[0..4]));
+                    }
+                }
+                Kind::FuncProto => {
+                    for m in rest.chunks_exact(8) {
+                        max_str = max_str.max(O::u32(&m[0..4]));
+                        max_ref = max_ref.max(O::u32(&m[4..8]));
+                    }
+                }
+                _ => {}
+            }
+            if kind.has_type_ref() {
+                max_ref = max_ref.max(word);
+            }
+        }
+        off = body + extra;
+        n += 1;
+    }
+    let count = u32::try_from(n)
+        .ok()
+        .filter(|c| start_id.checked_add(*c).is_some())
+        .ok_or_else(|| BtfError::BadHeader {
+            what: "BTF",
+            reason: "more than 2^32 types".into(),
+        })?;
+    Ok(Scan {
+        checkpoints,
+        count,
+        max_ref,
+        max_str,
+        names,
+        named_funcs,
+    })
+}
+
+/// Checks an INT's size and encoding word as the kernel does (`btf_int_check_meta`).
+#[inline]
+fn check_int(id: u32, size: u32, enc: u32) -> Result<()> {
+    let bits = enc & 0xff;
+    let offset = (enc >> 16) & 0xff;
+    let bad = |reason: String| BtfError::BadType {
+        id,
+        kind: Kind::Int,
+        reason,
+    };
+    if !matches!(size, 1 | 2 | 4 | 8 | 16) {
+        return Err(bad(format!("size {size} is not 1, 2, 4, 8 or 16")));
+    }
+    if bits == 0 || bits > 128 || offset + bits > size * 8 {
+        return Err(bad(format!(
+            "{bits} bits at bit offset {offset} do not fit its {size} bytes"
+        )));
+    }
+    if !matches!((enc >> 24) & 0xf, 0 | 1 | 2 | 4) {
+        return Err(bad(format!(
+            "unsupported encoding {:#x}",
+            (enc >> 24) & 0xf
+        )));
+    }
+    if enc & 0xf000_ff00 != 0 {
+        return Err(bad(format!("reserved encoding bits set ({enc:#x})")));
+    }
+    Ok(())
+}
+
+/// Every type reference and string offset of one record, for naming the culprit of a
+/// failed range check.
+fn record_refs(t: Type<'_>) -> (Vec<u32>, Vec<u32>) {
+    let mut refs: Vec<u32> = t.type_id().into_iter().collect();
+    let mut strs = vec![t.name_off()];
+    if let Some(a) = t.array() {
+        refs.extend([a.elem_type, a.index_type]);
+    }
+    for m in t.members() {
+        refs.push(m.type_id);
+        strs.push(m.name_off);
+    }
+    strs.extend(t.enumerators().map(|e| e.name_off));
+    for p in t.params() {
+        refs.push(p.type_id);
+        strs.push(p.name_off);
+    }
+    refs.extend(t.datasec_vars().map(|v| v.type_id));
+    (refs, strs)
+}
+
+/// The first type that references an id `>= count` or a string offset `>= str_len` (the
+/// slow path taken only when the maxima of the pass are out of range).
+pub(crate) fn find_culprit(btf: &Btf, count: u32, str_len: u32) -> BtfError {
+    for t in btf.types() {
+        let (refs, strs) = record_refs(t);
+        if let Some(&id) = refs.iter().find(|&&r| r >= count) {
+            return BtfError::TypeIdOutOfRange {
+                what: format!("type [{}] ({})", t.id(), t.kind()),
+                id,
+                last: count - 1,
+            };
+        }
+        if let Some(&offset) = strs.iter().find(|&&s| s >= str_len) {
+            return BtfError::StringOffset {
+                what: format!("type [{}] ({})", t.id(), t.kind()),
+                offset,
+                len: str_len,
+            };
+        }
+    }
+    BtfError::BadHeader {
+        what: "BTF",
+        reason: "a type reference or string offset is out of range".into(),
+    }
+}
