@@ -21,6 +21,7 @@
 //! ```
 
 mod btf;
+pub mod cdump;
 mod data;
 mod elf;
 mod error;

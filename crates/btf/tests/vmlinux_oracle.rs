@@ -62,7 +62,7 @@ fn compare_with_bpftool(btf: &Btf, path: &str) -> usize {
     let dump = bpftool_dump(path);
     let mut compared = 0;
     let mut current: Option<(u32, Vec<String>)> = None;
-    let mut check_members = |id: u32, lines: &[String]| {
+    let check_members = |id: u32, lines: &[String]| {
         let t = btf.type_by_id(id).unwrap();
         if !t.is_composite() {
             return;
@@ -261,8 +261,7 @@ fn every_module_btf_on_this_machine_parses_as_split_btf() {
             .unwrap();
         let last = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.starts_with('['))
-            .last()
+            .rfind(|l| l.starts_with('['))
             .map(|l| l[1..l.find(']').unwrap()].parse::<u32>().unwrap());
         assert_eq!(last, Some(btf.type_count() - 1), "{m}: last id");
     }

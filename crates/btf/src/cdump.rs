@@ -1,0 +1,1 @@
+//! C header dump (`vmlinux.h`): work in progress.
