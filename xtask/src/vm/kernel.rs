@@ -2,7 +2,7 @@
 //! `apt-get download` and unpacking it with `dpkg -x`, both cached.
 //!
 //! Cache layout (under [`super::host::cache_dir`]):
-//! - `debs/<package>_<version>_amd64.deb`: downloaded packages;
+//! - `debs/`: where `apt-get download` puts a package, removed once unpacked;
 //! - `kernels/<package>_<version>/`: their unpacked trees (`boot/vmlinuz-*`, `lib/modules/*`);
 //! - `apt-bullseye/`: a private apt configuration (sources list, lists, cache) for 5.10, which
 //!   only bullseye ships, so the host's own sources are left alone.
@@ -207,38 +207,42 @@ fn fetch_current(spec: &'static KernelSpec) -> Result<Kernel, String> {
         }
         Err(e) => return Err(e),
     };
-    let debs = cache_dir().join("debs");
-    fs::create_dir_all(&debs).map_err(|e| format!("cannot create {}: {e}", debs.display()))?;
-    // apt names the file with the epoch's ':' escaped; kernel packages have no epoch.
-    let deb = debs.join(format!(
-        "{package}_{}_amd64.deb",
-        package_version.replace(':', "%3a")
-    ));
-    if !deb.exists() {
-        eprintln!("vm: downloading {package} {package_version}");
-        run_status(
-            Command::new("apt-get")
-                .current_dir(&debs)
-                .args(&opts)
-                .args(["download", "-q", &format!("{package}={package_version}")]),
-        )?;
-        if !deb.exists() {
-            return Err(format!(
-                "apt-get download did not produce {}",
-                deb.display()
-            ));
-        }
-    }
     let tree = cache_dir()
         .join("kernels")
         .join(format!("{package}_{package_version}"));
     let done = tree.join(".unpacked");
     if !done.exists() {
+        let debs = cache_dir().join("debs");
+        fs::create_dir_all(&debs).map_err(|e| format!("cannot create {}: {e}", debs.display()))?;
+        // apt names the file with the epoch's ':' escaped; kernel packages have no epoch.
+        let file = format!(
+            "{package}_{}_amd64.deb",
+            package_version.replace(':', "%3a")
+        );
+        let deb = debs.join(file);
+        if !deb.exists() {
+            eprintln!("vm: downloading {package} {package_version}");
+            let pin = format!("{package}={package_version}");
+            run_status(
+                Command::new("apt-get")
+                    .current_dir(&debs)
+                    .args(&opts)
+                    .args(["download", "-q", &pin]),
+            )?;
+            if !deb.exists() {
+                return Err(format!(
+                    "apt-get download did not produce {}",
+                    deb.display()
+                ));
+            }
+        }
         eprintln!("vm: unpacking {}", deb.display());
         let _ = fs::remove_dir_all(&tree);
         fs::create_dir_all(&tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
         run_status(Command::new("dpkg").arg("-x").arg(&deb).arg(&tree))?;
         fs::write(&done, b"").map_err(|e| format!("cannot write {}: {e}", done.display()))?;
+        // The unpacked tree is all that is used again: don't keep (and cache) both.
+        let _ = fs::remove_file(&deb);
     }
     unpacked(spec, &tree)
 }
