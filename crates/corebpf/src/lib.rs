@@ -4,3 +4,8 @@
 pub use corebpf_btf as btf;
 pub use corebpf_obj as obj;
 pub use corebpf_sys as sys;
+
+pub mod map;
+pub mod perf_buffer;
+pub mod pin;
+pub mod ringbuf;

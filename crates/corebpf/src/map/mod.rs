@@ -1,0 +1,1 @@
+//! Typed map handles (work in progress).

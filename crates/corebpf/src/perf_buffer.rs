@@ -1,0 +1,1 @@
+//! Perf buffer reader (work in progress).

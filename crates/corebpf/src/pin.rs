@@ -1,0 +1,1 @@
+//! Pinning under bpffs (work in progress).

@@ -1,0 +1,1 @@
+//! Ring buffer reader (work in progress).
