@@ -152,11 +152,30 @@ fn resolve(spec: &KernelSpec, opts: &[String]) -> Result<(String, String), Strin
 /// package of the same series in the cache is used instead, with a warning.
 pub fn fetch(version: &str) -> Result<Kernel, String> {
     let spec = spec(version)?;
-    fetch_current(spec).or_else(|e| {
-        let cached = cached(spec).ok_or(e.clone())?;
-        eprintln!("vm: warning: {e}; using cached {}", cached.display());
-        unpacked(spec, &cached)
-    })
+    fetch_current(spec)
+        .or_else(|e| {
+            // Stale lists name a package the archive no longer has, and a fresh machine may
+            // have no lists at all: update them and try once more.
+            eprintln!("vm: {e}; updating the package lists and retrying");
+            update(spec.suite)?;
+            fetch_current(spec)
+        })
+        .or_else(|e| {
+            let cached = cached(spec).ok_or(e.clone())?;
+            eprintln!("vm: warning: {e}; using cached {}", cached.display());
+            unpacked(spec, &cached)
+        })
+}
+
+/// Runs `apt-get update` for the host's sources, or forces it for a private `suite`.
+fn update(suite: Option<&str>) -> Result<(), String> {
+    match suite {
+        None => run_output(Command::new("apt-get").arg("update")).map(|_| ()),
+        Some(s) => {
+            let _ = fs::remove_file(cache_dir().join(format!("apt-{s}")).join("updated"));
+            apt_options(Some(s)).map(|_| ())
+        }
+    }
 }
 
 /// The newest (by name) unpacked package of `spec`'s series in the cache.
@@ -197,16 +216,7 @@ fn unpacked(spec: &KernelSpec, tree: &Path) -> Result<Kernel, String> {
 
 fn fetch_current(spec: &'static KernelSpec) -> Result<Kernel, String> {
     let opts = apt_options(spec.suite)?;
-    let (package, package_version) = match resolve(spec, &opts) {
-        Ok(r) => r,
-        // A fresh machine may never have run `apt-get update` for the host's sources.
-        Err(e) if spec.suite.is_none() => {
-            eprintln!("vm: {e}; running apt-get update and retrying");
-            run_output(Command::new("apt-get").arg("update"))?;
-            resolve(spec, &opts)?
-        }
-        Err(e) => return Err(e),
-    };
+    let (package, package_version) = resolve(spec, &opts)?;
     let tree = cache_dir()
         .join("kernels")
         .join(format!("{package}_{package_version}"));
