@@ -29,6 +29,7 @@ mod ext;
 mod fmt;
 mod index;
 mod raw;
+pub mod relo;
 mod resolve;
 mod scan;
 mod sysfs;

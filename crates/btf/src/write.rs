@@ -62,6 +62,8 @@ pub struct BtfBuilder {
     next_id: u32,
     /// Offset added to string offsets (the base's string length for split BTF).
     str_base: u32,
+    /// Byte offset in `types` of each record, in id order (for [`BtfBuilder::set_word`]).
+    offsets: Vec<usize>,
 }
 
 impl Default for BtfBuilder {
@@ -79,6 +81,7 @@ impl BtfBuilder {
             string_offsets: HashMap::from([(String::new(), 0)]),
             next_id: 1,
             str_base: 0,
+            offsets: Vec::new(),
         }
     }
 
@@ -91,6 +94,7 @@ impl BtfBuilder {
             string_offsets: HashMap::new(),
             next_id: base.type_count(),
             str_base: base.str_len(),
+            offsets: Vec::new(),
         }
     }
 
@@ -100,6 +104,7 @@ impl BtfBuilder {
         b.strings = btf.string_section().to_vec();
         b.string_offsets.clear();
         for t in btf.types() {
+            b.offsets.push(b.types.len());
             b.types.extend_from_slice(&reencode(btf, t.raw()));
             b.next_id += 1;
         }
@@ -126,6 +131,7 @@ impl BtfBuilder {
     /// Appends a record with raw header words and kind-specific words; no checks, so tests
     /// can build hostile input.
     pub fn add_raw(&mut self, name_off: u32, info: u32, size_or_type: u32, extra: &[u32]) -> u32 {
+        self.offsets.push(self.types.len());
         for w in [name_off, info, size_or_type].iter().chain(extra) {
             self.types.extend_from_slice(&w.to_le_bytes());
         }
@@ -285,6 +291,44 @@ impl BtfBuilder {
         self.add(tag, Kind::DeclTag, 0, false, to, &[component as u32])
     }
 
+    /// The byte range in `types` of the record of `type_id`, if the builder holds it.
+    fn record(&self, type_id: u32) -> Option<std::ops::Range<usize>> {
+        let first = self.next_id - self.offsets.len() as u32;
+        let i = type_id.checked_sub(first)? as usize;
+        let start = *self.offsets.get(i)?;
+        let end = self.offsets.get(i + 1).copied().unwrap_or(self.types.len());
+        Some(start..end)
+    }
+
+    /// Word `word` (0 = name_off, 1 = info, 2 = size/type, then the kind-specific words) of
+    /// the record of `type_id`, or `None` if there is no such type or word.
+    pub fn word(&self, type_id: u32, word: usize) -> Option<u32> {
+        let r = self.record(type_id)?;
+        let at = r.start.checked_add(word.checked_mul(4)?)?;
+        if at + 4 > r.end {
+            return None;
+        }
+        Some(u32::from_le_bytes(self.types[at..at + 4].try_into().ok()?))
+    }
+
+    /// Overwrites word `word` of the record of `type_id` (same numbering as
+    /// [`BtfBuilder::word`]): patches an existing type in place, e.g. a DATASEC's size or a
+    /// variable's offset when finalizing an object's BTF the way libbpf does. Returns `false`
+    /// (and changes nothing) if there is no such type or word.
+    pub fn set_word(&mut self, type_id: u32, word: usize, value: u32) -> bool {
+        let Some(r) = self.record(type_id) else {
+            return false;
+        };
+        let Some(at) = word.checked_mul(4).and_then(|w| r.start.checked_add(w)) else {
+            return false;
+        };
+        if at + 4 > r.end {
+            return false;
+        }
+        self.types[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        true
+    }
+
     /// Encodes the blob (little-endian, version 1, types then strings).
     pub fn build(&self) -> Vec<u8> {
         let e = Endian::Little;
@@ -318,4 +362,31 @@ fn reencode(btf: &Btf, rec: &[u8]) -> Vec<u8> {
     (0..rec.len() / 4)
         .flat_map(|i| e.u32(rec, i * 4).to_le_bytes())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_word_patches_existing_records() {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, crate::INT_SIGNED);
+        let var = b.add_var("x", int, Linkage::Global);
+        let sec = b.add_datasec(".data", 0, &[(var, 0, 4)]);
+        let btf = Btf::from_vec(b.build()).unwrap();
+
+        let mut b = BtfBuilder::from_btf(&btf).unwrap();
+        assert_eq!(b.word(sec, 2), Some(0));
+        assert!(b.set_word(sec, 2, 16)); // DATASEC size
+        assert!(b.set_word(sec, 4, 8)); // first var's offset
+        assert!(!b.set_word(sec, 6, 1), "past the record");
+        assert!(!b.set_word(99, 0, 1), "no such type");
+        assert!(!b.set_word(0, 0, 1), "void has no record");
+        let btf = Btf::from_vec(b.build()).unwrap();
+        let t = btf.type_by_id(sec).unwrap();
+        assert_eq!(t.size(), 16);
+        assert_eq!(t.datasec_vars().next().unwrap().offset, 8);
+        assert_eq!(btf.type_by_id(var).unwrap().name(), "x");
+    }
 }

@@ -1,0 +1,460 @@
+//! CO-RE: resolving `bpf_core_relo` records of an object's BTF against target BTF (the
+//! running kernel's vmlinux and modules, or BTF files), with libbpf's matching rules and
+//! libbpf's debug log lines.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use corebpf_btf::{relo::{Relocator, TargetSet}, Btf, BtfExt};
+//! # let elf: Vec<u8> = vec![];
+//! let local = Btf::from_elf(&elf)?;
+//! let ext = BtfExt::from_elf(&elf, &local)?.unwrap_or_default();
+//! let targets = TargetSet::kernel()?;
+//! let mut relocator = Relocator::new(&targets);
+//! for sec in &ext.core_relo {
+//!     for (i, relo) in sec.records.iter().enumerate() {
+//!         let r = relocator.resolve(&local, relo, i, "prog").map_err(|e| e.to_string());
+//!         println!("{r:?}");
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod calc;
+mod matching;
+mod patch;
+mod spec;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+pub use calc::Resolution;
+pub use patch::{patch_insn, RawInsn, POISON_HELPER};
+pub use spec::{Accessor, Spec, MAX_SPEC_LEN};
+
+use crate::ext::{CoreRelo, CoreReloKind};
+use crate::index::essential_len;
+use crate::{Btf, BtfError};
+
+/// Why a relocation could not be computed or applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloError {
+    /// The access string does not fit the local type.
+    #[error("bad access string \"{access}\": {reason}")]
+    BadSpec {
+        /// The access string.
+        access: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// Reading BTF failed.
+    #[error(transparent)]
+    Btf(#[from] BtfError),
+    /// Nesting deeper than libbpf allows.
+    #[error("struct/union/array nesting too deep")]
+    TooDeep,
+    /// An offset or size overflowed.
+    #[error("offset or size overflow")]
+    Overflow,
+    /// A relocation kind that makes no sense on an array element.
+    #[error("relocation <{}> can't be applied to array access", .0.name())]
+    ArrayAccess(CoreReloKind),
+    /// A bitfield that no 64-bit load covers.
+    #[error("bitfield can't be read with a 64-bit load")]
+    Bitfield,
+    /// An unknown relocation kind.
+    #[error("unrecognized CO-RE relocation kind {0}")]
+    Unsupported(u32),
+    /// The root type is anonymous, so no candidate can be searched by name.
+    #[error("target candidate search failed for {0}: anonymous type")]
+    AnonymousRoot(String),
+    /// Candidates disagree on the field's offset.
+    #[error("field offset ambiguity: {0} != {1}")]
+    OffsetAmbiguity(u32, u32),
+    /// Candidates disagree on the outcome.
+    #[error("relocation decision ambiguity: {0} != {1}")]
+    DecisionAmbiguity(String, String),
+    /// The instruction index is past the function's end.
+    #[error("insn #{insn} is past the end of the function ({len} insns)")]
+    InsnOutOfRange {
+        /// The index.
+        insn: usize,
+        /// The function's length.
+        len: usize,
+    },
+    /// The instruction does not hold the value the compiler should have put there.
+    #[error("unexpected insn #{insn} ({class}) value: got {got}, exp {expected} -> {new}")]
+    UnexpectedValue {
+        /// The instruction index.
+        insn: usize,
+        /// Its class as libbpf names it.
+        class: String,
+        /// What it holds.
+        got: String,
+        /// What the local BTF says it should hold.
+        expected: u64,
+        /// What it would be patched to.
+        new: u64,
+    },
+    /// A patched load/store offset would not fit.
+    #[error("insn #{insn} (LDX/ST/STX) value too big: {value}")]
+    ValueTooBig {
+        /// The instruction index.
+        insn: usize,
+        /// The value.
+        value: u64,
+    },
+    /// The instruction is not one a CO-RE relocation can patch.
+    #[error("insn #{insn}: {reason}")]
+    UnexpectedInsn {
+        /// The instruction index.
+        insn: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A relocation that failed, with where and what (`prog 'p': relo #3: <byte_off> ...`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("prog '{prog}': relo #{relo_idx}: {spec}{sep}{source}", sep = if .spec.is_empty() { "" } else { ": " })]
+pub struct ReloFailure {
+    /// The function owning the instruction.
+    pub prog: String,
+    /// The record's index in its section.
+    pub relo_idx: usize,
+    /// The local spec as libbpf prints it (empty if it could not be parsed).
+    pub spec: String,
+    /// What went wrong.
+    pub source: Box<ReloError>,
+}
+
+/// The BTF a set of relocations is resolved against: the kernel's vmlinux, then (only when
+/// vmlinux has no candidate) its modules; or user-given BTF files, searched in order, with
+/// no modules (as libbpf does with `btf_custom_path`).
+pub struct TargetSet {
+    btfs: Vec<Arc<Btf>>,
+    /// Module names still to load lazily (kernel targets only).
+    module_names: Vec<String>,
+    modules: OnceLock<Vec<Arc<Btf>>>,
+}
+
+impl std::fmt::Debug for TargetSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetSet")
+            .field(
+                "btfs",
+                &self
+                    .btfs
+                    .iter()
+                    .map(|b| b.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .field("modules", &self.module_names.len())
+            .finish()
+    }
+}
+
+impl TargetSet {
+    /// The running kernel: `/sys/kernel/btf/vmlinux`, and module BTF loaded on first need.
+    pub fn kernel() -> Result<TargetSet, BtfError> {
+        let vmlinux = Arc::new(Btf::from_sys_fs()?);
+        let module_names = Btf::sys_fs_modules().unwrap_or_default();
+        Ok(TargetSet {
+            btfs: vec![vmlinux],
+            module_names,
+            modules: OnceLock::new(),
+        })
+    }
+
+    /// Explicit target BTF (e.g. files given with `--btf`), searched in order.
+    pub fn from_btfs(btfs: Vec<Arc<Btf>>) -> TargetSet {
+        TargetSet {
+            btfs,
+            module_names: Vec::new(),
+            modules: OnceLock::from(Vec::new()),
+        }
+    }
+
+    /// The main target BTF (vmlinux or the first file).
+    pub fn primary(&self) -> Option<&Arc<Btf>> {
+        self.btfs.first()
+    }
+
+    fn modules(&self) -> &[Arc<Btf>] {
+        self.modules.get_or_init(|| {
+            let Some(vmlinux) = self.btfs.first() else {
+                return Vec::new();
+            };
+            self.module_names
+                .iter()
+                .filter_map(|m| match Btf::from_sys_fs_module(m, vmlinux.clone()) {
+                    Ok(b) => Some(Arc::new(b)),
+                    Err(e) => {
+                        log::warn!("failed to load BTF of module '{m}': {e}");
+                        None
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+/// A candidate target type: which BTF of the target set, and its id there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Index into the searched BTF list (see [`Relocator::candidate_btf`]).
+    pub btf: usize,
+    /// Type id in that BTF.
+    pub id: u32,
+}
+
+/// What a resolved relocation came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Values to patch (or poison).
+    pub res: Resolution,
+    /// The local spec as libbpf prints it.
+    pub local_spec: String,
+    /// The matching target spec, if a candidate matched.
+    pub target_spec: Option<String>,
+    /// The BTF (`vmlinux`, a module) the match came from.
+    pub target_btf: Option<String>,
+    /// The relocation kind.
+    pub kind: CoreReloKind,
+}
+
+/// Resolves relocations against a [`TargetSet`], caching candidates per local type (and
+/// logging each type's candidates once, as libbpf does per object).
+pub struct Relocator<'t> {
+    targets: &'t TargetSet,
+    cache: HashMap<u32, Vec<Candidate>>,
+    lines: Option<Vec<String>>,
+}
+
+impl<'t> Relocator<'t> {
+    /// A relocator for one object.
+    pub fn new(targets: &'t TargetSet) -> Relocator<'t> {
+        Relocator {
+            targets,
+            cache: HashMap::new(),
+            lines: None,
+        }
+    }
+
+    /// Also keeps every log line (for `corebpf relocate` and tests); they always go to the
+    /// `log` crate at debug level.
+    pub fn record_log(mut self) -> Relocator<'t> {
+        self.lines = Some(Vec::new());
+        self
+    }
+
+    /// The log lines kept so far (with [`Relocator::record_log`]).
+    pub fn take_log(&mut self) -> Vec<String> {
+        self.lines.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Logs one line in libbpf's words.
+    pub fn log(&mut self, line: String) {
+        log::debug!("{line}");
+        if let Some(lines) = &mut self.lines {
+            lines.push(line);
+        }
+    }
+
+    /// The BTF a [`Candidate`] refers to.
+    pub fn candidate_btf(&self, c: Candidate) -> Option<&'t Btf> {
+        let n = self.targets.btfs.len();
+        if c.btf < n {
+            self.targets.btfs.get(c.btf).map(|b| &**b)
+        } else {
+            self.targets.modules().get(c.btf - n).map(|b| &**b)
+        }
+    }
+
+    /// Candidates for local type `local_id` (libbpf's `bpf_core_find_cands`): same
+    /// essential name, compatible kind, in id order; vmlinux (or the given files) first,
+    /// modules only if those have none.
+    fn candidates(&mut self, local: &Btf, local_id: u32) -> Result<Vec<Candidate>, ReloError> {
+        if let Some(c) = self.cache.get(&local_id) {
+            return Ok(c.clone());
+        }
+        let lt = local.type_by_id(local_id)?;
+        let name = lt.name_bytes();
+        if name.is_empty() {
+            return Err(ReloError::AnonymousRoot(lt.with_id().to_string()));
+        }
+        let ess = &name[..essential_len(name)];
+        let mut found = Vec::new();
+        let mut lines = Vec::new();
+        let search = |btf: &Btf,
+                      idx: usize,
+                      found: &mut Vec<Candidate>,
+                      lines: &mut Vec<String>| {
+            let mut ids: Vec<u32> = btf
+                .find_by_essential_name(ess)
+                .filter(|&id| {
+                    btf.type_by_id(id)
+                        .is_ok_and(|t| matching::kinds_compat(lt, t))
+                })
+                .collect();
+            ids.sort_unstable();
+            for id in ids {
+                if let Ok(t) = btf.type_by_id(id) {
+                    lines.push(format!(
+                        "CO-RE relocating [{local_id}] {} {}: found target candidate [{id}] {} {} in [{}]",
+                        lt.kind(),
+                        lt.name(),
+                        t.kind(),
+                        t.name(),
+                        btf.name()
+                    ));
+                }
+                found.push(Candidate { btf: idx, id });
+            }
+        };
+        for (i, btf) in self.targets.btfs.iter().enumerate() {
+            search(btf, i, &mut found, &mut lines);
+        }
+        if found.is_empty() {
+            let n = self.targets.btfs.len();
+            for (i, btf) in self.targets.modules().iter().enumerate() {
+                search(btf, n + i, &mut found, &mut lines);
+            }
+        }
+        for l in lines {
+            self.log(l);
+        }
+        self.cache.insert(local_id, found.clone());
+        Ok(found)
+    }
+
+    /// Resolves relocation record `relo` (the `relo_idx`-th of its section) of the function
+    /// `prog` whose BTF is `local` (libbpf's `bpf_core_resolve_relo` +
+    /// `bpf_core_calc_relo_insn`).
+    pub fn resolve(
+        &mut self,
+        local: &Btf,
+        relo: &CoreRelo,
+        relo_idx: usize,
+        prog: &str,
+    ) -> Result<Resolved, ReloFailure> {
+        let fail = |spec: String, source: ReloError| ReloFailure {
+            prog: prog.to_string(),
+            relo_idx,
+            spec,
+            source: Box::new(source),
+        };
+        let kind = relo
+            .kind()
+            .ok_or_else(|| fail(String::new(), ReloError::Unsupported(relo.kind)))?;
+        let access = local
+            .str_at(relo.access_str_off)
+            .map_err(|e| fail(String::new(), e.into()))?
+            .to_string();
+        // Candidates are searched (and logged) before the local spec, as libbpf does.
+        let cands = if kind == CoreReloKind::TypeIdLocal {
+            Vec::new()
+        } else {
+            match self.candidates(local, relo.type_id) {
+                Ok(c) => c,
+                Err(e) => {
+                    let t = local.type_by_id(relo.type_id).ok();
+                    let what = t.map_or(format!("[{}]", relo.type_id), |t| {
+                        format!("[{}] {} {}", t.id(), t.kind(), t.name())
+                    });
+                    self.log(format!(
+                        "prog '{prog}': relo #{relo_idx}: target candidate search failed for {what}: -22"
+                    ));
+                    return Err(fail(String::new(), e));
+                }
+            }
+        };
+        let local_spec =
+            Spec::parse(local, relo.type_id, &access, kind).map_err(|e| fail(String::new(), e))?;
+        let local_text = local_spec.to_string();
+        self.log(format!("prog '{prog}': relo #{relo_idx}: {local_text}"));
+        if kind == CoreReloKind::TypeIdLocal {
+            let v = local_spec.root_type_id as u64;
+            return Ok(Resolved {
+                res: Resolution {
+                    orig_val: v,
+                    new_val: v,
+                    ..Resolution::default()
+                },
+                local_spec: local_text,
+                target_spec: None,
+                target_btf: None,
+                kind,
+            });
+        }
+        let mut best: Option<(Resolution, u32, String, String)> = None;
+        let mut kept = Vec::with_capacity(cands.len());
+        for (i, c) in cands.iter().enumerate() {
+            let Some(btf) = self.candidate_btf(*c) else {
+                continue;
+            };
+            let (matched, cand) = matching::spec_match(&local_spec, btf, c.id)
+                .map_err(|e| fail(local_text.clone(), e))?;
+            let cand_text = cand.to_string();
+            self.log(format!(
+                "prog '{prog}': relo #{relo_idx}: {} candidate #{i} {cand_text}",
+                if matched { "matching" } else { "non-matching" }
+            ));
+            if !matched {
+                continue;
+            }
+            kept.push(*c);
+            let res = calc::calc_relo(&local_spec, Some(&cand))
+                .map_err(|e| fail(local_text.clone(), e))?;
+            match &best {
+                None => best = Some((res, cand.bit_offset, cand_text, btf.name().to_string())),
+                Some((b, bit_offset, ..)) => {
+                    if cand.bit_offset != *bit_offset {
+                        let e = ReloError::OffsetAmbiguity(cand.bit_offset, *bit_offset);
+                        self.log(format!("prog '{prog}': relo #{relo_idx}: {e}"));
+                        return Err(fail(local_text, e));
+                    }
+                    if res.poison != b.poison
+                        || (!res.poison && (res.orig_val != b.orig_val || res.new_val != b.new_val))
+                    {
+                        let word = |r: &Resolution| if r.poison { "failure" } else { "success" };
+                        let e = ReloError::DecisionAmbiguity(
+                            format!("{} {}", word(&res), res.new_val),
+                            format!("{} {}", word(b), b.new_val),
+                        );
+                        self.log(format!("prog '{prog}': relo #{relo_idx}: {e}"));
+                        return Err(fail(local_text, e));
+                    }
+                }
+            }
+        }
+        // Like libbpf, later relocations of this type only consider the candidates that
+        // matched this one (when any did).
+        if !kept.is_empty() && kept.len() != cands.len() {
+            self.cache.insert(relo.type_id, kept);
+        }
+        match best {
+            Some((res, _, text, btf)) => Ok(Resolved {
+                res,
+                local_spec: local_text,
+                target_spec: Some(text),
+                target_btf: Some(btf),
+                kind,
+            }),
+            None => {
+                self.log(format!(
+                    "prog '{prog}': relo #{relo_idx}: no matching targets found"
+                ));
+                let res =
+                    calc::calc_relo(&local_spec, None).map_err(|e| fail(local_text.clone(), e))?;
+                Ok(Resolved {
+                    res,
+                    local_spec: local_text,
+                    target_spec: None,
+                    target_btf: None,
+                    kind,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! CO-RE access specifications: parsing `"0:1:2"` against the local BTF, and printing a spec
+//! exactly as libbpf's `bpf_core_format_spec` does.
+
+use std::fmt::Write as _;
+
+use crate::ext::CoreReloKind;
+use crate::raw::Kind;
+use crate::{Btf, Type};
+
+use super::ReloError;
+
+/// libbpf's `BPF_CORE_SPEC_MAX_LEN`: the deepest access string accepted.
+pub const MAX_SPEC_LEN: usize = 64;
+
+/// One step of a spec: a named member, an array index (or the root's index), or an
+/// enumerator (`bpf_core_accessor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accessor {
+    /// The struct/union containing the member, the array's element type, or the enum.
+    pub type_id: u32,
+    /// Member, array or enumerator index.
+    pub idx: u32,
+    /// Member or enumerator name; `None` for an array index.
+    pub name: Option<String>,
+}
+
+/// A resolved access specification (`bpf_core_spec`), local or in a target BTF.
+#[derive(Debug, Clone)]
+pub struct Spec<'a> {
+    /// The BTF the spec is in.
+    pub btf: &'a Btf,
+    /// The relocation's root type in that BTF.
+    pub root_type_id: u32,
+    /// The relocation kind.
+    pub kind: CoreReloKind,
+    /// Named members and array indices, in order (anonymous members are not here).
+    pub accessors: Vec<Accessor>,
+    /// Every raw index, anonymous members included (the access string).
+    pub raw: Vec<u32>,
+    /// Bit offset of the accessed field from the root.
+    pub bit_offset: u32,
+}
+
+impl<'a> Spec<'a> {
+    /// An empty spec rooted at `root` (the matcher fills it).
+    pub(crate) fn empty(btf: &'a Btf, root: u32, kind: CoreReloKind) -> Spec<'a> {
+        Spec {
+            btf,
+            root_type_id: root,
+            kind,
+            accessors: Vec::new(),
+            raw: Vec::new(),
+            bit_offset: 0,
+        }
+    }
+
+    /// Parses access string `access` of relocation kind `kind` rooted at `root` in `btf`
+    /// (libbpf's `bpf_core_parse_spec`).
+    pub fn parse(
+        btf: &'a Btf,
+        root: u32,
+        access: &str,
+        kind: CoreReloKind,
+    ) -> Result<Spec<'a>, ReloError> {
+        let bad = |reason: String| ReloError::BadSpec {
+            access: access.to_string(),
+            reason,
+        };
+        let mut raw = Vec::new();
+        for part in access.split(':') {
+            if raw.len() == MAX_SPEC_LEN {
+                return Err(bad(format!("longer than {MAX_SPEC_LEN} accessors")));
+            }
+            let idx: u32 = part
+                .parse()
+                .map_err(|_| bad(format!("'{part}' is not an index")))?;
+            raw.push(idx);
+        }
+        if raw.is_empty() {
+            return Err(bad("empty access string".into()));
+        }
+        let mut spec = Spec::empty(btf, root, kind);
+        spec.raw = raw;
+        if kind.is_type_based() {
+            if access != "0" {
+                return Err(bad(
+                    "type-based relocation must have access string \"0\"".into()
+                ));
+            }
+            return Ok(spec);
+        }
+        let mut t = btf.skip_mods_and_typedefs(root).map_err(ReloError::Btf)?;
+        let mut id = t.id();
+        let first = spec.raw[0];
+        if kind.is_enumval_based() {
+            if !t.is_any_enum() || spec.raw.len() > 1 || first >= t.vlen() {
+                return Err(bad(format!(
+                    "enum value access {first} into {t} (vlen {})",
+                    t.vlen()
+                )));
+            }
+            let e = t.enumerators().nth(first as usize);
+            spec.accessors.push(Accessor {
+                type_id: id,
+                idx: first,
+                name: e.map(|e| e.name().to_string()),
+            });
+            return Ok(spec);
+        }
+        spec.accessors.push(Accessor {
+            type_id: id,
+            idx: first,
+            name: None,
+        });
+        let sz = btf.size_of(id).map_err(ReloError::Btf)?;
+        spec.bit_offset = mul_bits(first, sz).ok_or_else(|| bad("offset overflows".into()))?;
+        for i in 1..spec.raw.len() {
+            t = btf.skip_mods_and_typedefs(id).map_err(ReloError::Btf)?;
+            id = t.id();
+            let access_idx = spec.raw[i];
+            if t.is_composite() {
+                let m = t.member(access_idx).ok_or_else(|| {
+                    bad(format!("member #{access_idx} of {t} (vlen {})", t.vlen()))
+                })?;
+                spec.bit_offset = spec
+                    .bit_offset
+                    .checked_add(m.bit_offset)
+                    .ok_or_else(|| bad("offset overflows".into()))?;
+                if m.name_off != 0 {
+                    let name = m.name();
+                    if name.is_empty() {
+                        return Err(bad(format!(
+                            "member #{access_idx} of {t} has an empty name"
+                        )));
+                    }
+                    spec.accessors.push(Accessor {
+                        type_id: id,
+                        idx: access_idx,
+                        name: Some(name.to_string()),
+                    });
+                }
+                id = m.type_id;
+            } else if let Some(a) = t.array() {
+                let elem = btf
+                    .skip_mods_and_typedefs(a.elem_type)
+                    .map_err(ReloError::Btf)?;
+                let flex = is_flex_arr(btf, spec.accessors.last(), a.nelems);
+                if !flex && access_idx >= a.nelems {
+                    return Err(bad(format!(
+                        "index {access_idx} past the end of {t} ({} elements)",
+                        a.nelems
+                    )));
+                }
+                id = elem.id();
+                spec.accessors.push(Accessor {
+                    type_id: id,
+                    idx: access_idx,
+                    name: None,
+                });
+                let sz = btf.size_of(id).map_err(ReloError::Btf)?;
+                spec.bit_offset = mul_bits(access_idx, sz)
+                    .and_then(|b| spec.bit_offset.checked_add(b))
+                    .ok_or_else(|| bad("offset overflows".into()))?;
+            } else {
+                return Err(bad(format!(
+                    "accessor #{i} captures type [{}] of unexpected kind {}",
+                    t.id(),
+                    t.kind()
+                )));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The root type.
+    pub fn root(&self) -> Option<Type<'a>> {
+        self.btf.type_by_id(self.root_type_id).ok()
+    }
+}
+
+/// `idx * size * 8`, checked.
+pub(crate) fn mul_bits(idx: u32, size: u32) -> Option<u32> {
+    idx.checked_mul(size)?.checked_mul(8)
+}
+
+/// Whether an array reached through accessor `prev` is a flexible array member: zero
+/// elements and the last member of its struct (libbpf's `is_flex_arr`).
+pub(crate) fn is_flex_arr(btf: &Btf, prev: Option<&Accessor>, nelems: u32) -> bool {
+    let Some(acc) = prev else { return false };
+    if acc.name.is_none() || nelems > 0 {
+        return false;
+    }
+    btf.type_by_id(acc.type_id)
+        .is_ok_and(|t| t.vlen() > 0 && acc.idx == t.vlen() - 1)
+}
+
+/// `<kind> [id] kind name...` exactly as libbpf prints a spec.
+impl std::fmt::Display for Spec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        let root = self.btf.type_by_id(self.root_type_id).ok();
+        let _ = write!(s, "<{}> [{}] ", self.kind.name(), self.root_type_id);
+        match root {
+            Some(t) => {
+                let _ = write!(s, "{t}");
+            }
+            None => s.push_str("unknown <anon>"),
+        }
+        if self.kind.is_type_based() {
+            return f.write_str(&s);
+        }
+        if self.kind.is_enumval_based() {
+            // A non-matching candidate's spec has no index yet; libbpf prints enumerator #0.
+            let idx = self.raw.first().copied().unwrap_or(0);
+            if let Ok(t) = self.btf.skip_mods_and_typedefs(self.root_type_id) {
+                if let Some(e) = t.enumerators().nth(idx as usize) {
+                    let v = e.value;
+                    let _ = if t.kind() == Kind::Enum {
+                        if t.kflag() {
+                            write!(s, "::{} = {}", e.name(), v as u32 as i32)
+                        } else {
+                            write!(s, "::{} = {}", e.name(), v as u32)
+                        }
+                    } else if t.kflag() {
+                        write!(s, "::{} = {}", e.name(), v as i64)
+                    } else {
+                        write!(s, "::{} = {}", e.name(), v)
+                    };
+                }
+            }
+            return f.write_str(&s);
+        }
+        for (i, acc) in self.accessors.iter().enumerate() {
+            match &acc.name {
+                Some(n) => {
+                    let _ = write!(s, ".{n}");
+                }
+                None if i > 0 || acc.idx > 0 => {
+                    let _ = write!(s, "[{}]", acc.idx);
+                }
+                None => {}
+            }
+        }
+        s.push_str(" (");
+        for (i, r) in self.raw.iter().enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            let _ = write!(s, "{}", *r as i32);
+        }
+        if self.bit_offset % 8 != 0 {
+            let _ = write!(
+                s,
+                " @ offset {}.{})",
+                self.bit_offset / 8,
+                self.bit_offset % 8
+            );
+        } else {
+            let _ = write!(s, " @ offset {})", self.bit_offset / 8);
+        }
+        f.write_str(&s)
+    }
+}
