@@ -3,9 +3,13 @@
 //! - `build-bpf`: compile the BPF C sources under `testdata/` and `examples/` with clang.
 //! - `extract-btf --kernel VER`: write a Debian kernel's BTF to `testdata/btf/`, compressed.
 //! - `vm-test [--kernel VER]... [-- FILTER]`: run the integration tests in QEMU guests.
+//! - `setup`: install the Debian packages building and testing need.
+//! - `test [-- FILTER]`: every test, on this kernel and in the QEMU guests.
+//! - `demo`: build corebpf and run its demo.
 
 mod build_bpf;
 mod extract_btf;
+mod setup;
 mod vm;
 
 use std::process::ExitCode;
@@ -13,13 +17,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <build-bpf|extract-btf|vm-test> [args]");
+        eprintln!("usage: cargo xtask <setup|test|demo|build-bpf|extract-btf|vm-test> [args]");
         return ExitCode::from(2);
     };
     let result = match cmd.as_str() {
         "build-bpf" => build_bpf::run(rest),
         "extract-btf" => extract_btf::run(rest),
         "vm-test" => vm::run(rest),
+        "setup" => setup::setup(rest),
+        "test" => setup::test(rest),
+        "demo" => setup::demo(rest),
         other => Err(format!("unknown xtask command '{other}'")),
     };
     match result {

@@ -54,7 +54,7 @@ use bins::TestBin;
 use initramfs::Mode;
 use kernel::Kernel;
 
-pub use host::workspace_root;
+pub use host::{ensure_packages, workspace_root};
 
 /// The kernel versions the harness can boot, oldest first.
 pub fn kernel_versions() -> Vec<&'static str> {

@@ -76,7 +76,7 @@ pub fn ensure_packages(pkgs: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     eprintln!(
-        "vm: installing missing host packages: {}",
+        "xtask: installing missing Debian packages: {}",
         missing.join(" ")
     );
     let install = || {
