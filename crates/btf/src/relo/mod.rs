@@ -213,12 +213,16 @@ pub struct Candidate {
 pub struct Resolved {
     /// Values to patch (or poison).
     pub res: Resolution,
-    /// The local spec as libbpf prints it.
+    /// The local spec as libbpf prints it (empty unless [`Relocator::logging`]).
     pub local_spec: String,
-    /// The matching target spec, if a candidate matched.
+    /// The matching target spec, if a candidate matched (empty unless logging).
     pub target_spec: Option<String>,
     /// The BTF (`vmlinux`, a module) the match came from.
     pub target_btf: Option<String>,
+    /// The matched target root type id.
+    pub target_root: Option<u32>,
+    /// The matched target's raw access indices (anonymous members included).
+    pub target_raw: Vec<u32>,
     /// The relocation kind.
     pub kind: CoreReloKind,
 }
@@ -261,6 +265,12 @@ impl<'t> Relocator<'t> {
         }
     }
 
+    /// Whether log lines (and spec texts) are wanted at all: formatting them is most of a
+    /// relocation's cost.
+    pub fn logging(&self) -> bool {
+        self.lines.is_some() || log::log_enabled!(log::Level::Debug)
+    }
+
     /// The BTF a [`Candidate`] refers to.
     pub fn candidate_btf(&self, c: Candidate) -> Option<&'t Btf> {
         let n = self.targets.btfs.len();
@@ -286,6 +296,7 @@ impl<'t> Relocator<'t> {
         let ess = &name[..essential_len(name)];
         let mut found = Vec::new();
         let mut lines = Vec::new();
+        let logging = self.logging();
         let search = |btf: &Btf,
                       idx: usize,
                       found: &mut Vec<Candidate>,
@@ -299,7 +310,7 @@ impl<'t> Relocator<'t> {
                 .collect();
             ids.sort_unstable();
             for id in ids {
-                if let Ok(t) = btf.type_by_id(id) {
+                if let Some(t) = btf.type_by_id(id).ok().filter(|_| logging) {
                     lines.push(format!(
                         "CO-RE relocating [{local_id}] {} {}: found target candidate [{id}] {} {} in [{}]",
                         lt.kind(),
@@ -371,8 +382,17 @@ impl<'t> Relocator<'t> {
         };
         let local_spec =
             Spec::parse(local, relo.type_id, &access, kind).map_err(|e| fail(String::new(), e))?;
-        let local_text = local_spec.to_string();
-        self.log(format!("prog '{prog}': relo #{relo_idx}: {local_text}"));
+        // Spec texts are formatted only when someone reads them, or for an error.
+        let logging = self.logging();
+        let local_text = if logging {
+            local_spec.to_string()
+        } else {
+            String::new()
+        };
+        if logging {
+            self.log(format!("prog '{prog}': relo #{relo_idx}: {local_text}"));
+        }
+        let spec_text = || local_spec.to_string();
         if kind == CoreReloKind::TypeIdLocal {
             let v = local_spec.root_type_id as u64;
             return Ok(Resolved {
@@ -384,35 +404,52 @@ impl<'t> Relocator<'t> {
                 local_spec: local_text,
                 target_spec: None,
                 target_btf: None,
+                target_root: None,
+                target_raw: Vec::new(),
                 kind,
             });
         }
-        let mut best: Option<(Resolution, u32, String, String)> = None;
+        let mut best: Option<(Resolution, u32, String, String, u32, Vec<u32>)> = None;
         let mut kept = Vec::with_capacity(cands.len());
         for (i, c) in cands.iter().enumerate() {
             let Some(btf) = self.candidate_btf(*c) else {
                 continue;
             };
-            let (matched, cand) = matching::spec_match(&local_spec, btf, c.id)
-                .map_err(|e| fail(local_text.clone(), e))?;
-            let cand_text = cand.to_string();
-            self.log(format!(
-                "prog '{prog}': relo #{relo_idx}: {} candidate #{i} {cand_text}",
-                if matched { "matching" } else { "non-matching" }
-            ));
+            let (matched, cand) =
+                matching::spec_match(&local_spec, btf, c.id).map_err(|e| fail(spec_text(), e))?;
+            let cand_text = if logging {
+                cand.to_string()
+            } else {
+                String::new()
+            };
+            if logging {
+                self.log(format!(
+                    "prog '{prog}': relo #{relo_idx}: {} candidate #{i} {cand_text}",
+                    if matched { "matching" } else { "non-matching" }
+                ));
+            }
             if !matched {
                 continue;
             }
             kept.push(*c);
-            let res = calc::calc_relo(&local_spec, Some(&cand))
-                .map_err(|e| fail(local_text.clone(), e))?;
+            let res =
+                calc::calc_relo(&local_spec, Some(&cand)).map_err(|e| fail(spec_text(), e))?;
             match &best {
-                None => best = Some((res, cand.bit_offset, cand_text, btf.name().to_string())),
+                None => {
+                    best = Some((
+                        res,
+                        cand.bit_offset,
+                        cand_text,
+                        btf.name().to_string(),
+                        cand.root_type_id,
+                        cand.raw.clone(),
+                    ))
+                }
                 Some((b, bit_offset, ..)) => {
                     if cand.bit_offset != *bit_offset {
                         let e = ReloError::OffsetAmbiguity(cand.bit_offset, *bit_offset);
                         self.log(format!("prog '{prog}': relo #{relo_idx}: {e}"));
-                        return Err(fail(local_text, e));
+                        return Err(fail(spec_text(), e));
                     }
                     if res.poison != b.poison
                         || (!res.poison && (res.orig_val != b.orig_val || res.new_val != b.new_val))
@@ -423,7 +460,7 @@ impl<'t> Relocator<'t> {
                             format!("{} {}", word(b), b.new_val),
                         );
                         self.log(format!("prog '{prog}': relo #{relo_idx}: {e}"));
-                        return Err(fail(local_text, e));
+                        return Err(fail(spec_text(), e));
                     }
                 }
             }
@@ -434,24 +471,27 @@ impl<'t> Relocator<'t> {
             self.cache.insert(relo.type_id, kept);
         }
         match best {
-            Some((res, _, text, btf)) => Ok(Resolved {
+            Some((res, _, text, btf, root, raw)) => Ok(Resolved {
                 res,
                 local_spec: local_text,
                 target_spec: Some(text),
                 target_btf: Some(btf),
+                target_root: Some(root),
+                target_raw: raw,
                 kind,
             }),
             None => {
                 self.log(format!(
                     "prog '{prog}': relo #{relo_idx}: no matching targets found"
                 ));
-                let res =
-                    calc::calc_relo(&local_spec, None).map_err(|e| fail(local_text.clone(), e))?;
+                let res = calc::calc_relo(&local_spec, None).map_err(|e| fail(spec_text(), e))?;
                 Ok(Resolved {
                     res,
                     local_spec: local_text,
                     target_spec: None,
                     target_btf: None,
+                    target_root: None,
+                    target_raw: Vec::new(),
                     kind,
                 })
             }
