@@ -1,4 +1,53 @@
-//! `corebpf-obj`: parses clang-built BPF ELF objects into an [`ObjectSpec`]-style model
-//! and relocates their instructions (CO-RE, maps, global data, externs, subprogram calls).
+//! `corebpf-obj`: parses clang-built BPF ELF objects into an [`ObjectSpec`] and links their
+//! programs (map, global data and extern references, subprogram calls).
 //!
-//! Pure: no syscalls. See `DESIGN.md` for where it sits in the loader.
+//! Pure: no syscalls. The order follows libbpf: [`Object::parse`] (ELF, SEC names, maps,
+//! externs, relocation records, BTF fix-up) → CO-RE patches [`FunctionSpec::insns`] in
+//! place → [`ObjectSpec::resolve_kconfig`] / [`ObjectSpec::resolve_ksyms`] →
+//! [`ObjectSpec::link_program`] per program. See `DESIGN.md` for where it sits.
+//!
+//! ```no_run
+//! let spec = corebpf_obj::Object::from_file("prog.bpf.o")?;
+//! for p in &spec.programs {
+//!     let linked = spec.link_program_by_name(&p.name)?;
+//!     print!("{}", corebpf_obj::disasm::disasm(&linked.insns));
+//! }
+//! # Ok::<(), corebpf_obj::ObjError>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod asm;
+mod btf_fixup;
+mod btf_maps;
+pub mod disasm;
+mod elf;
+mod error;
+mod externs;
+pub mod helpers;
+pub mod insn;
+mod kconfig;
+mod ksyms;
+mod legacy_maps;
+mod link;
+mod maps;
+mod object;
+mod reloc;
+pub mod section;
+mod struct_ops;
+
+pub use error::{ObjError, Result};
+pub use externs::{
+    ExternKind, ExternSpec, ExternValue, KconfigType, KsymKind, KCONFIG_SEC, KSYMS_SEC,
+};
+pub use insn::Insn;
+pub use kconfig::{kernel_version, parse_kernel_release, KernelConfig};
+pub use ksyms::kallsyms_lookup;
+pub use link::{
+    ExternReloc, LinkedProgram, MapReloc, MapRelocKind, Placement, POISON_CALL_KFUNC_BASE,
+};
+pub use maps::{
+    internal_map_name, DataKind, InitSlot, MapKind, MapSpec, Pinning, SlotTarget, StructOpsSlot,
+};
+pub use object::{object_name_from_path, ExtRecord, FunctionSpec, Object, ObjectSpec, ProgramSpec};
+pub use reloc::{Reloc, RelocKind};
+pub use section::{find_sec_def, AttachKind, SecDef, SecFlags, SecInfo, SECTION_DEFS};

@@ -1,0 +1,120 @@
+//! [`ObjError`]: the one error type of `corebpf-obj`. Every variant names what it is about
+//! (section, symbol, map, program, instruction index) so a user can find it with
+//! `llvm-objdump -dr` or `bpftool btf dump`.
+
+use corebpf_btf::BtfError;
+
+/// What went wrong while parsing or linking a BPF object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjError {
+    /// The bytes are not a usable ELF file (bad header, wrong machine or byte order).
+    #[error("elf: {reason}")]
+    Elf {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A section's header or contents are inconsistent (e.g. it runs past the end of the file).
+    #[error("section '{section}': {reason}")]
+    Section {
+        /// Section name (or `#index` when the name is unreadable).
+        section: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A symbol is inconsistent with its section (misaligned, out of bounds, ...).
+    #[error("sec '{section}': symbol '{symbol}': {reason}")]
+    Symbol {
+        /// Symbol name.
+        symbol: String,
+        /// Section the symbol is in.
+        section: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The object's `.BTF` or `.BTF.ext` cannot be parsed or fixed up.
+    #[error("{section}: {source}")]
+    Btf {
+        /// `.BTF` or `.BTF.ext`.
+        section: &'static str,
+        /// The BTF error.
+        source: BtfError,
+    },
+    /// A program's SEC() name matches no known convention (the program's own error: the
+    /// rest of the object parses).
+    #[error("prog '{program}': unrecognized SEC name '{section}' (unknown program type)")]
+    UnknownSection {
+        /// Program name.
+        program: String,
+        /// Its ELF section name.
+        section: String,
+    },
+    /// A program is not usable for another reason (e.g. a static function outside `.text`).
+    #[error("prog '{program}' in sec '{section}': {reason}")]
+    Program {
+        /// Program name.
+        program: String,
+        /// Its ELF section name.
+        section: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A map definition is invalid.
+    #[error("map '{map}' in sec '{section}': {reason}")]
+    Map {
+        /// Map name.
+        map: String,
+        /// Section of the definition (`.maps`, `maps`, ...).
+        section: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A relocation cannot be applied.
+    #[error("sec '{section}': relo for insn #{insn} against '{symbol}': {reason}")]
+    Reloc {
+        /// Section holding the instruction.
+        section: String,
+        /// Instruction index within the section.
+        insn: usize,
+        /// Symbol the relocation names (`#N` if it has no readable name).
+        symbol: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An extern (`__kconfig`, `__ksym`) is invalid or cannot be resolved.
+    #[error("extern '{name}': {reason}")]
+    Extern {
+        /// Extern symbol name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A BPF-to-BPF call or callback reference does not point at a function start.
+    #[error("prog '{program}': insn #{insn} of '{function}' (sec '{section}'): {reason}")]
+    Call {
+        /// Program being linked.
+        program: String,
+        /// Function holding the call.
+        function: String,
+        /// Its section.
+        section: String,
+        /// Instruction index within the function.
+        insn: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No program (or function) of that name.
+    #[error("no program named '{0}'")]
+    NoSuchProgram(String),
+    /// Reading a file (object, kernel config, kallsyms) failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+/// `Result` with [`ObjError`].
+pub type Result<T, E = ObjError> = std::result::Result<T, E>;

@@ -1,0 +1,523 @@
+//! [`ObjectSpec`]: everything a BPF ELF object declares, and [`Object::parse`] which builds it.
+
+use std::sync::Arc;
+
+use corebpf_btf::{Btf, BtfExt, CoreRelo, FuncInfo, LineInfo};
+use corebpf_sys::{AttachType, ProgType};
+
+use crate::elf::{Elf, STB_LOCAL, STT_FUNC};
+use crate::error::{ObjError, Result};
+use crate::externs::{ExternSpec, KCONFIG_SEC};
+use crate::insn::{Insn, INSN_SIZE};
+use crate::maps::{MapKind, MapSpec};
+use crate::reloc::Reloc;
+use crate::section::{find_sec_def, SecInfo};
+
+/// A `.BTF.ext` record assigned to a function: `insn_idx` is relative to the function's
+/// first instruction; `record` is the original (its `insn_off` is still the byte offset in
+/// the ELF section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtRecord<T> {
+    /// Instruction index within the function.
+    pub insn_idx: usize,
+    /// The record as read from `.BTF.ext`.
+    pub record: T,
+}
+
+/// One function of the object: a program's entry or a subprogram (static or global).
+/// Its instructions are the ELF bytes; the CO-RE engine patches `insns` in place before
+/// [`ObjectSpec::link_program`] resolves calls and map references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// Symbol name.
+    pub name: String,
+    /// ELF section name.
+    pub section: String,
+    /// ELF section index.
+    pub section_index: usize,
+    /// Index of the first instruction within the section (`sec_insn_off`).
+    pub sec_insn_off: usize,
+    /// Instructions (from the ELF section; possibly CO-RE patched).
+    pub insns: Vec<Insn>,
+    /// Global (`STB_GLOBAL`/`STB_WEAK`) rather than static.
+    pub global: bool,
+    /// Index into [`ObjectSpec::programs`] if this function is a program's entry.
+    pub program: Option<usize>,
+    /// Relocations of its instructions (`insn_idx` relative to the function).
+    pub relocs: Vec<Reloc>,
+    /// `.BTF.ext` func_info records within the function.
+    pub func_info: Vec<ExtRecord<FuncInfo>>,
+    /// `.BTF.ext` line_info records within the function.
+    pub line_info: Vec<ExtRecord<LineInfo>>,
+    /// `.BTF.ext` CO-RE relocation records within the function.
+    pub core_relos: Vec<ExtRecord<CoreRelo>>,
+}
+
+impl FunctionSpec {
+    /// Whether instruction index `idx` of the section lies in this function.
+    pub fn contains_sec_insn(&self, idx: usize) -> bool {
+        idx >= self.sec_insn_off && idx < self.sec_insn_off + self.insns.len()
+    }
+}
+
+/// A program: a function in a non-`.text` executable section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// Name (the function's symbol).
+    pub name: String,
+    /// ELF section name (the `SEC()` string).
+    pub section: String,
+    /// Index of its entry function in [`ObjectSpec::functions`].
+    pub function: usize,
+    /// The SEC convention, if known.
+    pub sec_def: Option<SecInfo>,
+    /// Program type (`Unspec` if the SEC name is unknown).
+    pub prog_type: ProgType,
+    /// Expected attach type.
+    pub expected_attach_type: Option<AttachType>,
+    /// Attach target from the SEC name (`do_unlinkat`, `syscalls/sys_enter_openat`).
+    pub attach_target: Option<String>,
+    /// `BPF_F_SLEEPABLE`.
+    pub sleepable: bool,
+    /// `BPF_F_XDP_HAS_FRAGS`.
+    pub xdp_frags: bool,
+    /// Why this program can't be loaded (unknown SEC name, ...); the rest of the object
+    /// is still usable.
+    pub error: Option<ObjError>,
+}
+
+/// A parsed BPF object.
+#[derive(Debug, Clone)]
+pub struct ObjectSpec {
+    /// Object name (file name up to the first `.`), used for internal map names.
+    pub name: String,
+    /// `SEC("license")` string.
+    pub license: String,
+    /// `SEC("version")` value.
+    pub kern_version: Option<u32>,
+    /// Programs in ELF order (section, then offset).
+    pub programs: Vec<ProgramSpec>,
+    /// All functions (programs' entries and subprograms).
+    pub functions: Vec<FunctionSpec>,
+    /// Maps: legacy, BTF-defined, global data, `.kconfig`, struct_ops (libbpf's order).
+    pub maps: Vec<MapSpec>,
+    /// `__kconfig` and `__ksym` externs.
+    pub externs: Vec<ExternSpec>,
+    /// The object's BTF, finalized (DATASEC sizes/offsets, extern sections fixed up).
+    pub btf: Option<Arc<Btf>>,
+    /// The object's `.BTF.ext`.
+    pub btf_ext: Option<BtfExt>,
+}
+
+/// Entry points for parsing BPF objects into an [`ObjectSpec`].
+#[derive(Debug, Clone, Copy)]
+pub struct Object;
+
+impl Object {
+    /// Parses an object with an empty name (internal maps are then named `.data` etc.).
+    /// Total: malformed input gives an [`ObjError`], never a panic.
+    pub fn parse(bytes: &[u8]) -> Result<ObjectSpec> {
+        ObjectSpec::parse_named(bytes, "")
+    }
+
+    /// Parses an object named `name` (libbpf derives it from the file name).
+    pub fn parse_named(bytes: &[u8], name: &str) -> Result<ObjectSpec> {
+        ObjectSpec::parse_named(bytes, name)
+    }
+
+    /// Reads and parses a file; the object name is the file name up to its first `.`.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<ObjectSpec> {
+        ObjectSpec::from_file(path)
+    }
+}
+
+/// libbpf's object name: the basename up to its first `.`.
+pub fn object_name_from_path(path: &std::path::Path) -> String {
+    let base = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    base.split('.').next().unwrap_or_default().to_string()
+}
+
+fn btf_err(section: &'static str) -> impl Fn(corebpf_btf::BtfError) -> ObjError {
+    move |source| ObjError::Btf { section, source }
+}
+
+impl ObjectSpec {
+    /// Reads and parses a file; the object name is the file name up to its first `.`.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<ObjectSpec> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| ObjError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        ObjectSpec::parse_named(&bytes, &object_name_from_path(path))
+    }
+
+    /// Parses `bytes` as the object `name`.
+    pub fn parse_named(bytes: &[u8], name: &str) -> Result<ObjectSpec> {
+        let elf = Elf::parse(bytes)?;
+        log::debug!("elf: section count {}", elf.sections.len());
+
+        let mut license = String::new();
+        let mut kern_version = None;
+        let mut btf = None;
+        for s in &elf.sections {
+            match s.name.as_str() {
+                "license" => {
+                    let d = s.data()?;
+                    let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
+                    license = String::from_utf8_lossy(&d[..end]).into_owned();
+                    log::debug!("elf: section({}) license, size {}", s.index, d.len());
+                }
+                "version" => {
+                    let d = s.data()?;
+                    let v: [u8; 4] = d.try_into().map_err(|_| ObjError::Section {
+                        section: s.name.clone(),
+                        reason: format!("invalid size {} (must be 4)", d.len()),
+                    })?;
+                    kern_version = Some(u32::from_le_bytes(v));
+                }
+                ".BTF" => btf = Some(Btf::parse(s.data()?).map_err(btf_err(".BTF"))?),
+                _ => {}
+            }
+        }
+        let btf_ext = match (&btf, elf.section_by_name(".BTF.ext")) {
+            (Some(b), Some(s)) => Some(BtfExt::parse(s.data()?, b).map_err(btf_err(".BTF.ext"))?),
+            _ => None,
+        };
+
+        let (functions, programs) = collect_functions(&elf)?;
+        let program_at = |sec: usize, off: u64| -> Option<usize> {
+            functions
+                .iter()
+                .find(|f| f.section_index == sec && (f.sec_insn_off * INSN_SIZE) as u64 == off)
+                .and_then(|f| f.program)
+        };
+
+        let mut maps = Vec::new();
+        if let Some(s) = elf.section_by_name("maps") {
+            crate::legacy_maps::legacy_maps(&elf, s, &mut maps)?;
+        }
+        let mut btf_map_locs = Vec::new();
+        if let Some(s) = elf.section_by_name(".maps") {
+            btf_map_locs = crate::btf_maps::btf_maps(&elf, btf.as_ref(), s, &mut maps)?;
+        }
+        maps.extend(crate::maps::data_maps(&elf, name, btf.as_ref())?);
+        let externs = crate::externs::collect_externs(&elf, btf.as_ref())?;
+        let kcfg_size = crate::externs::kconfig_size(&externs);
+        if kcfg_size > 0 {
+            let mut m = MapSpec::new(
+                crate::maps::internal_map_name(name, KCONFIG_SEC),
+                KCONFIG_SEC.into(),
+                0,
+                MapKind::Kconfig,
+            );
+            m.map_type = corebpf_sys::MapType::Array;
+            m.key_size = 4;
+            m.value_size = kcfg_size;
+            m.max_entries = 1;
+            m.map_flags =
+                corebpf_sys::consts::BPF_F_RDONLY_PROG | corebpf_sys::consts::BPF_F_MMAPABLE;
+            m.freeze = true;
+            m.btf_value_type_id = btf
+                .as_ref()
+                .and_then(|b| b.find_by_name_kind(KCONFIG_SEC, corebpf_btf::Kind::Datasec));
+            maps.push(m);
+        }
+        for s in &elf.sections {
+            if crate::struct_ops::is_struct_ops_sec(&s.name) {
+                crate::struct_ops::struct_ops_maps(&elf, btf.as_ref(), s, &mut maps, &program_at)?;
+            }
+        }
+        if let Some(s) = elf.section_by_name(".maps") {
+            crate::btf_maps::collect_map_relos(&elf, s, &btf_map_locs, &mut maps, &program_at)?;
+        }
+
+        let mut functions = functions;
+        for s in elf
+            .sections
+            .iter()
+            .filter(|s| s.is_exec() && !s.relocs.is_empty())
+        {
+            let insns = Insn::decode_all(s.data()?);
+            let relocs = crate::reloc::collect_section_relocs(&elf, s, &insns, &maps, &externs)?;
+            for (sec_idx, mut r) in relocs {
+                let f = functions
+                    .iter_mut()
+                    .find(|f| f.section_index == s.index && f.contains_sec_insn(sec_idx))
+                    .ok_or_else(|| ObjError::Reloc {
+                        section: s.name.clone(),
+                        insn: sec_idx,
+                        symbol: r.symbol.clone(),
+                        reason: "instruction is in no function".into(),
+                    })?;
+                r.insn_idx = sec_idx - f.sec_insn_off;
+                f.relocs.push(r);
+            }
+        }
+
+        if let Some(ext) = &btf_ext {
+            assign_ext_records(ext, &elf, &mut functions)?;
+        }
+
+        let btf = match &btf {
+            Some(b) => Some(crate::btf_fixup::finalize(b, &elf, &externs)?),
+            None => None,
+        };
+
+        Ok(ObjectSpec {
+            name: name.to_string(),
+            license,
+            kern_version,
+            programs,
+            functions,
+            maps,
+            externs,
+            btf,
+            btf_ext,
+        })
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&ProgramSpec> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// Index of the program named `name`.
+    pub fn program_index(&self, name: &str) -> Option<usize> {
+        self.programs.iter().position(|p| p.name == name)
+    }
+
+    /// The function named `name`.
+    pub fn function(&self, name: &str) -> Option<&FunctionSpec> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// Index of the function named `name`.
+    pub fn function_index(&self, name: &str) -> Option<usize> {
+        self.functions.iter().position(|f| f.name == name)
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&MapSpec> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+
+    /// Index of the map named `name`.
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.maps.iter().position(|m| m.name == name)
+    }
+
+    /// Maps a `.BTF.ext` address (section name, byte offset in it) to
+    /// `(function index, instruction index within the function)`.
+    pub fn function_at(&self, section: &str, byte_off: u32) -> Option<(usize, usize)> {
+        let idx = byte_off as usize / INSN_SIZE;
+        self.functions
+            .iter()
+            .position(|f| f.section == section && f.contains_sec_insn(idx))
+            .map(|i| (i, idx - self.functions[i].sec_insn_off))
+    }
+
+    /// Number of `.BTF.ext` CO-RE relocation records per section, in `.BTF.ext` order.
+    pub fn core_relo_counts(&self) -> Vec<(String, usize)> {
+        self.btf_ext
+            .as_ref()
+            .map(|e| {
+                e.core_relo
+                    .iter()
+                    .map(|s| (s.sec_name.clone(), s.records.len()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Finds functions (STT_FUNC symbols) in executable sections; non-`.text` ones are programs.
+fn collect_functions(elf: &Elf<'_>) -> Result<(Vec<FunctionSpec>, Vec<ProgramSpec>)> {
+    let mut functions = Vec::new();
+    let mut programs = Vec::new();
+    for s in elf.sections.iter().filter(|s| s.is_exec()) {
+        let data = s.data()?;
+        if data.is_empty() {
+            continue;
+        }
+        if data.len() % INSN_SIZE != 0 {
+            return Err(ObjError::Section {
+                section: s.name.clone(),
+                reason: format!("size {} is not a multiple of {INSN_SIZE}", data.len()),
+            });
+        }
+        let is_text = s.name == ".text";
+        let mut syms: Vec<_> = elf
+            .symbols
+            .iter()
+            .filter(|y| y.shndx == Some(s.index) && y.st_type == STT_FUNC)
+            .collect();
+        syms.sort_by_key(|y| y.value);
+        let mut prev_end = 0u64;
+        for sym in syms {
+            let err = |reason: String| ObjError::Symbol {
+                symbol: sym.name.clone(),
+                section: s.name.clone(),
+                reason,
+            };
+            let end = sym.value.checked_add(sym.size).unwrap_or(u64::MAX);
+            if sym.value % INSN_SIZE as u64 != 0 || sym.size % INSN_SIZE as u64 != 0 {
+                return Err(err(format!(
+                    "offset {} or size {} not a multiple of {INSN_SIZE}",
+                    sym.value, sym.size
+                )));
+            }
+            if end > data.len() as u64 {
+                return Err(err(format!(
+                    "function [{}, {end}) runs past the section ({} bytes)",
+                    sym.value,
+                    data.len()
+                )));
+            }
+            if sym.value < prev_end {
+                return Err(err("function overlaps the previous one".into()));
+            }
+            if sym.size == 0 {
+                continue;
+            }
+            prev_end = end;
+            let insns = Insn::decode_all(&data[sym.value as usize..end as usize]);
+            let global = sym.bind != STB_LOCAL;
+            let program = (!is_text).then_some(programs.len());
+            if let Some(pi) = program {
+                let sec_def = find_sec_def(&s.name);
+                let error = if sec_def.is_none() {
+                    Some(ObjError::UnknownSection {
+                        program: sym.name.clone(),
+                        section: s.name.clone(),
+                    })
+                } else if !global {
+                    Some(ObjError::Program {
+                        program: sym.name.clone(),
+                        section: s.name.clone(),
+                        reason:
+                            "program is static (only global functions outside .text are programs)"
+                                .into(),
+                    })
+                } else {
+                    None
+                };
+                if let Some(e) = &error {
+                    log::warn!("{e}");
+                }
+                log::debug!(
+                    "sec '{}': found program '{}' at insn offset {} ({} bytes), code size {} insns ({} bytes)",
+                    s.name,
+                    sym.name,
+                    sym.value / INSN_SIZE as u64,
+                    sym.value,
+                    insns.len(),
+                    sym.size
+                );
+                let flags = sec_def.as_ref().map(|d| d.def.flags).unwrap_or_default();
+                programs.push(ProgramSpec {
+                    name: sym.name.clone(),
+                    section: s.name.clone(),
+                    function: functions.len(),
+                    prog_type: sec_def.as_ref().map_or(ProgType::Unspec, |d| d.prog_type()),
+                    expected_attach_type: sec_def.as_ref().and_then(|d| d.attach_type()),
+                    attach_target: sec_def.as_ref().and_then(|d| d.attach_target.clone()),
+                    sleepable: flags.sleepable,
+                    xdp_frags: flags.xdp_frags,
+                    sec_def,
+                    error,
+                });
+                debug_assert_eq!(pi + 1, programs.len());
+            } else {
+                log::debug!(
+                    "sec '{}': found subprogram '{}' at insn offset {} ({} bytes)",
+                    s.name,
+                    sym.name,
+                    sym.value / INSN_SIZE as u64,
+                    sym.size
+                );
+            }
+            functions.push(FunctionSpec {
+                name: sym.name.clone(),
+                section: s.name.clone(),
+                section_index: s.index,
+                sec_insn_off: (sym.value / INSN_SIZE as u64) as usize,
+                insns,
+                global,
+                program,
+                relocs: Vec::new(),
+                func_info: Vec::new(),
+                line_info: Vec::new(),
+                core_relos: Vec::new(),
+            });
+        }
+    }
+    Ok((functions, programs))
+}
+
+/// Distributes func_info, line_info and CO-RE records to the functions they fall in.
+fn assign_ext_records(ext: &BtfExt, elf: &Elf<'_>, functions: &mut [FunctionSpec]) -> Result<()> {
+    fn find<'f>(
+        functions: &'f mut [FunctionSpec],
+        sec: &str,
+        off: u32,
+    ) -> Option<(&'f mut FunctionSpec, usize)> {
+        let idx = off as usize / INSN_SIZE;
+        let f = functions
+            .iter_mut()
+            .find(|f| f.section == sec && f.contains_sec_insn(idx))?;
+        let rel = idx - f.sec_insn_off;
+        Some((f, rel))
+    }
+    for s in &ext.func_info {
+        for r in &s.records {
+            match find(functions, &s.sec_name, r.insn_off) {
+                Some((f, insn_idx)) => f.func_info.push(ExtRecord {
+                    insn_idx,
+                    record: *r,
+                }),
+                None => log::debug!(
+                    "sec '{}': func_info at byte {} is in no function, dropped",
+                    s.sec_name,
+                    r.insn_off
+                ),
+            }
+        }
+    }
+    for s in &ext.line_info {
+        for r in &s.records {
+            if let Some((f, insn_idx)) = find(functions, &s.sec_name, r.insn_off) {
+                f.line_info.push(ExtRecord {
+                    insn_idx,
+                    record: *r,
+                });
+            }
+        }
+    }
+    for s in &ext.core_relo {
+        if elf.section_by_name(&s.sec_name).is_none() {
+            return Err(ObjError::Section {
+                section: s.sec_name.clone(),
+                reason: ".BTF.ext CO-RE relocations for a section that doesn't exist".into(),
+            });
+        }
+        for (i, r) in s.records.iter().enumerate() {
+            let (f, insn_idx) =
+                find(functions, &s.sec_name, r.insn_off).ok_or_else(|| ObjError::Section {
+                    section: s.sec_name.clone(),
+                    reason: format!(
+                        "CO-RE relocation #{i} at byte {} is in no function",
+                        r.insn_off
+                    ),
+                })?;
+            f.core_relos.push(ExtRecord {
+                insn_idx,
+                record: *r,
+            });
+        }
+    }
+    Ok(())
+}
