@@ -1,1 +1,179 @@
-//! Pinning under bpffs (work in progress).
+//! Pinning kernel objects (maps, programs, links) in a BPF file system, so they outlive
+//! the process and other processes can open them by path.
+//!
+//! ```no_run
+//! use std::os::fd::AsFd;
+//! use corebpf::map::Map;
+//! # let map: Map = unimplemented!();
+//! corebpf::pin::pin(map.as_fd(), "/sys/fs/bpf/myapp/counts")?;
+//! let again = corebpf::pin::open_pinned_map("/sys/fs/bpf/myapp/counts")?;
+//! assert_eq!(again.id(), map.id());
+//! corebpf::pin::unpin("/sys/fs/bpf/myapp/counts")?;
+//! # Ok::<(), corebpf::map::MapError>(())
+//! ```
+
+use std::fmt;
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+use corebpf_sys::MapType;
+
+use crate::map::{Map, MapError};
+
+/// `BPF_FS_MAGIC`: the `f_type` statfs reports for a bpffs.
+pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Where bpffs is conventionally mounted.
+pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
+
+/// True if `path` (which must exist) is on a BPF file system.
+pub fn is_bpffs(path: impl AsRef<Path>) -> Result<bool, MapError> {
+    let path = path.as_ref();
+    let st = nix::sys::statfs::statfs(path)
+        .map_err(|e| MapError::io(path.display().to_string(), e.into()))?;
+    Ok(st.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+}
+
+/// Makes sure a bpffs is mounted at `/sys/fs/bpf`, mounting one if it is not, and
+/// returns that path.
+pub fn ensure_bpffs() -> Result<PathBuf, MapError> {
+    let root = Path::new(DEFAULT_BPFFS);
+    if root.exists() && is_bpffs(root)? {
+        return Ok(root.to_path_buf());
+    }
+    std::fs::create_dir_all(root).map_err(|e| MapError::io(DEFAULT_BPFFS, e))?;
+    let mounted = nix::mount::mount(
+        Some("bpf"),
+        root,
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    // Another thread or process may have mounted it meanwhile: judge by the result.
+    if is_bpffs(root)? {
+        return Ok(root.to_path_buf());
+    }
+    match mounted {
+        Ok(()) => Err(MapError::NotBpffs {
+            path: DEFAULT_BPFFS.into(),
+        }),
+        Err(e) => Err(MapError::io(
+            format!("mount -t bpf bpf {DEFAULT_BPFFS}"),
+            e.into(),
+        )),
+    }
+}
+
+/// Pins the object `fd` (map, program, link or BTF) at `path`, creating missing parent
+/// directories. The parent must be on a bpffs; if `path` is under `/sys/fs/bpf` and no
+/// bpffs is mounted there, one is mounted first.
+pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<(), MapError> {
+    let path = path.as_ref();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => {
+            return Err(MapError::invalid(
+                path.display().to_string(),
+                "a pin path needs a directory on a bpffs",
+            ))
+        }
+    };
+    if path.starts_with(DEFAULT_BPFFS) {
+        ensure_bpffs()?;
+    }
+    std::fs::create_dir_all(parent).map_err(|e| MapError::io(parent.display().to_string(), e))?;
+    if !is_bpffs(parent)? {
+        return Err(MapError::NotBpffs {
+            path: parent.display().to_string(),
+        });
+    }
+    corebpf_sys::obj_pin(fd, path).map_err(|e| MapError::sys(path.display().to_string(), e))
+}
+
+/// Removes the pin at `path` (the object lives on while other references remain).
+pub fn unpin(path: impl AsRef<Path>) -> Result<(), MapError> {
+    let path = path.as_ref();
+    std::fs::remove_file(path).map_err(|e| MapError::io(path.display().to_string(), e))
+}
+
+/// Opens the map pinned at `path` and reads its type, sizes, name and id.
+pub fn open_pinned_map(path: impl AsRef<Path>) -> Result<Map, MapError> {
+    Map::from_pinned(path)
+}
+
+/// What a loader expects of a map it would reuse from a pin (libbpf's
+/// `map_is_reuse_compat`): the fields of the map definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedMap {
+    /// Map type.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` flags.
+    pub map_flags: u32,
+    /// Per-type extra (bloom filter hashes).
+    pub map_extra: u64,
+}
+
+/// Which field of a pinned map differs from the expected one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("pinned map {name} is incompatible: {field} is {pinned}, expected {expected}")]
+pub struct Incompatible {
+    /// The pinned map's name.
+    pub name: String,
+    /// The field: `type`, `key_size`, `value_size`, `max_entries`, `map_flags` or `map_extra`.
+    pub field: &'static str,
+    /// The pinned map's value, formatted.
+    pub pinned: String,
+    /// The expected value, formatted.
+    pub expected: String,
+}
+
+/// Checks that a pinned map can stand in for `expected`; the first differing field is
+/// reported.
+pub fn pinned_map_compatible(map: &Map, expected: &ExpectedMap) -> Result<(), Incompatible> {
+    let info = map.info();
+    let diff =
+        |field: &'static str, pinned: &dyn fmt::Display, exp: &dyn fmt::Display| Incompatible {
+            name: map.name().to_string(),
+            field,
+            pinned: pinned.to_string(),
+            expected: exp.to_string(),
+        };
+    if info.type_ != expected.map_type.as_u32() {
+        let pinned = match map.map_type() {
+            Some(t) => t.name().to_string(),
+            None => info.type_.to_string(),
+        };
+        return Err(diff("type", &pinned, &expected.map_type));
+    }
+    let checks: [(&'static str, u64, u64); 5] = [
+        ("key_size", info.key_size.into(), expected.key_size.into()),
+        (
+            "value_size",
+            info.value_size.into(),
+            expected.value_size.into(),
+        ),
+        (
+            "max_entries",
+            info.max_entries.into(),
+            expected.max_entries.into(),
+        ),
+        (
+            "map_flags",
+            info.map_flags.into(),
+            expected.map_flags.into(),
+        ),
+        ("map_extra", info.map_extra, expected.map_extra),
+    ];
+    for (field, pinned, exp) in checks {
+        if pinned != exp {
+            return Err(diff(field, &pinned, &exp));
+        }
+    }
+    Ok(())
+}
