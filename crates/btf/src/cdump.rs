@@ -13,7 +13,14 @@
 //! Layout is reproduced exactly: bitfields, explicit `long: 64;`-style padding where natural
 //! alignment would not put a member at its BTF offset, `__attribute__((packed))` for packed
 //! structs, `mode(byte)`/`mode(word)` for odd-sized enums. Duplicate names get libbpf's
-//! `___2`, `___3` suffixes.
+//! `___2`, `___3` suffixes. For vmlinux the text is byte-for-byte what bpftool 7.1 prints
+//! apart from newer libbpf's additions (`mode(byte)`, the preamble macros, kfuncs).
+//!
+//! Two deliberate differences from libbpf, both where libbpf's header gets a size wrong:
+//! a 2-byte enum gets `__attribute__((mode(HI)))`, and a signed 8-byte ENUM64 whose values
+//! all fit 32 bits gets `mode(word)` (libbpf checks the upper 32 bits, which are set for
+//! small negative values). Like bpftool, `__builtin_va_list` is left to the compiler, so a
+//! struct embedding a `va_list` has the BPF target's size for it (8), not x86-64's (24).
 //!
 //! ```no_run
 //! let vmlinux = corebpf_btf::Btf::from_sys_fs()?;

@@ -6,7 +6,6 @@
 mod cdump_util;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 use cdump_util::{check_layouts, clang_bpf, have_clang, scratch, testdata, vmlinux, VMLINUX};

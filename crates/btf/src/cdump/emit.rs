@@ -245,7 +245,7 @@ impl<'a> CDumper<'a> {
         self.w(b" {");
         let signed = t.kflag();
         let is64 = t.kind() == Kind::Enum64;
-        let mut has_hi32 = false;
+        let mut range = EnumRange::default();
         for e in t.enumerators() {
             let name = e.name_bytes();
             let dup = self.name_dups(Ns::Ident, name);
@@ -266,19 +266,22 @@ impl<'a> CDumper<'a> {
                 }
             }
             self.w(b",");
-            has_hi32 |= e.value >> 32 != 0;
+            range.add(e.value, signed);
         }
         self.w(b"\n");
         self.pfx(lvl);
         self.w(b"}");
-        if t.size() == 1 {
-            // One-byte enums can be forced with mode(byte).
-            self.w(b" __attribute__((mode(byte)))");
-        } else if t.size() == 8 && self.ptr_sz == 8 {
-            // An enum is 8 bytes by itself only if a value needs the upper 32 bits.
-            if !is64 || !has_hi32 {
-                self.w(b" __attribute__((mode(word)))");
+        match t.size() {
+            // Odd sizes are forced with a machine mode.
+            1 => self.w(b" __attribute__((mode(byte)))"),
+            // libbpf prints nothing here, and the enum becomes 4 bytes.
+            2 => self.w(b" __attribute__((mode(HI)))"),
+            // An enum is 8 bytes by itself only if a value does not fit 32 bits. (libbpf
+            // looks at the upper 32 bits, which misses small negative ENUM64 values.)
+            8 if self.ptr_sz == 8 && (!is64 || !range.needs_64_bits()) => {
+                self.w(b" __attribute__((mode(word)))")
             }
+            _ => {}
         }
         Ok(())
     }
@@ -310,5 +313,35 @@ impl<'a> CDumper<'a> {
         } else {
             self.emit_type_decl(next, name, lvl)
         }
+    }
+}
+
+/// The range of an enum's values, to tell whether C makes it 8 bytes by itself: when a
+/// value fits neither `int` nor (all values being non-negative) `unsigned int`.
+#[derive(Default)]
+struct EnumRange {
+    /// Some value is below `INT_MIN` or above `UINT_MAX`.
+    wide: bool,
+    /// Some value is negative.
+    negative: bool,
+    /// Some value is above `INT_MAX`.
+    above_int: bool,
+}
+
+impl EnumRange {
+    fn add(&mut self, value: u64, signed: bool) {
+        if signed {
+            let v = value as i64;
+            self.wide |= v < i32::MIN as i64 || v > u32::MAX as i64;
+            self.negative |= v < 0;
+            self.above_int |= v > i32::MAX as i64;
+        } else {
+            self.wide |= value > u32::MAX as u64;
+            self.above_int |= value > i32::MAX as u64;
+        }
+    }
+
+    fn needs_64_bits(&self) -> bool {
+        self.wide || (self.negative && self.above_int)
     }
 }
