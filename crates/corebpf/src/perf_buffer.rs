@@ -177,6 +177,10 @@ impl CpuRing {
 /// A perf buffer: one ring per CPU for a `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, with a sample
 /// callback `S(cpu, data)` and a lost-events callback `L(cpu, count)`.
 ///
+/// As with libbpf, `data` is the raw sample as the kernel stored it: the kernel pads it
+/// so that its `u32` size field plus the data is a multiple of 8 bytes, so `data` may be
+/// up to 7 bytes longer than what the program sent.
+///
 /// On drop the rings are unmapped, the events closed, and their map slots cleared.
 pub struct PerfBuffer<S, L> {
     map: MapFd,
