@@ -309,3 +309,8 @@ pub fn counter_of(rec: &[u8]) -> u64 {
     assert_eq!(rec.len(), 64, "event record size");
     u64::from_ne_bytes(rec[..8].try_into().unwrap())
 }
+
+/// `r0 = 0; exit`.
+pub fn prog_ret0() -> Vec<BpfInsn> {
+    vec![BpfInsn::mov64_imm(0, 0), BpfInsn::exit()]
+}

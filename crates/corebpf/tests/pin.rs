@@ -1,0 +1,187 @@
+//! Pinning under bpffs: pin/open/unpin of maps, programs and links, the bpffs checks,
+//! the compatibility check for pinned maps, and a map pinned by this process and opened
+//! by path in another (the `find-map` case).
+
+mod maps_util;
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use corebpf::map::{Map, MapError};
+use corebpf::pin::{ensure_bpffs, is_bpffs, pin, pinned_map_compatible, unpin, ExpectedMap};
+use corebpf::sys::{MapType, ProgType};
+use maps_util::*;
+
+/// A fresh directory under /sys/fs/bpf for one test (removed on drop).
+struct PinDir(PathBuf);
+
+impl PinDir {
+    fn new(test: &str) -> Self {
+        let root = ensure_bpffs().expect("bpffs at /sys/fs/bpf");
+        let dir = root.join(format!("corebpf_test_{}_{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        PinDir(dir)
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn bpffs_is_mounted_and_detected() {
+    let root = ensure_bpffs().unwrap();
+    assert_eq!(root, Path::new("/sys/fs/bpf"));
+    assert!(is_bpffs(&root).unwrap());
+    assert!(!is_bpffs("/proc").unwrap());
+}
+
+#[test]
+fn pin_open_and_unpin_a_map() {
+    let dir = PinDir::new("map");
+    let m = map(MapType::Hash, 4, 8, 16, "t_pinned");
+    m.as_hash::<u32, u64>().unwrap().insert(&1, &11, 0).unwrap();
+    // Parent directories are created on the way.
+    let path = dir.0.join("nested/deeper/counts");
+    m.pin(&path).unwrap();
+    let again = Map::from_pinned(&path).unwrap();
+    assert_eq!(again.id(), m.id());
+    assert_eq!(again.name(), "t_pinned");
+    assert_eq!(again.map_type(), Some(MapType::Hash));
+    assert_eq!(
+        (again.key_size(), again.value_size(), again.max_entries()),
+        (4, 8, 16)
+    );
+    assert_eq!(
+        again.as_hash::<u32, u64>().unwrap().get(&1, 0).unwrap(),
+        Some(11)
+    );
+    let e = m.pin(&path).unwrap_err();
+    assert_eq!(e.raw_errno(), Some(libc::EEXIST), "{e}");
+    unpin(&path).unwrap();
+    let e = Map::from_pinned(&path).unwrap_err();
+    assert!(
+        e.to_string().contains("counts"),
+        "the error names the path: {e}"
+    );
+}
+
+#[test]
+fn pin_programs_and_links() {
+    let dir = PinDir::new("prog");
+    let prog = load(
+        ProgType::RawTracepoint,
+        &maps_util::prog_ret0(),
+        "t_pinprog",
+    );
+    let ppath = dir.0.join("prog");
+    pin(prog.as_fd(), &ppath).unwrap();
+    let reopened = corebpf::sys::obj_get(&ppath, 0).unwrap();
+    assert_eq!(
+        corebpf::sys::prog_info(reopened.as_fd()).unwrap().id,
+        corebpf::sys::prog_info(prog.as_fd()).unwrap().id
+    );
+    let link = corebpf::sys::raw_tracepoint_open(Some(c"sys_enter"), prog.as_fd(), 0)
+        .expect("raw tracepoint link on sys_enter");
+    let lpath = dir.0.join("link");
+    pin(link.as_fd(), &lpath).unwrap();
+    assert!(lpath.exists());
+    unpin(&lpath).unwrap();
+    unpin(&ppath).unwrap();
+}
+
+#[test]
+fn pinning_outside_bpffs_is_refused() {
+    let m = map(MapType::Array, 4, 4, 1, "t_nobpffs");
+    let dir = std::env::temp_dir().join(format!("corebpf_nobpffs_{}", std::process::id()));
+    let e = m.pin(dir.join("m")).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(matches!(e, MapError::NotBpffs { .. }), "{e:?}");
+    assert!(e.to_string().contains("not on a BPF file system"), "{e}");
+}
+
+#[test]
+fn pinned_map_compatibility() {
+    let m = map(MapType::Hash, 4, 8, 16, "t_compat");
+    let mut want = ExpectedMap {
+        map_type: MapType::Hash,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+    };
+    pinned_map_compatible(&m, &want).unwrap();
+    want.max_entries = 32;
+    let e = pinned_map_compatible(&m, &want).unwrap_err();
+    assert_eq!(
+        (e.field, e.pinned.as_str(), e.expected.as_str()),
+        ("max_entries", "16", "32")
+    );
+    want.map_type = MapType::Array;
+    let e = pinned_map_compatible(&m, &want).unwrap_err();
+    assert_eq!(
+        (e.field, e.pinned.as_str(), e.expected.as_str()),
+        ("type", "hash", "array")
+    );
+    assert!(e.to_string().contains("t_compat"), "{e}");
+}
+
+const CHILD_ENV: &str = "COREBPF_PIN_CHILD_MAP";
+
+/// Child side of [`map_pinned_here_is_found_by_another_process`]: run only by the parent,
+/// through `--ignored` (it fails when run without the parent's environment).
+#[test]
+#[ignore = "run by map_pinned_here_is_found_by_another_process in a child process"]
+fn child_find_map() {
+    let path = std::env::var(CHILD_ENV).expect("the parent passes the pinned map's path");
+    let m = Map::from_pinned(&path).expect("open the map pinned by the parent");
+    assert_eq!(m.name(), "t_findmap");
+    let h = m.as_hash::<u32, u64>().unwrap();
+    assert_eq!(
+        h.get(&1, 0).unwrap(),
+        Some(0xfeed),
+        "value written by the parent"
+    );
+    h.insert(&2, &(m.id() as u64), 0).unwrap();
+}
+
+#[test]
+fn map_pinned_here_is_found_by_another_process() {
+    let dir = PinDir::new("find");
+    let m = map(MapType::Hash, 4, 8, 8, "t_findmap");
+    let h = m.as_hash::<u32, u64>().unwrap();
+    h.insert(&1, &0xfeed, 0).unwrap();
+    let path = dir.0.join("shared_map");
+    m.pin(&path).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_find_map",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &path)
+        .output()
+        .expect("spawn the test binary as a child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran its test: {stdout}"
+    );
+    assert_eq!(
+        h.get(&2, 0).unwrap(),
+        Some(m.id() as u64),
+        "the child wrote back"
+    );
+}
