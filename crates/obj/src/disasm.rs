@@ -196,6 +196,23 @@ pub fn disasm(insns: &[Insn]) -> String {
     out
 }
 
+/// Like [`disasm`], appending `  ; <note>` to instructions `note(idx)` describes (map
+/// names, call targets).
+pub fn disasm_annotated(insns: &[Insn], note: &dyn Fn(usize) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut idx = 0;
+    while idx < insns.len() {
+        let (text, n) = disasm_insn(insns, idx);
+        let _ = write!(out, "{idx:4}: ({:02x}) {text}", insns[idx].code);
+        if let Some(c) = note(idx) {
+            let _ = write!(out, "  ; {c}");
+        }
+        out.push('\n');
+        idx += n;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

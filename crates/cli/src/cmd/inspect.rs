@@ -1,0 +1,301 @@
+//! `corebpf inspect OBJ [--disasm] [--json]`: programs, maps, data sections, externs,
+//! license, BTF and CO-RE relocation counts of a BPF object, without a kernel.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use corebpf_obj::{disasm, ExternKind, KsymKind, MapKind, ObjectSpec, Pinning, SlotTarget};
+use serde_json::{json, Value};
+
+/// Arguments of `corebpf inspect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The BPF object file (`clang -target bpf` output).
+    pub object: PathBuf,
+    /// Also print each program's linked instructions.
+    #[arg(long)]
+    pub disasm: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    let spec = ObjectSpec::from_file(&args.object)?;
+    let out = if args.json {
+        serde_json::to_string_pretty(&to_json(&spec, args.disasm))? + "\n"
+    } else {
+        to_text(&spec, args.disasm)
+    };
+    print!("{out}");
+    Ok(())
+}
+
+fn pinning(p: Pinning) -> &'static str {
+    match p {
+        Pinning::None => "none",
+        Pinning::ByName => "by_name",
+    }
+}
+
+fn map_kind(k: MapKind) -> &'static str {
+    match k {
+        MapKind::Btf => "btf",
+        MapKind::Legacy => "legacy",
+        MapKind::Data(_) => "data",
+        MapKind::Kconfig => "kconfig",
+        MapKind::StructOps => "struct_ops",
+    }
+}
+
+fn extern_kind(k: &ExternKind) -> String {
+    match k {
+        ExternKind::Kconfig { ty, size, .. } => format!("kconfig {ty:?} ({size} bytes)"),
+        ExternKind::Ksym(KsymKind::Var { .. }) => "ksym var".into(),
+        ExternKind::Ksym(KsymKind::Typeless) => "ksym typeless".into(),
+        ExternKind::Ksym(KsymKind::Func { .. }) => "ksym func".into(),
+    }
+}
+
+/// Linked instructions as text, or the link error.
+fn program_disasm(spec: &ObjectSpec, idx: usize) -> String {
+    match spec.link_program(idx) {
+        Ok(l) => {
+            // Name what each reference is, as bpftool does with map names.
+            let note = |idx: usize| {
+                if let Some(r) = l.map_relocs.iter().find(|r| r.insn_idx == idx) {
+                    return Some(format!("map '{}'", spec.maps[r.map].name));
+                }
+                if let Some(r) = l.extern_relocs.iter().find(|r| r.insn_idx == idx) {
+                    return Some(format!("extern '{}'", spec.externs[r.ext].name));
+                }
+                let insn = l.insns[idx];
+                if insn.is_pseudo_call() || insn.is_pseudo_func() {
+                    let target = (idx as i64 + insn.imm as i64 + 1) as usize;
+                    let p = l.layout.iter().find(|p| p.start == target)?;
+                    return Some(spec.functions[p.function].name.clone());
+                }
+                None
+            };
+            disasm::disasm_annotated(&l.insns, &note)
+        }
+        Err(e) => format!("  (cannot link: {e})\n"),
+    }
+}
+
+fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "object: {}", spec.name);
+    let _ = writeln!(o, "license: {}", spec.license);
+    if let Some(v) = spec.kern_version {
+        let _ = writeln!(o, "version: {v:#x}");
+    }
+    let _ = writeln!(o, "programs: {}", spec.programs.len());
+    for (i, p) in spec.programs.iter().enumerate() {
+        let f = &spec.functions[p.function];
+        let _ = write!(
+            o,
+            "  {} sec '{}' type {} insns {}",
+            p.name,
+            p.section,
+            p.prog_type,
+            f.insns.len()
+        );
+        if let Some(a) = p.expected_attach_type {
+            let _ = write!(o, " attach_type {a}");
+        }
+        if let Some(t) = &p.attach_target {
+            let _ = write!(o, " target '{t}'");
+        }
+        if p.sleepable {
+            let _ = write!(o, " sleepable");
+        }
+        if p.xdp_frags {
+            let _ = write!(o, " frags");
+        }
+        if let Some(e) = &p.error {
+            let _ = write!(o, " ERROR: {e}");
+        }
+        o.push('\n');
+        if with_disasm {
+            for line in program_disasm(spec, i).lines() {
+                let _ = writeln!(o, "    {line}");
+            }
+        }
+    }
+    let subprogs: Vec<_> = spec
+        .functions
+        .iter()
+        .filter(|f| f.program.is_none())
+        .collect();
+    let _ = writeln!(o, "subprograms: {}", subprogs.len());
+    for f in subprogs {
+        let _ = writeln!(
+            o,
+            "  {} sec '{}' {} insns {}",
+            f.name,
+            f.section,
+            if f.global { "global" } else { "static" },
+            f.insns.len()
+        );
+    }
+    let _ = writeln!(o, "maps: {}", spec.maps.len());
+    for m in &spec.maps {
+        let _ = write!(
+            o,
+            "  {} ({}) type {} key {} value {} max_entries {} flags {:#x} pinning {}",
+            m.name,
+            map_kind(m.kind),
+            m.map_type,
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            m.map_flags,
+            pinning(m.pinning)
+        );
+        if let Some(inner) = &m.inner {
+            let _ = write!(
+                o,
+                " inner {} key {} value {} max_entries {}",
+                inner.map_type, inner.key_size, inner.value_size, inner.max_entries
+            );
+        }
+        for s in &m.init_slots {
+            let t = match &s.target {
+                SlotTarget::Map(i) => spec.maps[*i].name.clone(),
+                SlotTarget::Program(i) => spec.programs[*i].name.clone(),
+            };
+            let _ = write!(o, " [{}]={t}", s.index);
+        }
+        o.push('\n');
+    }
+    let data: Vec<_> = spec
+        .maps
+        .iter()
+        .filter(|m| matches!(m.kind, MapKind::Data(_)))
+        .collect();
+    let _ = writeln!(o, "data sections: {}", data.len());
+    for m in data {
+        let _ = writeln!(
+            o,
+            "  {} size {}{}{}",
+            m.section,
+            m.value_size,
+            if m.freeze { " read-only" } else { "" },
+            if m.data.is_none() { " zeroed" } else { "" }
+        );
+    }
+    let _ = writeln!(o, "externs: {}", spec.externs.len());
+    for e in &spec.externs {
+        let _ = writeln!(
+            o,
+            "  {} {}{}",
+            e.name,
+            extern_kind(&e.kind),
+            if e.weak { " weak" } else { "" }
+        );
+    }
+    match &spec.btf {
+        Some(b) => {
+            let _ = writeln!(o, "btf: {} types", b.type_count().saturating_sub(1));
+        }
+        None => {
+            let _ = writeln!(o, "btf: none");
+        }
+    }
+    let counts = spec.core_relo_counts();
+    let total: usize = counts.iter().map(|c| c.1).sum();
+    let _ = writeln!(o, "core relocations: {total}");
+    for (sec, n) in counts {
+        let _ = writeln!(o, "  sec '{sec}': {n}");
+    }
+    o
+}
+
+fn to_json(spec: &ObjectSpec, with_disasm: bool) -> Value {
+    let programs: Vec<Value> = spec
+        .programs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut v = json!({
+                "name": p.name,
+                "section": p.section,
+                "type": p.prog_type.name(),
+                "expected_attach_type": p.expected_attach_type.map(|a| a.name()),
+                "attach_target": p.attach_target,
+                "sleepable": p.sleepable,
+                "xdp_frags": p.xdp_frags,
+                "insns": spec.functions[p.function].insns.len(),
+                "error": p.error.as_ref().map(|e| e.to_string()),
+            });
+            if with_disasm {
+                v["disasm"] = json!(program_disasm(spec, i));
+            }
+            v
+        })
+        .collect();
+    let functions: Vec<Value> = spec
+        .functions
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name, "section": f.section, "global": f.global,
+                "program": f.program.is_some(), "insns": f.insns.len(),
+            })
+        })
+        .collect();
+    let maps: Vec<Value> = spec
+        .maps
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "kind": map_kind(m.kind),
+                "section": m.section,
+                "type": m.map_type.name(),
+                "key_size": m.key_size,
+                "value_size": m.value_size,
+                "max_entries": m.max_entries,
+                "map_flags": m.map_flags,
+                "numa_node": m.numa_node,
+                "map_extra": m.map_extra,
+                "pinning": pinning(m.pinning),
+                "inner": m.inner.as_ref().map(|i| json!({
+                    "type": i.map_type.name(), "key_size": i.key_size,
+                    "value_size": i.value_size, "max_entries": i.max_entries,
+                })),
+                "init_slots": m.init_slots.iter().map(|s| json!({
+                    "index": s.index,
+                    "target": match &s.target {
+                        SlotTarget::Map(i) => spec.maps[*i].name.clone(),
+                        SlotTarget::Program(i) => spec.programs[*i].name.clone(),
+                    },
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let externs: Vec<Value> = spec
+        .externs
+        .iter()
+        .map(|e| json!({"name": e.name, "kind": extern_kind(&e.kind), "weak": e.weak}))
+        .collect();
+    let core: serde_json::Map<String, Value> = spec
+        .core_relo_counts()
+        .into_iter()
+        .map(|(s, n)| (s, json!(n)))
+        .collect();
+    json!({
+        "name": spec.name,
+        "license": spec.license,
+        "version": spec.kern_version,
+        "programs": programs,
+        "functions": functions,
+        "maps": maps,
+        "externs": externs,
+        "btf_types": spec.btf.as_ref().map(|b| b.type_count().saturating_sub(1)),
+        "core_relocations": core,
+    })
+}

@@ -1,0 +1,194 @@
+//! CO-RE: applying an object's `bpf_core_relo` records to its functions' instructions,
+//! between parsing and linking, as libbpf's `bpf_object__relocate_core` does.
+//!
+//! The matching rules and the patching live in [`corebpf_btf::relo`]; this module walks the
+//! records per ELF section, finds the function each one patches, and logs libbpf's
+//! `sec '<sec>': found N CO-RE relocations` line.
+
+use corebpf_btf::relo::{patch_insn, RawInsn, ReloFailure, Relocator, TargetSet};
+use corebpf_btf::CoreReloKind;
+
+use crate::{Insn, ObjectSpec};
+
+/// One applied CO-RE relocation, for reports (`corebpf relocate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreOutcome {
+    /// ELF section of the record.
+    pub section: String,
+    /// Index of the record within its section (libbpf's `relo #N`).
+    pub relo_idx: usize,
+    /// The function owning the instruction (a program or subprogram).
+    pub function: String,
+    /// Instruction index within that function.
+    pub insn_idx: usize,
+    /// Relocation kind.
+    pub kind: CoreReloKind,
+    /// The local spec as libbpf prints it.
+    pub local_spec: String,
+    /// The matching target spec, if any candidate matched.
+    pub target_spec: Option<String>,
+    /// The BTF the target came from (`vmlinux` or a module).
+    pub target_btf: Option<String>,
+    /// Value computed from the local BTF.
+    pub orig_val: u64,
+    /// Value patched in.
+    pub new_val: u64,
+    /// The instruction was poisoned (no target; reachable only on a dead branch).
+    pub poisoned: bool,
+}
+
+/// Why CO-RE relocation of an object failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// A relocation could not be resolved or applied.
+    #[error("{failure}")]
+    Relocation {
+        /// ELF section of the record.
+        section: String,
+        /// What failed (names the function, relocation number and spec).
+        failure: ReloFailure,
+    },
+    /// A record points past the end of its function.
+    #[error("sec '{section}': relo #{relo_idx}: insn #{insn} is outside function '{function}'")]
+    BadInsn {
+        /// ELF section.
+        section: String,
+        /// Record index.
+        relo_idx: usize,
+        /// The function.
+        function: String,
+        /// Instruction index within the function.
+        insn: usize,
+    },
+    /// A record's instruction offset is not a multiple of 8.
+    #[error("sec '{section}': relo #{relo_idx}: insn offset {byte_off} is not instruction-aligned")]
+    Misaligned {
+        /// ELF section.
+        section: String,
+        /// Record index.
+        relo_idx: usize,
+        /// The byte offset.
+        byte_off: u32,
+    },
+}
+
+fn to_raw(i: &Insn) -> RawInsn {
+    RawInsn::from_bytes(i.to_bytes())
+}
+
+fn from_raw(r: RawInsn) -> Insn {
+    Insn::from_bytes(r.to_bytes())
+}
+
+impl ObjectSpec {
+    /// Applies every CO-RE relocation to the instructions of the functions they belong to.
+    /// Records of programs for which `load(program index)` is false are skipped (as libbpf
+    /// skips programs with autoload off); subprograms are always relocated. Returns what was
+    /// done to each instruction, in record order.
+    ///
+    /// ```no_run
+    /// use corebpf_btf::relo::{Relocator, TargetSet};
+    /// let mut spec = corebpf_obj::Object::from_file("prog.bpf.o")?;
+    /// let targets = TargetSet::kernel()?;
+    /// let mut relocator = Relocator::new(&targets);
+    /// for o in spec.relocate_core(&mut relocator, |_| true)? {
+    ///     println!("{}: {} -> {}", o.local_spec, o.orig_val, o.new_val);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn relocate_core(
+        &mut self,
+        relocator: &mut Relocator<'_>,
+        load: impl Fn(usize) -> bool,
+    ) -> Result<Vec<CoreOutcome>, CoreError> {
+        let (Some(btf), Some(ext)) = (self.btf.clone(), self.btf_ext.clone()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for sec in &ext.core_relo {
+            relocator.log(format!(
+                "sec '{}': found {} CO-RE relocations",
+                sec.sec_name,
+                sec.records.len()
+            ));
+            for (i, relo) in sec.records.iter().enumerate() {
+                if relo.insn_off % 8 != 0 {
+                    return Err(CoreError::Misaligned {
+                        section: sec.sec_name.clone(),
+                        relo_idx: i,
+                        byte_off: relo.insn_off,
+                    });
+                }
+                let Some((fi, insn_idx)) = self.function_at(&sec.sec_name, relo.insn_off) else {
+                    // Like libbpf: code of an eliminated weak subprogram keeps its records.
+                    relocator.log(format!(
+                        "sec '{}': skipping CO-RE relocation #{i} for insn #{} belonging to eliminated weak subprogram",
+                        sec.sec_name,
+                        relo.insn_off / 8
+                    ));
+                    continue;
+                };
+                if let Some(p) = self.functions[fi].program {
+                    if !load(p) {
+                        continue;
+                    }
+                }
+                let name = self.functions[fi].name.clone();
+                let resolved = relocator
+                    .resolve(&btf, relo, i, &name)
+                    .map_err(|failure| CoreError::Relocation {
+                        section: sec.sec_name.clone(),
+                        failure,
+                    })?;
+                let f = &mut self.functions[fi];
+                if insn_idx >= f.insns.len() {
+                    return Err(CoreError::BadInsn {
+                        section: sec.sec_name.clone(),
+                        relo_idx: i,
+                        function: name,
+                        insn: insn_idx,
+                    });
+                }
+                let mut raw: Vec<RawInsn> = f.insns.iter().map(to_raw).collect();
+                let mut lines = Vec::new();
+                patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| lines.push(l))
+                    .map_err(|e| CoreError::Relocation {
+                        section: sec.sec_name.clone(),
+                        failure: ReloFailure {
+                            prog: name.clone(),
+                            relo_idx: i,
+                            spec: resolved.local_spec.clone(),
+                            source: Box::new(e),
+                        },
+                    })?;
+                // Only the patched instruction (and an LD_IMM64's second half) changed.
+                for j in insn_idx..(insn_idx + 2).min(raw.len()) {
+                    f.insns[j] = from_raw(raw[j]);
+                }
+                for l in lines {
+                    relocator.log(l);
+                }
+                out.push(CoreOutcome {
+                    section: sec.sec_name.clone(),
+                    relo_idx: i,
+                    function: name,
+                    insn_idx,
+                    kind: resolved.kind,
+                    local_spec: resolved.local_spec,
+                    target_spec: resolved.target_spec,
+                    target_btf: resolved.target_btf,
+                    orig_val: resolved.res.orig_val,
+                    new_val: resolved.res.new_val,
+                    poisoned: resolved.res.poison,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The target set for `corebpf relocate --btf FILE` style dry runs: one BTF file.
+pub fn target_from_file(path: &std::path::Path) -> Result<TargetSet, corebpf_btf::BtfError> {
+    let btf = corebpf_btf::Btf::from_file(path)?;
+    Ok(TargetSet::from_btfs(vec![std::sync::Arc::new(btf)]))
+}
