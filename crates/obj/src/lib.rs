@@ -19,6 +19,7 @@
 pub mod asm;
 mod btf_fixup;
 mod btf_maps;
+pub mod core_relo;
 pub mod disasm;
 mod elf;
 mod error;
