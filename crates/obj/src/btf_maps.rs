@@ -342,10 +342,9 @@ pub(crate) fn collect_map_relos(
                     elf.symbols.len()
                 ),
             })?;
-        let Some(loc) = locs
-            .iter()
-            .find(|l| rel.offset >= l.sec_offset && rel.offset < l.sec_offset + l.size)
-        else {
+        let Some(loc) = locs.iter().find(|l| {
+            rel.offset >= l.sec_offset && rel.offset < l.sec_offset.saturating_add(l.size)
+        }) else {
             return Err(ObjError::Section {
                 section: sec.name.clone(),
                 reason: format!(

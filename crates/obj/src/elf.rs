@@ -134,7 +134,7 @@ impl<'a> Elf<'a> {
                 index,
                 name,
                 sh_type,
-                flags: sh.sh_flags(endian).0.into(),
+                flags: sh.sh_flags(endian).0,
                 size: sh.sh_size(endian),
                 data,
                 relocs: Vec::new(),

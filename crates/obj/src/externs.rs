@@ -191,8 +191,11 @@ pub(crate) fn collect_externs(elf: &Elf<'_>, btf: Option<&Btf>) -> Result<Vec<Ex
                 let align = btf
                     .align_of(ty_id)
                     .map_err(|e| ext_err(name, e.to_string()))?;
-                if size == 0 || size > MAX_KCONFIG_SIZE || align == 0 {
-                    return Err(ext_err(name, format!("kconfig extern of size {size}")));
+                if size == 0 || size > MAX_KCONFIG_SIZE || !matches!(align, 1 | 2 | 4 | 8) {
+                    return Err(ext_err(
+                        name,
+                        format!("kconfig extern of size {size}, alignment {align}"),
+                    ));
                 }
                 if name == "LINUX_KERNEL_VERSION" && !matches!(ty, KconfigType::Int { .. }) {
                     return Err(ext_err(name, "must be an integer"));

@@ -174,6 +174,9 @@ impl ObjectSpec {
                     return Err(call_err(i, "relocation past the function's end".into()));
                 };
                 relocated[i] = true;
+                if orig.is_ldimm64() && i + 1 >= f.insns.len() {
+                    return Err(call_err(i, "LD_IMM64 cut off by the function's end".into()));
+                }
                 let at = base + i;
                 match &r.kind {
                     RelocKind::Call {

@@ -363,7 +363,7 @@ fn collect_functions(elf: &Elf<'_>) -> Result<(Vec<FunctionSpec>, Vec<ProgramSpe
                 section: s.name.clone(),
                 reason,
             };
-            let end = sym.value.checked_add(sym.size).unwrap_or(u64::MAX);
+            let end = sym.value.saturating_add(sym.size);
             if sym.value % INSN_SIZE as u64 != 0 || sym.size % INSN_SIZE as u64 != 0 {
                 return Err(err(format!(
                     "offset {} or size {} not a multiple of {INSN_SIZE}",

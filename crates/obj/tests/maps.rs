@@ -166,12 +166,15 @@ fn obj_legacy_maps() {
     }
 }
 
+/// (map name, section, kind, size, initial bytes)
+type DataCase = (&'static str, &'static str, DataKind, u32, Option<Vec<u8>>);
+
 #[test]
 fn obj_globals_data_sections() {
     for clang in CLANGS {
         let spec = parse(clang, "obj_globals");
         // (map name, section, kind, size, initial bytes)
-        let want: &[(&str, &str, DataKind, u32, Option<Vec<u8>>)] = &[
+        let want: &[DataCase] = &[
             (
                 "obj_glob.rodata",
                 ".rodata",

@@ -8,10 +8,19 @@ use common::{parse, CLANGS};
 use corebpf_obj::{disasm, LinkedProgram, ObjectSpec};
 use corebpf_sys::{AttachType as A, ProgType as P};
 
+/// (program, section, type, expected attach type, attach target, sleepable)
+type SecCase = (
+    &'static str,
+    &'static str,
+    P,
+    Option<A>,
+    Option<&'static str>,
+    bool,
+);
+
 #[test]
 fn sec_names() {
-    // (program, section, type, expected attach type, attach target, sleepable)
-    let want: &[(&str, &str, P, Option<A>, Option<&str>, bool)] = &[
+    let want: &[SecCase] = &[
         (
             "p_kprobe",
             "kprobe/do_unlinkat",
@@ -415,7 +424,7 @@ fn subprograms_linked_once_each() {
                 "{name}"
             );
         }
-        let mut sorted = |p: &str| {
+        let sorted = |p: &str| {
             let l = spec.link_program_by_name(p).unwrap();
             let mut v = check_linked(&spec, &l);
             assert_eq!(v[0], p);
