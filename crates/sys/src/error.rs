@@ -184,6 +184,9 @@ fn meaning(cmd: &str, errno: i32) -> Option<&'static str> {
         }
         libc::ENOSPC => "no space: the map is full or an output buffer is too small",
         libc::EFAULT => "bad address passed to the kernel",
+        ENOTSUPP if cmd == "BPF_MAP_LOOKUP_AND_DELETE_ELEM" => {
+            "this kernel supports lookup-and-delete only on queue and stack maps (hash maps from 5.14)"
+        }
         libc::EOPNOTSUPP | ENOTSUPP => "operation not supported by this kernel or for this object type",
         libc::ENODEV => "no such device (interface index) or PMU",
         libc::ENXIO => "no such device or address",
@@ -246,6 +249,17 @@ mod tests {
         assert!(s.contains("verifier rejected"), "{s}");
         assert!(s.ends_with("\n  0: (bf) r0 = r2\n  R2 !read_ok"), "{s}");
         assert_eq!(e.log(), Some("0: (bf) r0 = r2\nR2 !read_ok\n"));
+    }
+
+    #[test]
+    fn lookup_and_delete_enotsupp_names_the_kernel_version() {
+        let e = SysError::from_errno("BPF_MAP_LOOKUP_AND_DELETE_ELEM", ENOTSUPP);
+        let s = e.to_string();
+        assert!(
+            s.contains("ENOTSUPP") && s.contains("hash maps from 5.14"),
+            "{s}"
+        );
+        assert!(e.is_unsupported());
     }
 
     #[test]

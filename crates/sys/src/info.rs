@@ -256,7 +256,9 @@ pub enum LinkDetails {
     },
     /// Perf event link: `enum bpf_perf_event_type`.
     PerfEvent {
-        /// `BPF_PERF_EVENT_*` kind (5 = tracepoint, 6 = event, 3 = kprobe, 1 = uprobe).
+        /// `BPF_PERF_EVENT_*` kind (5 = tracepoint, 6 = event, 3 = kprobe, 4 =
+        /// kretprobe, 1 = uprobe, 2 = uretprobe). Kernels before 6.6 do not report
+        /// details of perf links: there it is 0 (`BPF_PERF_EVENT_UNSPEC`).
         perf_event_type: u32,
     },
     /// Another link type, not decoded.
@@ -305,25 +307,37 @@ pub fn map_info(fd: BorrowedFd<'_>) -> Result<BpfMapInfo, SysError> {
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` on a BTF object (without its data or name).
+///
+/// Kernels before 5.11 know only `btf`, `btf_size` and `id`: there `name`, `name_len`
+/// and `kernel_btf` stay zero (and kernel BTF has no id to be found by).
 pub fn btf_info(fd: BorrowedFd<'_>) -> Result<BpfBtfInfo, SysError> {
-    let mut info = BpfBtfInfo::default();
-    get_info(fd, &mut info)?;
-    Ok(info)
+    Ok(btf_info_len(fd)?.0)
 }
 
-/// The name (e.g. `vmlinux` or a module name; empty for user BTF) and raw bytes of a
-/// BTF object.
+/// [`btf_info`] and the number of bytes of the struct the kernel knows.
+fn btf_info_len(fd: BorrowedFd<'_>) -> Result<(BpfBtfInfo, usize), SysError> {
+    let mut info = BpfBtfInfo::default();
+    let len = get_info(fd, &mut info)?;
+    Ok((info, len as usize))
+}
+
+/// The name (e.g. `vmlinux` or a module name; empty for user BTF, and on kernels before
+/// 5.11, which do not report names) and raw bytes of a BTF object.
 pub fn btf_data(fd: BorrowedFd<'_>) -> Result<(String, Vec<u8>), SysError> {
-    let first = btf_info(fd)?;
+    let (first, known) = btf_info_len(fd)?;
     let mut data = vec![0u8; first.btf_size as usize];
-    let mut name = vec![0u8; (first.name_len as usize + 1).max(64)];
     let mut info = BpfBtfInfo {
         btf: data.as_mut_ptr() as usize as u64,
         btf_size: data.len() as u32,
-        name: name.as_mut_ptr() as usize as u64,
-        name_len: name.len() as u32,
         ..Default::default()
     };
+    // The kernel refuses (E2BIG) non-zero bytes past the end of its own struct, so the
+    // name buffer is passed only to kernels that have the name fields (5.11+).
+    let mut name = vec![0u8; (first.name_len as usize + 1).max(64)];
+    if known >= std::mem::offset_of!(BpfBtfInfo, kernel_btf) {
+        info.name = name.as_mut_ptr() as usize as u64;
+        info.name_len = name.len() as u32;
+    }
     get_info(fd, &mut info)?;
     data.truncate(info.btf_size.min(first.btf_size) as usize);
     Ok((name_from_bytes(&name), data))

@@ -8,6 +8,7 @@ use crate::attr::{self, LinkCreateExtra};
 use crate::consts::{AttachType, Cmd};
 use crate::error::SysError;
 use crate::map::fd_u32;
+use crate::probe::{probe_feature, Feature};
 use crate::prog::{AttachTarget, Relative};
 use crate::sys::{len_u32, ptr_of, sys_bpf, sys_bpf_fd};
 
@@ -167,7 +168,66 @@ fn same_len_or_empty(what: &str, got: usize, want: usize) -> Result<(), SysError
 }
 
 /// `BPF_LINK_CREATE`.
+///
+/// Link kinds that arrived after links themselves fail on older kernels with a bare
+/// `EINVAL` (or `EOPNOTSUPP` when configured out). When that happens for one of them and the feature probe confirms that the
+/// kernel lacks it, the error is [`SysError::Unsupported`] naming the missing feature,
+/// the kernel version that added it and the alternative:
+///
+/// | attach type | feature | since | without it |
+/// |---|---|---|---|
+/// | `BPF_PERF_EVENT` | [`Feature::PerfLink`] | 5.15 | `PERF_EVENT_IOC_SET_BPF` ([`crate::perf::perf_event_set_bpf`]) |
+/// | `BPF_TCX_INGRESS`/`EGRESS` | [`Feature::TcxLink`] | 6.6 | `cls_bpf` through netlink (tc) |
+/// | `BPF_TRACE_KPROBE_MULTI` | [`Feature::KprobeMultiLink`] | 5.18 (and fprobe) | one kprobe perf event per function |
+/// | `BPF_TRACE_UPROBE_MULTI` | [`Feature::UprobeMultiLink`] | 6.6 | one uprobe perf event per offset |
+///
+/// Any other failure is returned as the kernel's errno ([`SysError::Syscall`]).
 pub fn link_create(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysError> {
+    link_create_raw(spec).map_err(|e| {
+        let errno = match e.raw_errno() {
+            Some(libc::EINVAL) => "EINVAL",
+            Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
+            _ => return e,
+        };
+        let (feature, since, instead) = match spec.attach_type {
+            AttachType::PerfEvent => (
+                Feature::PerfLink,
+                "5.15",
+                "attach with PERF_EVENT_IOC_SET_BPF instead",
+            ),
+            AttachType::TcxIngress | AttachType::TcxEgress => (
+                Feature::TcxLink,
+                "6.6",
+                "attach a cls_bpf filter through netlink instead",
+            ),
+            AttachType::TraceKprobeMulti => (
+                Feature::KprobeMultiLink,
+                "5.18, with CONFIG_FPROBE",
+                "attach one kprobe perf event per function instead",
+            ),
+            AttachType::TraceUprobeMulti => (
+                Feature::UprobeMultiLink,
+                "6.6",
+                "attach one uprobe perf event per offset instead",
+            ),
+            _ => return e,
+        };
+        if probe_feature(feature) {
+            return e;
+        }
+        SysError::Unsupported {
+            what: Cmd::LinkCreate.kernel_name(),
+            reason: format!(
+                "{errno}: this kernel has no {} (Linux {since}); {instead}",
+                feature.description()
+            ),
+        }
+    })
+}
+
+/// `BPF_LINK_CREATE` as is, without the feature check of [`link_create`] (which the
+/// feature probes themselves use).
+pub(crate) fn link_create_raw(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysError> {
     let cmd = Cmd::LinkCreate;
     let mut flags = spec.flags;
     let mut extra = LinkCreateExtra::default();

@@ -12,7 +12,7 @@ use crate::consts::{
 };
 use crate::error::SysError;
 use crate::insn::{insns_to_bytes, op, BpfInsn};
-use crate::link::{link_create, LinkCreateAttr, LinkCreateOpts};
+use crate::link::{link_create_raw, LinkCreateAttr, LinkCreateOpts};
 use crate::map::{map_create, MapCreateAttr};
 use crate::prog::{prog_bind_map, AttachTarget, ProgLoadAttr};
 
@@ -211,7 +211,8 @@ fn btf_loads(types: &[u32], strings: &[u8]) -> bool {
 }
 
 fn load_btf(types: &[u32], strings: &[u8]) -> Result<OwnedFd, SysError> {
-    crate::btf::load_once(&btf_blob(types, strings), None).0
+    let blob = btf_blob(types, strings);
+    memlock_retry(|| crate::btf::load_once(&blob, None).0)
 }
 
 fn probe_btf(feature: Feature) -> bool {
@@ -258,6 +259,32 @@ fn probe_btf(feature: Feature) -> bool {
 // ---------------------------------------------------------------------------------------
 // Programs and maps.
 
+/// Runs `create` (a map, program or BTF creation of a probe) and, if the kernel refuses
+/// it with `EPERM` while it still charges BPF memory to `RLIMIT_MEMLOCK` (before 5.11),
+/// raises the limit with [`bump_memlock_rlimit`] and tries once more, as libbpf does
+/// before its own probes. Without this, the 64 KiB default limit of those kernels runs
+/// out after a few probes (maps are freed asynchronously) and probes of map and program
+/// types the kernel has would answer "not supported".
+fn memlock_retry<T>(mut create: impl FnMut() -> Result<T, SysError>) -> Result<T, SysError> {
+    match create() {
+        Err(e) if e.raw_errno() == Some(libc::EPERM) && !probe_feature(Feature::MemcgAccount) => {
+            match bump_memlock_rlimit() {
+                Ok(true) => {
+                    log::debug!("feature probe: EPERM without memcg accounting: raised RLIMIT_MEMLOCK, retrying");
+                    create()
+                }
+                _ => Err(e),
+            }
+        }
+        r => r,
+    }
+}
+
+/// `map_create` for probes, with [`memlock_retry`].
+fn create_map(attr: &MapCreateAttr<'_>) -> Result<OwnedFd, SysError> {
+    memlock_retry(|| map_create(attr))
+}
+
 fn try_load(
     prog_type: ProgType,
     insns: &[BpfInsn],
@@ -271,7 +298,7 @@ fn try_load(
         ..Default::default()
     };
     tweak(&mut attr);
-    crate::prog::load_quiet(&attr)
+    memlock_retry(|| crate::prog::load_quiet(&attr))
 }
 
 fn ret0() -> [BpfInsn; 2] {
@@ -285,7 +312,7 @@ fn small_map(
     max: u32,
     flags: u32,
 ) -> Result<OwnedFd, SysError> {
-    map_create(&MapCreateAttr {
+    create_map(&MapCreateAttr {
         map_type,
         key_size: key,
         value_size: value,
@@ -304,7 +331,7 @@ fn link_errno(
 ) -> Option<i32> {
     let mut attr = LinkCreateAttr::new(prog.as_fd(), target, attach_type);
     attr.opts = opts;
-    match link_create(&attr) {
+    match link_create_raw(&attr) {
         Ok(_) => Some(0),
         Err(e) => e.raw_errno(),
     }
@@ -362,11 +389,15 @@ fn run_probe(feature: Feature) -> bool {
         }
         Feature::MemcgAccount => {
             // bpf_ktime_get_coarse_ns (160) arrived in 5.11 together with memcg accounting.
-            try_load(
-                ProgType::SocketFilter,
-                &[BpfInsn::call(160), BpfInsn::exit()],
-                |_| {},
-            )
+            // Loaded without `memlock_retry`, which asks this very probe; an EPERM from a
+            // spent RLIMIT_MEMLOCK can only happen on kernels without memcg accounting.
+            let bytes = insns_to_bytes(&[BpfInsn::call(160), BpfInsn::exit()]);
+            crate::prog::load_quiet(&ProgLoadAttr {
+                prog_type: ProgType::SocketFilter,
+                insns: &bytes,
+                license: c"GPL",
+                ..Default::default()
+            })
             .is_ok()
         }
         Feature::BpfCookie => {
@@ -409,19 +440,31 @@ fn run_probe(feature: Feature) -> bool {
             }) else {
                 return false;
             };
-            let syms = [c"corebpf_no_such_kernel_function"];
-            // A missing symbol gives ENOENT only when kprobe-multi is implemented.
-            link_errno(
-                &prog,
-                AttachTarget::None,
-                AttachType::TraceKprobeMulti,
-                LinkCreateOpts::KprobeMulti {
-                    flags: 0,
-                    syms: &syms,
-                    addrs: &[],
-                    cookies: &[],
-                },
-            ) == Some(libc::ENOENT)
+            let attach = |sym: &std::ffi::CStr| {
+                let syms = [sym];
+                link_errno(
+                    &prog,
+                    AttachTarget::None,
+                    AttachType::TraceKprobeMulti,
+                    LinkCreateOpts::KprobeMulti {
+                        flags: 0,
+                        syms: &syms,
+                        addrs: &[],
+                        cookies: &[],
+                    },
+                )
+            };
+            // A missing symbol: ESRCH (from ftrace_lookup_symbols, 5.19+) only when
+            // kprobe-multi is implemented; EOPNOTSUPP without CONFIG_FPROBE, EINVAL when
+            // the attach type is unknown, and also on 5.18, which says EINVAL for a
+            // missing symbol too. For that case only, attach for real to
+            // bpf_fentry_test1 (called by nothing but BPF_PROG_TEST_RUN), as an
+            // unknown attach type fails the same way whatever the symbol.
+            match attach(c"corebpf_no_such_kernel_function") {
+                Some(libc::ESRCH) => true,
+                Some(libc::EINVAL) => attach(c"bpf_fentry_test1") == Some(0),
+                _ => false,
+            }
         }
         Feature::UprobeMultiLink => {
             let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
@@ -468,7 +511,7 @@ fn run_prog_type_probe(prog_type: ProgType) -> bool {
                 },
                 ..Default::default()
             };
-            match crate::prog::prog_load(&attr, Some(&mut log)) {
+            match memlock_retry(|| crate::prog::prog_load(&attr, Some(&mut log))) {
                 Ok(_) => return true,
                 Err(e) => {
                     return e.log().is_some() || e.raw_errno() == Some(crate::error::ENOTSUPP);
@@ -516,7 +559,7 @@ fn run_map_type_probe(map_type: MapType) -> bool {
             let Ok(inner) = small_map(MapType::Array, 4, 4, 1, 0) else {
                 return false;
             };
-            map_create(&MapCreateAttr {
+            create_map(&MapCreateAttr {
                 map_type,
                 key_size: 4,
                 value_size: 4,
@@ -533,7 +576,7 @@ fn run_map_type_probe(map_type: MapType) -> bool {
             let Ok(btf) = load_btf(&int_type(1), b"\0int\0") else {
                 return false;
             };
-            map_create(&MapCreateAttr {
+            create_map(&MapCreateAttr {
                 map_type,
                 key_size: 4,
                 value_size: 4,
@@ -548,7 +591,7 @@ fn run_map_type_probe(map_type: MapType) -> bool {
         MapType::StructOps => {
             // Needs a vmlinux struct; a bogus type id gives ENOTSUPP/EINVAL only when the
             // map type exists... which we cannot tell apart: report by errno.
-            let r = map_create(&MapCreateAttr {
+            let r = create_map(&MapCreateAttr {
                 map_type,
                 key_size: 4,
                 value_size: 4,

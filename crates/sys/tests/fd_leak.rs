@@ -13,6 +13,8 @@ fn create_drop_cycles_do_not_leak_fds() {
     let tp = perf::tracepoint_id("syscalls", "sys_enter_getppid").expect("tracepoint id");
     // Warm up lazily initialized state (probe caches, possible_cpus, ...).
     let _ = probe_feature(Feature::RingBuf);
+    let perf_links = probe_feature(Feature::PerfLink);
+    assert_eq!(perf_links, common::kernel_at_least(5, 15));
     let _ = possible_cpus();
     let before = common::open_fds();
     let bad = insns_to_bytes(&[BpfInsn::mov64_reg(0, 2), BpfInsn::exit()]);
@@ -23,12 +25,23 @@ fn create_drop_cycles_do_not_leak_fds() {
         let link = raw_tracepoint_open(Some(c"sys_enter"), p.as_fd(), 0).unwrap();
         let pfd = perf::perf_event_open_tracepoint(tp).unwrap();
         let tp_prog = common::load(ProgType::Tracepoint, &common::ret0(), "t_leak_tp");
+        // A perf link from 5.15; before, the failed link_create (which runs the
+        // feature probe once) and the ioctl fallback must not leak either.
         let plink = link_create(&LinkCreateAttr::new(
             tp_prog.as_fd(),
             AttachTarget::Fd(pfd.as_fd()),
             AttachType::PerfEvent,
-        ))
-        .unwrap();
+        ));
+        let plink = if perf_links {
+            Some(plink.unwrap())
+        } else {
+            assert!(
+                matches!(plink, Err(SysError::Unsupported { .. })),
+                "{plink:?}"
+            );
+            perf::perf_event_set_bpf(pfd.as_fd(), tp_prog.as_fd()).unwrap();
+            None
+        };
         // Failures must not leak either: verifier rejection (with log retries), bad map,
         // missing pin, missing id.
         let e = prog_load(

@@ -3,6 +3,7 @@
 mod common;
 
 use corebpf_sys::consts::{BPF_ANY, BPF_EXIST, BPF_F_RDONLY, BPF_NOEXIST};
+use corebpf_sys::error::ENOTSUPP;
 use corebpf_sys::*;
 
 #[test]
@@ -71,10 +72,26 @@ fn hash_update_lookup_delete_iterate() {
     let mut first = [0u8; 4];
     assert!(map_get_next_key(&m, None, &mut first).unwrap());
     assert!(keys.contains(&u32::from_ne_bytes(first)));
-    // lookup-and-delete on a hash (kernel >= 5.14).
-    assert!(map_lookup_and_delete_elem(&m, &13u32.to_ne_bytes(), &mut v, 0).unwrap());
-    assert_eq!(u32::from_ne_bytes(v), 1300);
-    assert!(!map_lookup_elem(&m, &13u32.to_ne_bytes(), &mut v, 0).unwrap());
+    // lookup-and-delete on a hash: from 5.14; before, ENOTSUPP, said clearly.
+    let r = map_lookup_and_delete_elem(&m, &13u32.to_ne_bytes(), &mut v, 0);
+    if common::kernel_at_least(5, 14) {
+        assert!(r.unwrap());
+        assert_eq!(u32::from_ne_bytes(v), 1300);
+        assert!(!map_lookup_elem(&m, &13u32.to_ne_bytes(), &mut v, 0).unwrap());
+    } else {
+        let e = r.unwrap_err();
+        assert_eq!(e.raw_errno(), Some(ENOTSUPP), "{e}");
+        assert!(e.is_unsupported(), "{e}");
+        let s = e.to_string();
+        assert!(
+            s.starts_with("BPF_MAP_LOOKUP_AND_DELETE_ELEM failed: ENOTSUPP")
+                && s.contains("hash maps from 5.14"),
+            "unclear error: {s}"
+        );
+        // Nothing was deleted.
+        assert!(map_lookup_elem(&m, &13u32.to_ne_bytes(), &mut v, 0).unwrap());
+        assert_eq!(u32::from_ne_bytes(v), 1300);
+    }
 }
 
 #[test]

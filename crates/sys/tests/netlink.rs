@@ -121,15 +121,28 @@ fn xdp_and_tcx_links_in_private_netns() {
         link_detach(link.as_fd()).unwrap();
         assert_eq!(xdp_query(lo).unwrap().prog_id, 0);
 
-        // tcx: two programs, the second inserted before the first.
+        // tcx: two programs, the second inserted before the first. tcx arrived in 6.6;
+        // before, link_create must say so clearly (and nothing gets attached).
         let tc1 = common::load(ProgType::SchedCls, &common::ret0(), "t_tcx1");
         let tc2 = common::load(ProgType::SchedCls, &common::ret0(), "t_tcx2");
         let l1 = link_create(&LinkCreateAttr::new(
             tc1.as_fd(),
             AttachTarget::Ifindex(lo as u32),
             AttachType::TcxIngress,
-        ))
-        .unwrap();
+        ));
+        assert_eq!(
+            probe_feature(Feature::TcxLink),
+            common::kernel_at_least(6, 6)
+        );
+        if !common::kernel_at_least(6, 6) {
+            let e = l1.unwrap_err();
+            common::assert_link_unsupported(&e, "BPF tcx link support", "6.6");
+            let e = prog_query(AttachTarget::Ifindex(lo as u32), AttachType::TcxIngress, 0)
+                .unwrap_err();
+            assert!(e.is_unsupported(), "{e}");
+            return;
+        }
+        let l1 = l1.unwrap();
         let mut a2 = LinkCreateAttr::new(
             tc2.as_fd(),
             AttachTarget::Ifindex(lo as u32),

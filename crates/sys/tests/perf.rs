@@ -3,13 +3,60 @@
 mod common;
 
 use std::ffi::CString;
-use std::os::fd::AsFd;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use corebpf_sys::info::LinkDetails;
 use corebpf_sys::mmap::{page_size, MmapRegion};
 use corebpf_sys::perf::*;
 use corebpf_sys::*;
+
+/// Links `prog` to the perf event `pfd`: with a perf link where the kernel has them
+/// (5.15+), else checks that `link_create` says clearly that it has none and attaches
+/// with `PERF_EVENT_IOC_SET_BPF` + enable, as the loader does. Returns the link (if
+/// any) and how the program was attached.
+fn attach_perf(
+    prog: BorrowedFd<'_>,
+    pfd: BorrowedFd<'_>,
+    cookie: u64,
+) -> (Option<OwnedFd>, &'static str) {
+    let mut l = LinkCreateAttr::new(prog, AttachTarget::Fd(pfd), AttachType::PerfEvent);
+    l.opts = LinkCreateOpts::PerfEvent { bpf_cookie: cookie };
+    let r = link_create(&l);
+    assert_eq!(
+        probe_feature(Feature::PerfLink),
+        common::kernel_at_least(5, 15)
+    );
+    if common::kernel_at_least(5, 15) {
+        (Some(r.unwrap()), "perf link")
+    } else {
+        let e = r.unwrap_err();
+        common::assert_link_unsupported(&e, "BPF perf link support", "5.15");
+        assert!(e.to_string().contains("PERF_EVENT_IOC_SET_BPF"), "{e}");
+        perf_event_set_bpf(pfd, prog).unwrap();
+        perf_event_enable(pfd).unwrap();
+        (None, "PERF_EVENT_IOC_SET_BPF")
+    }
+}
+
+/// The perf link's details: `perf_event_type` is reported from 6.6 on, 0 before.
+fn assert_perf_link_type(link: &Option<OwnedFd>, perf_event_type: u32) {
+    let Some(link) = link else { return };
+    let (info, details) = link_details(link.as_fd()).unwrap();
+    assert_eq!(info.link_type(), Some(LinkType::PerfEvent));
+    let want = if common::kernel_at_least(6, 6) {
+        perf_event_type
+    } else {
+        0
+    };
+    assert_eq!(
+        details,
+        LinkDetails::PerfEvent {
+            perf_event_type: want
+        }
+    );
+}
 
 #[test]
 fn kprobe_pmu_attaches_or_says_no_kprobe_support() {
@@ -22,6 +69,9 @@ fn kprobe_pmu_attaches_or_says_no_kprobe_support() {
         pid: -1,
     };
     let pmu_exists = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
+    if common::in_vm() {
+        assert!(pmu_exists, "the vm-test guest kernels have a kprobe PMU");
+    }
     match perf_event_open_probe(&attr) {
         Err(e) if !pmu_exists => {
             assert!(matches!(e, SysError::Unsupported { .. }), "{e}");
@@ -31,23 +81,21 @@ fn kprobe_pmu_attaches_or_says_no_kprobe_support() {
                 "{e}"
             );
             assert!(probe_pmu_type(ProbeKind::Kprobe).is_err());
+            let _ = writeln!(std::io::stderr(), "kprobe: no kprobe PMU, reported: {e}");
         }
         Err(e) => panic!("kprobe PMU exists but opening a kprobe failed: {e}"),
         Ok(pfd) => {
             assert!(pmu_exists);
             let prog = common::load(ProgType::Kprobe, &common::ret0(), "t_kprobe");
             let _stats = enable_stats(StatsType::RunTime).unwrap();
-            let mut l = LinkCreateAttr::new(
-                prog.as_fd(),
-                AttachTarget::Fd(pfd.as_fd()),
-                AttachType::PerfEvent,
-            );
-            l.opts = LinkCreateOpts::PerfEvent { bpf_cookie: 1 };
-            let _link = link_create(&l).unwrap();
+            let (link, how) = attach_perf(prog.as_fd(), pfd.as_fd(), 1);
+            assert_perf_link_type(&link, 3); // BPF_PERF_EVENT_KPROBE
             let _ = std::fs::File::open("/proc/self/status").unwrap();
-            assert!(
-                prog_info(prog.as_fd()).unwrap().run_cnt > 0,
-                "kprobe did not fire"
+            let runs = prog_info(prog.as_fd()).unwrap().run_cnt;
+            assert!(runs > 0, "kprobe did not fire");
+            let _ = writeln!(
+                std::io::stderr(),
+                "kprobe: attached to do_sys_openat2 with {how}, fired {runs} time(s)"
             );
         }
     }
@@ -70,17 +118,8 @@ fn uprobe_perf_link_with_cookie() {
     })
     .unwrap();
     let prog = common::load(ProgType::Kprobe, &common::ret0(), "t_uprobe");
-    let mut l = LinkCreateAttr::new(
-        prog.as_fd(),
-        AttachTarget::Fd(pfd.as_fd()),
-        AttachType::PerfEvent,
-    );
-    l.opts = LinkCreateOpts::PerfEvent { bpf_cookie: 0x1234 };
-    let link = link_create(&l).unwrap();
-    let (info, details) = link_details(link.as_fd()).unwrap();
-    assert_eq!(info.link_type(), Some(LinkType::PerfEvent));
-    // BPF_PERF_EVENT_URETPROBE = 2
-    assert_eq!(details, LinkDetails::PerfEvent { perf_event_type: 2 });
+    let (link, _) = attach_perf(prog.as_fd(), pfd.as_fd(), 0x1234);
+    assert_perf_link_type(&link, 2); // BPF_PERF_EVENT_URETPROBE
 }
 
 #[test]
@@ -90,24 +129,19 @@ fn tracepoint_via_perf_link_and_via_ioctl() {
     let prog = common::load(ProgType::Tracepoint, &common::ret0(), "t_tp");
     let _stats = enable_stats(StatsType::RunTime).unwrap();
 
+    // A perf link where the kernel has them (else the ioctl, after the clear error).
     let pfd = perf_event_open_tracepoint(id).unwrap();
-    let link = link_create(&LinkCreateAttr::new(
-        prog.as_fd(),
-        AttachTarget::Fd(pfd.as_fd()),
-        AttachType::PerfEvent,
-    ))
-    .unwrap();
+    let (link, _) = attach_perf(prog.as_fd(), pfd.as_fd(), 0);
     for _ in 0..5 {
         std::hint::black_box(std::os::unix::process::parent_id());
     }
     let runs = prog_info(prog.as_fd()).unwrap().run_cnt;
     assert!(runs >= 5, "tracepoint program ran {runs} times");
-    let (_, details) = link_details(link.as_fd()).unwrap();
-    assert_eq!(details, LinkDetails::PerfEvent { perf_event_type: 5 });
+    assert_perf_link_type(&link, 5); // BPF_PERF_EVENT_TRACEPOINT
     drop(link);
     drop(pfd);
 
-    // Legacy attachment: ioctl(SET_BPF) + ioctl(ENABLE).
+    // Legacy attachment on every kernel: ioctl(SET_BPF) + ioctl(ENABLE).
     let pfd = perf_event_open_tracepoint(id).unwrap();
     perf_event_set_bpf(pfd.as_fd(), prog.as_fd()).unwrap();
     perf_event_enable(pfd.as_fd()).unwrap();

@@ -243,8 +243,11 @@ fn btf_load_and_info() {
     let info = btf_info(fd.as_fd()).unwrap();
     assert_eq!(info.btf_size as usize, blob.len());
     assert_eq!(info.kernel_btf, 0);
-    let (_name, data) = btf_data(fd.as_fd()).unwrap();
+    // On 5.10 the kernel's bpf_btf_info ends before `name`: btf_data must not pass a
+    // name buffer there (E2BIG), and the name of user BTF is empty everywhere.
+    let (name, data) = btf_data(fd.as_fd()).unwrap();
     assert_eq!(data, blob);
+    assert_eq!(name, "");
 
     // A map typed by that BTF.
     let m = MapFd::create(&MapCreateAttr {
@@ -272,21 +275,39 @@ fn btf_load_and_info() {
 
 #[test]
 fn vmlinux_btf_is_visible_by_id() {
+    // Kernel BTF got an id (and bpf_btf_info its name and kernel_btf) in 5.11.
+    let has_ids = common::kernel_at_least(5, 11);
+    let file = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
     let mut found = false;
+    let mut seen = 0;
     for id in all_ids(ObjKind::Btf).unwrap() {
         let Ok(fd) = btf_get_fd_by_id(id) else {
             continue;
         };
+        seen += 1;
         let info = btf_info(fd.as_fd()).unwrap();
+        assert_eq!(info.id, id);
+        let (name, data) = btf_data(fd.as_fd()).unwrap();
+        assert_eq!(data.len(), info.btf_size as usize);
         if info.kernel_btf != 0 {
-            let (name, data) = btf_data(fd.as_fd()).unwrap();
+            assert!(has_ids, "kernel BTF {id} ('{name}') reported before 5.11");
             if name == "vmlinux" {
-                let file = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
                 assert_eq!(data.len(), file.len());
                 found = true;
-                break;
             }
+        } else if !has_ids {
+            // Before 5.11 there are no names and no kernel BTF objects, only loaded ones,
+            // none of which is vmlinux.
+            assert_eq!(name, "");
+            assert!(data != file, "BTF {id} is vmlinux BTF, before 5.11");
         }
     }
-    assert!(found, "vmlinux BTF object not found by id");
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("BTF objects by id: {seen}, vmlinux among them: {found}\n").as_bytes(),
+    );
+    assert_eq!(
+        found, has_ids,
+        "vmlinux BTF visible by id: {found}, expected {has_ids} (ids since 5.11)"
+    );
 }

@@ -74,3 +74,44 @@ pub fn ensure_bpffs() {
         "could not mount bpffs on /sys/fs/bpf (needed for pinning tests)"
     );
 }
+
+/// The running kernel's `(major, minor)` from `uname -r` (e.g. `5.10.0-46-cloud-amd64`).
+pub fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .expect("read /proc/sys/kernel/osrelease");
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
+        _ => panic!("cannot parse kernel release '{}'", release.trim()),
+    }
+}
+
+/// Whether the running kernel is `major.minor` or newer.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    kernel_version() >= (major, minor)
+}
+
+/// Whether the tests run in a `cargo xtask vm-test` guest (a stock Debian kernel with
+/// kprobes and without lockdown), where capabilities the host lacks must be present.
+pub fn in_vm() -> bool {
+    std::env::var_os("COREBPF_VM").is_some_and(|v| v == "1")
+}
+
+/// Asserts that `e` is the clear "this kernel lacks it" error of `link_create`:
+/// [`corebpf_sys::SysError::Unsupported`] naming `feature` and the version `since`.
+pub fn assert_link_unsupported(e: &corebpf_sys::SysError, feature: &str, since: &str) {
+    assert!(
+        matches!(e, corebpf_sys::SysError::Unsupported { .. }),
+        "expected SysError::Unsupported, got {e:?}"
+    );
+    assert!(e.is_unsupported(), "{e}");
+    assert_eq!(e.cmd(), "BPF_LINK_CREATE", "{e}");
+    let s = e.to_string();
+    assert!(
+        s.contains(&format!("this kernel has no {feature}")) && s.contains(since),
+        "unclear error: {s}"
+    );
+}
