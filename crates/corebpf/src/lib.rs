@@ -9,3 +9,17 @@ pub mod map;
 pub mod perf_buffer;
 pub mod pin;
 pub mod ringbuf;
+
+mod error;
+mod kernel;
+mod load;
+mod object;
+mod program;
+pub mod sanitize;
+mod verifier;
+
+pub use error::{Error, Result, VerifierError};
+pub use kernel::{kernel_btf, kernel_targets};
+pub use map::Map;
+pub use object::{Object, ObjectBuilder, OpenObject};
+pub use program::{Program, TestRun, TestRunOutput};

@@ -61,7 +61,9 @@ pub enum CoreError {
         insn: usize,
     },
     /// A record's instruction offset is not a multiple of 8.
-    #[error("sec '{section}': relo #{relo_idx}: insn offset {byte_off} is not instruction-aligned")]
+    #[error(
+        "sec '{section}': relo #{relo_idx}: insn offset {byte_off} is not instruction-aligned"
+    )]
     Misaligned {
         /// ELF section.
         section: String,
@@ -134,12 +136,12 @@ impl ObjectSpec {
                     }
                 }
                 let name = self.functions[fi].name.clone();
-                let resolved = relocator
-                    .resolve(&btf, relo, i, &name)
-                    .map_err(|failure| CoreError::Relocation {
+                let resolved = relocator.resolve(&btf, relo, i, &name).map_err(|failure| {
+                    CoreError::Relocation {
                         section: sec.sec_name.clone(),
                         failure,
-                    })?;
+                    }
+                })?;
                 let f = &mut self.functions[fi];
                 if insn_idx >= f.insns.len() {
                     return Err(CoreError::BadInsn {
@@ -151,19 +153,22 @@ impl ObjectSpec {
                 }
                 let mut raw: Vec<RawInsn> = f.insns.iter().map(to_raw).collect();
                 let mut lines = Vec::new();
-                patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| lines.push(l))
-                    .map_err(|e| CoreError::Relocation {
-                        section: sec.sec_name.clone(),
-                        failure: ReloFailure {
-                            prog: name.clone(),
-                            relo_idx: i,
-                            spec: resolved.local_spec.clone(),
-                            source: Box::new(e),
-                        },
-                    })?;
+                patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| {
+                    lines.push(l)
+                })
+                .map_err(|e| CoreError::Relocation {
+                    section: sec.sec_name.clone(),
+                    failure: ReloFailure {
+                        prog: name.clone(),
+                        relo_idx: i,
+                        spec: resolved.local_spec.clone(),
+                        source: Box::new(e),
+                    },
+                })?;
                 // Only the patched instruction (and an LD_IMM64's second half) changed.
-                for j in insn_idx..(insn_idx + 2).min(raw.len()) {
-                    f.insns[j] = from_raw(raw[j]);
+                let end = (insn_idx + 2).min(raw.len());
+                for (dst, src) in f.insns[insn_idx..end].iter_mut().zip(&raw[insn_idx..end]) {
+                    *dst = from_raw(*src);
                 }
                 for l in lines {
                     relocator.log(l);

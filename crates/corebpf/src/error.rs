@@ -1,0 +1,177 @@
+//! [`Error`]: everything that can go wrong between an object file and loaded programs, each
+//! naming the program, map or relocation it is about.
+
+use corebpf_btf::BtfError;
+use corebpf_obj::core_relo::CoreError;
+use corebpf_obj::ObjError;
+use corebpf_sys::SysError;
+
+use crate::map::MapError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why opening or loading an object failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading the object file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The ELF object is malformed or uses something unsupported.
+    #[error(transparent)]
+    Object(#[from] ObjError),
+    /// Reading BTF (the object's, the kernel's, or a target file) failed.
+    #[error("BTF: {0}")]
+    Btf(#[from] BtfError),
+    /// A CO-RE relocation failed.
+    #[error("CO-RE: {0}")]
+    Core(#[from] CoreError),
+    /// A program the verifier rejected: its message, the source line, and the full log.
+    #[error("{}", .0)]
+    Verifier(Box<VerifierError>),
+    /// Loading the object's BTF into the kernel failed.
+    #[error("loading BTF of object '{object}': {source}")]
+    BtfLoad {
+        /// The object.
+        object: String,
+        /// The kernel's answer (with its BTF log).
+        source: SysError,
+    },
+    /// Creating, filling or pinning a map failed.
+    #[error("map '{map}': {what}: {source}")]
+    Map {
+        /// The map.
+        map: String,
+        /// What was being done.
+        what: &'static str,
+        /// The kernel's answer.
+        source: SysError,
+    },
+    /// A pinned map (LIBBPF_PIN_BY_NAME) exists but differs from the object's definition.
+    #[error("map '{map}': pinned map at {path} is incompatible: {field} is {pinned}, the object wants {expected}")]
+    PinnedMapIncompatible {
+        /// The map.
+        map: String,
+        /// The pin path.
+        path: String,
+        /// The differing property.
+        field: &'static str,
+        /// The pinned map's value.
+        pinned: String,
+        /// The object's value.
+        expected: String,
+    },
+    /// A typed map operation failed.
+    #[error(transparent)]
+    MapOp(#[from] MapError),
+    /// A syscall about a program failed (other than verifier rejection).
+    #[error("program '{prog}': {source}")]
+    Program {
+        /// The program.
+        prog: String,
+        /// The kernel's answer.
+        source: SysError,
+    },
+    /// The program's section names no program type corebpf knows.
+    #[error("program '{prog}': {reason}")]
+    ProgramSpec {
+        /// The program.
+        prog: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No program, map or global by that name.
+    #[error("no {what} named '{name}' in object '{object}'")]
+    NotFound {
+        /// "program", "map" or "variable".
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The object.
+        object: String,
+    },
+    /// A value given before load does not fit.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Any other syscall failure.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+}
+
+/// A verifier rejection, explained.
+#[derive(Debug)]
+pub struct VerifierError {
+    /// The program.
+    pub prog: String,
+    /// The object.
+    pub object: String,
+    /// The verifier's own message (its last meaningful line).
+    pub message: String,
+    /// Index of the rejected instruction, if the log names one.
+    pub insn: Option<usize>,
+    /// `file:line: source text` of that instruction, from `.BTF.ext` line info.
+    pub source_line: Option<String>,
+    /// For a poisoned CO-RE instruction: which relocation failed and why.
+    pub core: Option<String>,
+    /// The whole verifier log.
+    pub log: String,
+    /// The underlying error (errno).
+    pub source: SysError,
+}
+
+impl std::fmt::Display for VerifierError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "program '{}' of object '{}' rejected by the verifier",
+            self.prog, self.object
+        )?;
+        if let Some(core) = &self.core {
+            write!(f, ": {core}")?;
+        } else {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(i) = self.insn {
+            write!(f, "\n  at insn #{i}")?;
+        }
+        if let Some(line) = &self.source_line {
+            write!(f, "\n  source: {line}")?;
+        }
+        if let Some(e) = self.source.errno() {
+            write!(f, "\n  errno: {e}")?;
+        }
+        write!(f, "\n  verifier log:")?;
+        for l in self.log.lines() {
+            write!(f, "\n    {l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    /// Whether the failure is about permissions (no CAP_BPF/CAP_SYS_ADMIN, or lockdown).
+    pub fn is_permission(&self) -> bool {
+        match self {
+            Error::Sys(e)
+            | Error::Program { source: e, .. }
+            | Error::Map { source: e, .. }
+            | Error::BtfLoad { source: e, .. } => e.is_permission(),
+            Error::Verifier(v) => v.source.is_permission() && v.log.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The verifier details, if the verifier rejected a program.
+    pub fn verifier(&self) -> Option<&VerifierError> {
+        match self {
+            Error::Verifier(v) => Some(v),
+            _ => None,
+        }
+    }
+}

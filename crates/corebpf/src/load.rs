@@ -1,0 +1,520 @@
+//! The load sequence, in libbpf's order: externs, CO-RE, object BTF (sanitized for the
+//! running kernel), maps (pinned ones reused, global data written and `.rodata` frozen),
+//! programs (linked, map fds filled in, func/line info, attach BTF ids), then the initial
+//! slots of prog arrays and maps of maps.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use corebpf_btf::relo::{Relocator, TargetSet};
+use corebpf_btf::{Btf, Kind};
+use corebpf_obj::core_relo::CoreOutcome;
+use corebpf_obj::insn::pseudo;
+use corebpf_obj::{
+    ExternKind, ExternValue, KsymKind, LinkedProgram, MapKind, MapRelocKind, MapSpec, ObjectSpec,
+    Pinning, SlotTarget,
+};
+use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
+use corebpf_sys::{
+    btf_load, map_create, map_freeze, map_update_elem, obj_get, obj_pin, probe_feature, prog_load,
+    AttachType, Feature, MapCreateAttr, MapFd, MapType, ProgLoadAttr, ProgType, SysError,
+};
+
+use crate::error::{Error, Result, VerifierError};
+use crate::map::Map;
+use crate::object::{Object, OpenObject};
+use crate::program::Program;
+use crate::sanitize::{sanitize, BtfSupport};
+use crate::verifier;
+
+pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
+    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+    corebpf_sys::bump_memlock_rlimit()?;
+    let targets: Arc<TargetSet> = match &open.opts.btf_file {
+        Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
+        None => crate::kernel::kernel_targets()?,
+    };
+    resolve_externs(&mut open, &targets)?;
+    let (core, core_log) = relocate_core(&mut open, &targets)?;
+    let spec = &open.spec;
+    let btf_fd = load_object_btf(spec);
+    let maps = create_maps(spec, btf_fd.as_ref(), &open.opts.pin_root)?;
+    let mut programs = Vec::new();
+    let mut prog_fd_of = HashMap::new();
+    for (i, p) in spec.programs.iter().enumerate() {
+        if !open.autoload[i] {
+            continue;
+        }
+        let prog = load_program(&open, i, &maps, btf_fd.as_ref(), &core)?;
+        prog_fd_of.insert(i, programs.len());
+        log::debug!(
+            "prog '{}': loaded ({} insns, {:?})",
+            p.name,
+            prog.insn_cnt,
+            prog.load_time
+        );
+        programs.push(prog);
+    }
+    init_slots(spec, &maps, |i| prog_fd_of.get(&i).map(|&k| &programs[k]))?;
+    let maps = spec
+        .maps
+        .iter()
+        .zip(maps)
+        .filter_map(|(s, m)| m.map(|m| (s.name.clone(), s.section.clone(), m)))
+        .collect();
+    Ok(Object {
+        name: spec.name.clone(),
+        maps,
+        programs,
+        _btf_fd: btf_fd,
+        core,
+        core_log,
+        globals: crate::object::globals_of(spec),
+    })
+}
+
+/// `__kconfig` values from the kernel config, `__ksym` ids and addresses from the target.
+fn resolve_externs(open: &mut OpenObject, targets: &TargetSet) -> Result<()> {
+    if open.spec.externs.iter().any(|e| e.is_kconfig()) {
+        let cfg = open.kernel_config()?;
+        open.spec.resolve_kconfig(&cfg)?;
+    }
+    if open.spec.externs.iter().any(|e| !e.is_kconfig()) {
+        let target = targets
+            .primary()
+            .ok_or_else(|| Error::InvalidInput("no target BTF for __ksym externs".into()))?;
+        let kallsyms = match &open.opts.kallsyms {
+            Some(k) => Some(k.clone()),
+            None => std::fs::read_to_string("/proc/kallsyms").ok(),
+        };
+        open.spec.resolve_ksyms(target, kallsyms.as_deref())?;
+    }
+    Ok(())
+}
+
+/// CO-RE relocation of every function of the programs that will load.
+fn relocate_core(
+    open: &mut OpenObject,
+    targets: &TargetSet,
+) -> Result<(Vec<CoreOutcome>, Vec<String>)> {
+    let mut relocator = Relocator::new(targets).record_log();
+    let autoload = open.autoload.clone();
+    let outcomes = open.spec.relocate_core(&mut relocator, |p| autoload[p])?;
+    Ok((outcomes, relocator.take_log()))
+}
+
+/// Loads the object's BTF (sanitized for this kernel). BTF is optional for most programs:
+/// like libbpf, a failure is logged and loading goes on without it.
+fn load_object_btf(spec: &ObjectSpec) -> Option<OwnedFd> {
+    let btf = spec.btf.as_ref()?;
+    let support = BtfSupport::probe();
+    let sanitized = match sanitize(btf, support) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!(
+                "object '{}': BTF sanitization failed, loading without BTF: {e}",
+                spec.name
+            );
+            return None;
+        }
+    };
+    let bytes = sanitized.as_deref().unwrap_or(btf.raw_bytes());
+    match btf_load(bytes, None, 0) {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            log::warn!(
+                "object '{}': loading BTF into the kernel failed, continuing without it: {e}",
+                spec.name
+            );
+            None
+        }
+    }
+}
+
+fn map_err<'a>(map: &'a str, what: &'static str) -> impl FnOnce(SysError) -> Error + 'a {
+    move |source| Error::Map {
+        map: map.to_string(),
+        what,
+        source,
+    }
+}
+
+/// Creates every map (or reuses a compatible pinned one), writes global data, freezes
+/// `.rodata` and `.kconfig`. `None` for maps not created (struct_ops are refused).
+fn create_maps(
+    spec: &ObjectSpec,
+    btf_fd: Option<&OwnedFd>,
+    pin_root: &std::path::Path,
+) -> Result<Vec<Option<Map>>> {
+    let mut out = Vec::with_capacity(spec.maps.len());
+    for m in &spec.maps {
+        if m.kind == MapKind::StructOps {
+            return Err(Error::InvalidInput(format!(
+                "map '{}': struct_ops maps are not supported yet by corebpf",
+                m.name
+            )));
+        }
+        let pin_path = (m.pinning == Pinning::ByName).then(|| pin_root.join(&m.name));
+        if let Some(path) = pin_path.as_ref().filter(|p| p.exists()) {
+            let map = reuse_pinned(m, path)?;
+            log::debug!("map '{}': reused pinned map at {}", m.name, path.display());
+            out.push(Some(map));
+            continue;
+        }
+        let fd = create_map(m, btf_fd)?;
+        let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
+        if let Some(data) = &m.data {
+            if !data.is_empty() {
+                map_update_elem(&mfd, &0u32.to_ne_bytes(), data, 0)
+                    .map_err(map_err(&m.name, "writing initial data"))?;
+            }
+        }
+        if m.freeze {
+            map_freeze(mfd.as_fd()).map_err(map_err(&m.name, "freezing"))?;
+        }
+        if let Some(path) = &pin_path {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                })?;
+            }
+            obj_pin(mfd.as_fd(), path).map_err(map_err(&m.name, "pinning"))?;
+            log::debug!("map '{}': pinned at {}", m.name, path.display());
+        }
+        log::debug!(
+            "map '{}': created ({:?}, key {} value {} max {})",
+            m.name,
+            m.map_type,
+            m.key_size,
+            m.value_size,
+            m.max_entries
+        );
+        out.push(Some(Map::from_map_fd(mfd)));
+    }
+    Ok(out)
+}
+
+fn create_attr<'a>(
+    m: &'a MapSpec,
+    inner: Option<&'a OwnedFd>,
+    btf_fd: Option<&'a OwnedFd>,
+) -> MapCreateAttr<'a> {
+    let with_btf = btf_fd.is_some() && m.btf_value_type_id.is_some();
+    MapCreateAttr {
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        map_flags: m.map_flags,
+        name: &m.name,
+        inner_map_fd: inner.map(|f| f.as_fd()),
+        numa_node: (m.numa_node != 0).then_some(m.numa_node),
+        btf_fd: if with_btf {
+            btf_fd.map(|f| f.as_fd())
+        } else {
+            None
+        },
+        btf_key_type_id: if with_btf {
+            m.btf_key_type_id.unwrap_or(0)
+        } else {
+            0
+        },
+        btf_value_type_id: if with_btf {
+            m.btf_value_type_id.unwrap_or(0)
+        } else {
+            0
+        },
+        map_extra: m.map_extra,
+        ..Default::default()
+    }
+}
+
+fn create_map(m: &MapSpec, btf_fd: Option<&OwnedFd>) -> Result<OwnedFd> {
+    // A map of maps needs an inner map as a template; it is closed once the outer exists.
+    let inner = match &m.inner {
+        Some(inner) => Some(create_map(inner, btf_fd)?),
+        None => None,
+    };
+    let attr = create_attr(m, inner.as_ref(), btf_fd);
+    match map_create(&attr) {
+        Ok(fd) => Ok(fd),
+        // Like libbpf: some kernels refuse a map's BTF (e.g. for certain map types); the map
+        // itself does not need it.
+        Err(e) if attr.btf_fd.is_some() && !e.is_permission() => {
+            log::debug!(
+                "map '{}': creation with BTF failed ({e}), retrying without BTF",
+                m.name
+            );
+            let attr = create_attr(m, inner.as_ref(), None);
+            map_create(&attr).map_err(map_err(&m.name, "creating"))
+        }
+        Err(e) => Err(map_err(&m.name, "creating")(e)),
+    }
+}
+
+fn reuse_pinned(m: &MapSpec, path: &std::path::Path) -> Result<Map> {
+    let fd = obj_get(path, 0).map_err(map_err(&m.name, "opening pinned map"))?;
+    let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading pinned map info"))?;
+    let info = mfd.info();
+    let checks: [(&'static str, u64, u64); 5] = [
+        ("type", info.type_ as u64, m.map_type as u64),
+        ("key size", info.key_size as u64, m.key_size as u64),
+        ("value size", info.value_size as u64, m.value_size as u64),
+        ("max_entries", info.max_entries as u64, m.max_entries as u64),
+        ("map_flags", info.map_flags as u64, m.map_flags as u64),
+    ];
+    for (field, pinned, expected) in checks {
+        if pinned != expected {
+            return Err(Error::PinnedMapIncompatible {
+                map: m.name.clone(),
+                path: path.display().to_string(),
+                field,
+                pinned: pinned.to_string(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    Ok(Map::from_map_fd(mfd))
+}
+
+/// The BTF id of a tracing/LSM/iter program's attach target in the kernel's BTF.
+fn attach_btf_id(
+    prog: &str,
+    prog_type: ProgType,
+    attach: Option<AttachType>,
+    target: Option<&str>,
+) -> Result<u32> {
+    let needs = matches!(prog_type, ProgType::Tracing | ProgType::Lsm);
+    let Some(attach) = attach.filter(|_| needs) else {
+        return Ok(0);
+    };
+    let target = target.ok_or_else(|| Error::ProgramSpec {
+        prog: prog.into(),
+        reason: "tracing program without an attach target in its section name".into(),
+    })?;
+    let (name, kind) = match attach {
+        AttachType::TraceRawTp => (format!("btf_trace_{target}"), Kind::Typedef),
+        AttachType::LsmMac => (format!("bpf_lsm_{target}"), Kind::Func),
+        AttachType::TraceIter => (format!("bpf_iter_{target}"), Kind::Func),
+        _ => (target.to_string(), Kind::Func),
+    };
+    let vmlinux = crate::kernel::kernel_btf()?;
+    vmlinux.find_by_name_kind(&name, kind).ok_or_else(|| Error::ProgramSpec {
+        prog: prog.into(),
+        reason: format!(
+            "attach target '{target}' not found in the kernel's BTF (looked for {} '{name}'; module targets are not supported yet)",
+            kind
+        ),
+    })
+}
+
+fn encode_records<T>(recs: &[T], f: impl Fn(&T) -> Vec<u32>) -> Vec<u8> {
+    recs.iter().flat_map(f).flat_map(u32::to_ne_bytes).collect()
+}
+
+/// Fills map fds and value offsets into a linked program's `LD_IMM64`s.
+fn fill_map_fds(spec: &ObjectSpec, linked: &mut LinkedProgram, maps: &[Option<Map>]) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    for r in &linked.map_relocs {
+        let map = maps.get(r.map).and_then(|m| m.as_ref()).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "program '{}' references map #{} which was not created",
+                spec.programs[linked.program].name, r.map
+            ))
+        })?;
+        let fd = map.as_fd().as_raw_fd();
+        let (first, second) = (r.insn_idx, r.insn_idx + 1);
+        if second >= linked.insns.len() {
+            return Err(Error::InvalidInput(format!(
+                "map reference at insn #{first} is truncated"
+            )));
+        }
+        linked.insns[first].imm = fd;
+        match r.kind {
+            MapRelocKind::Fd => linked.insns[first].src = pseudo::MAP_FD,
+            MapRelocKind::Value { offset } => {
+                linked.insns[first].src = pseudo::MAP_VALUE;
+                linked.insns[second].imm = offset as i32;
+            }
+        }
+    }
+    for r in &linked.extern_relocs {
+        let e = &spec.externs[r.ext];
+        if let (
+            ExternKind::Ksym(KsymKind::Var { .. } | KsymKind::Func { .. }),
+            Some(ExternValue::KsymBtf {
+                module: Some(m), ..
+            }),
+        ) = (&e.kind, &e.resolved)
+        {
+            return Err(Error::InvalidInput(format!(
+                "extern '{}' resolves into module '{m}': __ksym externs in kernel modules are not supported yet",
+                e.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn load_program(
+    open: &OpenObject,
+    idx: usize,
+    maps: &[Option<Map>],
+    btf_fd: Option<&OwnedFd>,
+    core: &[CoreOutcome],
+) -> Result<Program> {
+    let spec = &open.spec;
+    let p = &spec.programs[idx];
+    if let Some(e) = &p.error {
+        return Err(Error::ProgramSpec {
+            prog: p.name.clone(),
+            reason: e.to_string(),
+        });
+    }
+    let mut linked = spec.link_program(idx)?;
+    fill_map_fds(spec, &mut linked, maps)?;
+    let insns: Vec<u8> = linked.insns.iter().flat_map(|i| i.to_bytes()).collect();
+    let license = CString::new(spec.license.as_str())
+        .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
+    let attach_btf_id = attach_btf_id(
+        &p.name,
+        p.prog_type,
+        p.expected_attach_type,
+        p.attach_target.as_deref(),
+    )?;
+    // func/line info only make sense with the object's BTF loaded and BTF funcs supported.
+    let with_info = btf_fd.is_some() && probe_feature(Feature::BtfFunc);
+    let func_info = if with_info {
+        encode_records(&linked.func_info, |f| vec![f.insn_off, f.type_id])
+    } else {
+        Vec::new()
+    };
+    let line_info = if with_info {
+        encode_records(&linked.line_info, |l| {
+            vec![l.insn_off, l.file_name_off, l.line_off, l.line_col]
+        })
+    } else {
+        Vec::new()
+    };
+    let mut flags = 0;
+    if p.sleepable {
+        flags |= BPF_F_SLEEPABLE;
+    }
+    if p.xdp_frags {
+        flags |= BPF_F_XDP_HAS_FRAGS;
+    }
+    let kern_version = spec.kern_version.unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .and_then(|r| corebpf_obj::parse_kernel_release(r.trim()))
+            .unwrap_or(0)
+    });
+    let attr = ProgLoadAttr {
+        prog_type: p.prog_type,
+        insns: &insns,
+        license: &license,
+        name: &p.name,
+        kern_version,
+        prog_flags: flags,
+        expected_attach_type: p.expected_attach_type,
+        prog_btf_fd: if with_info {
+            btf_fd.map(|f| f.as_fd())
+        } else {
+            None
+        },
+        func_info: &func_info,
+        func_info_rec_size: if func_info.is_empty() { 0 } else { 8 },
+        line_info: &line_info,
+        line_info_rec_size: if line_info.is_empty() { 0 } else { 16 },
+        attach_btf_id,
+        log_level: open.opts.log_level,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let fd = prog_load(&attr, None).map_err(|e| verifier_error(spec, &linked, core, e))?;
+    let load_time = start.elapsed();
+    Ok(Program {
+        name: p.name.clone(),
+        section: p.section.clone(),
+        prog_type: p.prog_type,
+        expected_attach_type: p.expected_attach_type,
+        attach_target: p.attach_target.clone(),
+        fd,
+        insn_cnt: linked.insns.len(),
+        load_time,
+    })
+}
+
+/// A failed `BPF_PROG_LOAD` explained: the verifier's message, instruction, source line,
+/// and what CO-RE did there.
+fn verifier_error(
+    spec: &ObjectSpec,
+    linked: &LinkedProgram,
+    core: &[CoreOutcome],
+    e: SysError,
+) -> Error {
+    let prog = spec.programs[linked.program].name.clone();
+    let Some(log) = e.log().map(str::to_string) else {
+        return Error::Program { prog, source: e };
+    };
+    let message = verifier::message(&log);
+    let insn = verifier::failing_insn(&log);
+    let source_line = match (insn, &spec.btf) {
+        (Some(i), Some(btf)) => verifier::source_line(btf, &linked.line_info, i),
+        _ => None,
+    };
+    let core = insn.and_then(|i| verifier::explain_poison(spec, linked, core, i, &message));
+    Error::Verifier(Box::new(VerifierError {
+        prog,
+        object: spec.name.clone(),
+        message,
+        insn,
+        source_line,
+        core,
+        log,
+        source: e,
+    }))
+}
+
+/// Writes initial slots: maps into maps of maps, programs into prog arrays.
+fn init_slots<'p>(
+    spec: &ObjectSpec,
+    maps: &[Option<Map>],
+    program: impl Fn(usize) -> Option<&'p Program>,
+) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    for (mi, m) in spec.maps.iter().enumerate() {
+        let Some(outer) = maps[mi].as_ref() else {
+            continue;
+        };
+        for slot in &m.init_slots {
+            let fd = match &slot.target {
+                SlotTarget::Map(t) => maps
+                    .get(*t)
+                    .and_then(|m| m.as_ref())
+                    .map(|m| m.as_fd().as_raw_fd()),
+                SlotTarget::Program(p) => match program(*p) {
+                    Some(prog) => Some(prog.as_fd().as_raw_fd()),
+                    // A program not loaded (autoload off) leaves its slot empty, as libbpf.
+                    None => continue,
+                },
+            };
+            let Some(fd) = fd else { continue };
+            let what = if m.map_type == MapType::ProgArray {
+                "setting prog array slot"
+            } else {
+                "setting inner map slot"
+            };
+            outer
+                .update(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                .map_err(|e| {
+                    Error::InvalidInput(format!("map '{}': {what} {}: {e}", m.name, slot.index))
+                })?;
+        }
+    }
+    Ok(())
+}

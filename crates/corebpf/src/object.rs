@@ -1,0 +1,402 @@
+//! [`ObjectBuilder`] → [`OpenObject`] (parsed, adjustable) → [`Object`] (loaded), as
+//! libbpf's `bpf_object__open` / `bpf_object__load`.
+
+use std::path::{Path, PathBuf};
+
+use corebpf_btf::Kind;
+use corebpf_obj::core_relo::CoreOutcome;
+use corebpf_obj::{KernelConfig, MapKind, ObjectSpec};
+
+use crate::error::{Error, Result};
+use crate::map::Map;
+use crate::program::Program;
+
+/// Options for opening an object, in the builder style:
+///
+/// ```no_run
+/// let mut open = corebpf::ObjectBuilder::new()
+///     .btf_file("/tmp/vmlinux-6.1.btf") // CO-RE target other than the running kernel
+///     .pin_root("/sys/fs/bpf/myapp")
+///     .open_file("prog.bpf.o")?;
+/// open.set_global("target_pid", &1234u32.to_ne_bytes())?;
+/// open.set_autoload("debug_prog", false)?;
+/// let obj = open.load()?;
+/// # Ok::<(), corebpf::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ObjectBuilder {
+    pub(crate) btf_file: Option<PathBuf>,
+    pub(crate) pin_root: PathBuf,
+    pub(crate) log_level: u32,
+    pub(crate) kconfig: Option<String>,
+    pub(crate) kallsyms: Option<String>,
+}
+
+impl Default for ObjectBuilder {
+    fn default() -> Self {
+        ObjectBuilder::new()
+    }
+}
+
+impl ObjectBuilder {
+    /// Default options: relocate against the running kernel, pin under `/sys/fs/bpf`.
+    pub fn new() -> ObjectBuilder {
+        ObjectBuilder {
+            btf_file: None,
+            pin_root: PathBuf::from("/sys/fs/bpf"),
+            log_level: 0,
+            kconfig: None,
+            kallsyms: None,
+        }
+    }
+
+    /// Relocates CO-RE against this BTF file (raw BTF or an ELF with `.BTF`) instead of the
+    /// running kernel's (libbpf's `btf_custom_path`).
+    pub fn btf_file(mut self, path: impl Into<PathBuf>) -> ObjectBuilder {
+        self.btf_file = Some(path.into());
+        self
+    }
+
+    /// Directory where `LIBBPF_PIN_BY_NAME` maps are pinned and reused.
+    pub fn pin_root(mut self, path: impl Into<PathBuf>) -> ObjectBuilder {
+        self.pin_root = path.into();
+        self
+    }
+
+    /// Verifier log level for every program (0: a log only when loading fails).
+    pub fn log_level(mut self, level: u32) -> ObjectBuilder {
+        self.log_level = level;
+        self
+    }
+
+    /// Kernel config text for `__kconfig` externs (default: `/proc/config.gz` or
+    /// `/boot/config-$(uname -r)`).
+    pub fn kconfig(mut self, text: impl Into<String>) -> ObjectBuilder {
+        self.kconfig = Some(text.into());
+        self
+    }
+
+    /// `/proc/kallsyms`-format text for typeless `__ksym` externs (default: the real one).
+    pub fn kallsyms(mut self, text: impl Into<String>) -> ObjectBuilder {
+        self.kallsyms = Some(text.into());
+        self
+    }
+
+    /// Opens (parses) an object file.
+    pub fn open_file(self, path: impl AsRef<Path>) -> Result<OpenObject> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = corebpf_obj::object_name_from_path(path);
+        self.open_mem(&bytes, &name)
+    }
+
+    /// Opens an object from memory; `name` prefixes its internal map names.
+    pub fn open_mem(self, bytes: &[u8], name: &str) -> Result<OpenObject> {
+        let spec = corebpf_obj::Object::parse_named(bytes, name)?;
+        let autoload = vec![true; spec.programs.len()];
+        Ok(OpenObject {
+            spec,
+            opts: self,
+            autoload,
+        })
+    }
+}
+
+/// A parsed object not yet in the kernel: set globals, map sizes and which programs load.
+#[derive(Debug)]
+pub struct OpenObject {
+    pub(crate) spec: ObjectSpec,
+    pub(crate) opts: ObjectBuilder,
+    pub(crate) autoload: Vec<bool>,
+}
+
+impl OpenObject {
+    /// The parsed object.
+    pub fn spec(&self) -> &ObjectSpec {
+        &self.spec
+    }
+
+    fn not_found(&self, what: &'static str, name: &str) -> Error {
+        Error::NotFound {
+            what,
+            name: name.to_string(),
+            object: self.spec.name.clone(),
+        }
+    }
+
+    /// Whether program `name` is loaded by [`OpenObject::load`] (libbpf's
+    /// `bpf_program__set_autoload`). All programs load by default.
+    pub fn set_autoload(&mut self, name: &str, load: bool) -> Result<()> {
+        let i = self
+            .spec
+            .program_index(name)
+            .ok_or_else(|| self.not_found("program", name))?;
+        self.autoload[i] = load;
+        Ok(())
+    }
+
+    /// Loads only the named programs (the others' autoload is turned off).
+    pub fn load_only(&mut self, names: &[&str]) -> Result<()> {
+        for n in names {
+            if self.spec.program_index(n).is_none() {
+                return Err(self.not_found("program", n));
+            }
+        }
+        for (i, p) in self.spec.programs.iter().enumerate() {
+            self.autoload[i] = names.contains(&p.name.as_str());
+        }
+        Ok(())
+    }
+
+    /// Sets a map's `max_entries` before it is created.
+    pub fn set_max_entries(&mut self, map: &str, n: u32) -> Result<()> {
+        let i = self
+            .map_index(map)
+            .ok_or_else(|| self.not_found("map", map))?;
+        if self.spec.maps[i].is_internal() {
+            return Err(Error::InvalidInput(format!(
+                "map '{map}' holds global data; its size is fixed by the object"
+            )));
+        }
+        self.spec.maps[i].max_entries = n;
+        Ok(())
+    }
+
+    /// A map's index by its name, or by its section for global data (`.rodata`, `.bss`).
+    fn map_index(&self, name: &str) -> Option<usize> {
+        self.spec.map_index(name).or_else(|| {
+            self.spec
+                .maps
+                .iter()
+                .position(|m| m.is_internal() && m.section == name)
+        })
+    }
+
+    /// The initial bytes of a global data section (`.data`, `.rodata`, `.bss`,
+    /// `.data.custom`), to change before load.
+    pub fn section_data_mut(&mut self, section: &str) -> Result<&mut [u8]> {
+        let i = self
+            .spec
+            .maps
+            .iter()
+            .position(|m| matches!(m.kind, MapKind::Data(_)) && m.section == section)
+            .ok_or_else(|| self.not_found("data section", section))?;
+        let m = &mut self.spec.maps[i];
+        let size = m.value_size as usize;
+        Ok(m.data.get_or_insert_with(|| vec![0; size]).as_mut_slice())
+    }
+
+    /// Sets global variable `name` (in any data section, `.rodata` included) to `bytes`,
+    /// which must have the variable's exact size. This is how a program's `const volatile`
+    /// configuration is set before the verifier sees it.
+    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let btf = self
+            .spec
+            .btf
+            .clone()
+            .ok_or_else(|| self.not_found("variable", name))?;
+        for sec in btf.types().filter(|t| t.kind() == Kind::Datasec) {
+            for v in sec.datasec_vars() {
+                let Ok(var) = btf.type_by_id(v.type_id) else {
+                    continue;
+                };
+                if var.kind() != Kind::Var || var.name() != name {
+                    continue;
+                }
+                if bytes.len() != v.size as usize {
+                    return Err(Error::InvalidInput(format!(
+                        "global '{name}' is {} bytes, {} given",
+                        v.size,
+                        bytes.len()
+                    )));
+                }
+                let data = self.section_data_mut(sec.name())?;
+                let range = v.offset as usize..v.offset as usize + bytes.len();
+                let slot = data.get_mut(range).ok_or_else(|| {
+                    Error::InvalidInput(format!("global '{name}' lies outside its section"))
+                })?;
+                slot.copy_from_slice(bytes);
+                return Ok(());
+            }
+        }
+        Err(self.not_found("variable", name))
+    }
+
+    /// Loads BTF, maps and programs into the kernel (see the crate docs for the steps).
+    pub fn load(self) -> Result<Object> {
+        crate::load::load(self)
+    }
+
+    pub(crate) fn kernel_config(&self) -> Result<KernelConfig> {
+        Ok(match &self.opts.kconfig {
+            // A given config text describes the running kernel: its version is uname's.
+            Some(text) => {
+                let release =
+                    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+                let version = corebpf_obj::parse_kernel_release(release.trim()).unwrap_or(0);
+                KernelConfig::from_text(text).with_kernel_version(version)
+            }
+            None => KernelConfig::from_system()?,
+        })
+    }
+}
+
+/// A loaded object: its maps and programs, alive until dropped.
+#[derive(Debug)]
+pub struct Object {
+    pub(crate) name: String,
+    pub(crate) maps: Vec<(String, String, Map)>,
+    pub(crate) programs: Vec<Program>,
+    pub(crate) _btf_fd: Option<std::os::fd::OwnedFd>,
+    pub(crate) core: Vec<CoreOutcome>,
+    pub(crate) core_log: Vec<String>,
+    pub(crate) globals: Vec<Global>,
+}
+
+/// Where a global variable lives: its data section and offset.
+#[derive(Debug, Clone)]
+pub(crate) struct Global {
+    pub name: String,
+    pub section: String,
+    pub offset: u32,
+    pub size: u32,
+}
+
+/// Every global variable of an object's data sections, from its BTF DATASECs.
+pub(crate) fn globals_of(spec: &ObjectSpec) -> Vec<Global> {
+    let Some(btf) = &spec.btf else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for sec in btf.types().filter(|t| t.kind() == Kind::Datasec) {
+        for v in sec.datasec_vars() {
+            if let Ok(var) = btf.type_by_id(v.type_id) {
+                if var.kind() == Kind::Var {
+                    out.push(Global {
+                        name: var.name().to_string(),
+                        section: sec.name().to_string(),
+                        offset: v.offset,
+                        size: v.size,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Object {
+    fn global(&self, name: &str) -> Result<(&Global, &Map)> {
+        let not_found = || Error::NotFound {
+            what: "variable",
+            name: name.to_string(),
+            object: self.name.clone(),
+        };
+        let g = self
+            .globals
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or_else(not_found)?;
+        let map = self.map(&g.section).ok_or_else(not_found)?;
+        Ok((g, map))
+    }
+
+    /// Reads global variable `name` (from `.data`, `.bss`, `.rodata` or a custom section)
+    /// as the kernel holds it now.
+    pub fn read_global(&self, name: &str) -> Result<Vec<u8>> {
+        let (g, map) = self.global(name)?;
+        let value = map
+            .lookup(&0u32.to_ne_bytes(), 0)?
+            .ok_or_else(|| Error::InvalidInput(format!("section {} has no value", g.section)))?;
+        value
+            .get(g.offset as usize..(g.offset + g.size) as usize)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| Error::InvalidInput(format!("global '{name}' lies outside its section")))
+    }
+
+    /// Writes global variable `name` in `.data` or `.bss` (`.rodata` is frozen after load);
+    /// `bytes` must have the variable's size.
+    pub fn write_global(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (g, map) = self.global(name)?;
+        if bytes.len() != g.size as usize {
+            return Err(Error::InvalidInput(format!(
+                "global '{name}' is {} bytes, {} given",
+                g.size,
+                bytes.len()
+            )));
+        }
+        let key = 0u32.to_ne_bytes();
+        let mut value = map
+            .lookup(&key, 0)?
+            .ok_or_else(|| Error::InvalidInput(format!("section {} has no value", g.section)))?;
+        value[g.offset as usize..(g.offset + g.size) as usize].copy_from_slice(bytes);
+        map.update(&key, &value, 0)?;
+        Ok(())
+    }
+
+    /// Opens and loads `path` with default options.
+    pub fn load_file(path: impl AsRef<Path>) -> Result<Object> {
+        ObjectBuilder::new().open_file(path)?.load()
+    }
+
+    /// The object's name (its file name without `.bpf.o`/`.o`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A loaded program by name.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// A loaded program by name, mutably.
+    pub fn program_mut(&mut self, name: &str) -> Option<&mut Program> {
+        self.programs.iter_mut().find(|p| p.name == name)
+    }
+
+    /// Every loaded program.
+    pub fn programs(&self) -> &[Program] {
+        &self.programs
+    }
+
+    /// Takes a program out of the object (it then lives as long as the caller keeps it).
+    pub fn take_program(&mut self, name: &str) -> Option<Program> {
+        let i = self.programs.iter().position(|p| p.name == name)?;
+        Some(self.programs.remove(i))
+    }
+
+    /// A map by name (global data maps also by section name: `.rodata`, `.bss`).
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps
+            .iter()
+            .find(|(n, sec, _)| n == name || sec == name)
+            .map(|(_, _, m)| m)
+    }
+
+    /// Every map, with its name.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &Map)> {
+        self.maps.iter().map(|(n, _, m)| (n.as_str(), m))
+    }
+
+    /// Takes a map out of the object.
+    pub fn take_map(&mut self, name: &str) -> Option<Map> {
+        let i = self
+            .maps
+            .iter()
+            .position(|(n, sec, _)| n == name || sec == name)?;
+        Some(self.maps.remove(i).2)
+    }
+
+    /// What CO-RE did to each relocated instruction.
+    pub fn core_relocations(&self) -> &[CoreOutcome] {
+        &self.core
+    }
+
+    /// The CO-RE log, in libbpf's line format (also logged at debug level while loading).
+    pub fn core_log(&self) -> &[String] {
+        &self.core_log
+    }
+}
