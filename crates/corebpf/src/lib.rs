@@ -5,6 +5,8 @@ pub use corebpf_btf as btf;
 pub use corebpf_obj as obj;
 pub use corebpf_sys as sys;
 
+pub mod attach;
+pub mod link;
 pub mod map;
 pub mod perf_buffer;
 pub mod pin;

@@ -1,0 +1,1 @@
+//! Attaching programs: kprobes, tracepoints, XDP, sockets and the rest (work in progress).

@@ -1,0 +1,1 @@
+//! [`Link`]: an attachment that detaches on drop (work in progress).
