@@ -8,7 +8,9 @@ mod cdump_util;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use cdump_util::{check_layouts, clang_bpf, have_clang, scratch, testdata, vmlinux, VMLINUX};
+use cdump_util::{
+    check_layouts, check_layouts_with, clang_bpf, have_clang, scratch, testdata, vmlinux, VMLINUX,
+};
 use corebpf_btf::cdump::{self, DumpOptions};
 use corebpf_btf::{Btf, Kind};
 
@@ -74,6 +76,26 @@ fn vmlinux_struct_layouts_match_btf() {
     }
     let (sizes, offsets) = check_layouts(&btf, "vmlinux");
     assert!(sizes > 1000 && offsets > 10000, "{sizes} {offsets}");
+}
+
+#[test]
+fn vmlinux_sorted_dump_has_the_same_definitions_and_layouts() {
+    let Some(btf) = vmlinux() else { return };
+    let sorted = DumpOptions {
+        sorted: true,
+        ..DumpOptions::default()
+    };
+    let a = cdump::to_c_header_with(&btf, &sorted).unwrap();
+    let b = cdump::to_c_header(&btf).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(definitions(&a), definitions(&b));
+    // Enums first, then base types, then structs and unions by name.
+    let first_enum = a.find("\nenum ").unwrap();
+    let first_struct = a.find("\nstruct ").unwrap();
+    assert!(first_enum < first_struct);
+    if have_clang() {
+        check_layouts_with(&btf, "vmlinux-sorted", true);
+    }
 }
 
 #[test]

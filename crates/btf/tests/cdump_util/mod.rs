@@ -178,9 +178,14 @@ pub fn member_asserts(
 
 /// Dumps `btf`, then compiles the header with size/offset asserts for every struct.
 pub fn check_layouts(btf: &Btf, name: &str) -> (usize, usize) {
+    check_layouts_with(btf, name, false)
+}
+
+/// [`check_layouts`] of the dump in id order or (`sorted`) bpftool's sorted order.
+pub fn check_layouts_with(btf: &Btf, name: &str, sorted: bool) -> (usize, usize) {
     let dir = scratch(name);
     let mut d = CDumper::new(btf).unwrap();
-    d.dump_all(false).unwrap();
+    d.dump_all(sorted).unwrap();
     let mut header = b"#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n".to_vec();
     header.extend(d.take_output());
     header.extend(b"#pragma clang attribute pop\n");
