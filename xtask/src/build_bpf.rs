@@ -140,9 +140,9 @@ fn which(name: &str) -> bool {
 /// Produces the `vmlinux.h` used by sources that include it, and returns its directory.
 ///
 /// Order: `$COREBPF_VMLINUX_H` if set (a ready header, copied so the include dir is stable);
-/// otherwise `bpftool btf dump file /sys/kernel/btf/vmlinux format c`.
-/// TODO: once `corebpf btf dump --format c` exists, call it here instead of bpftool, so the
-/// project builds its own corpus with its own BTF dumper (and compare the two in a test).
+/// otherwise corebpf's own C dump of `/sys/kernel/btf/vmlinux` (`corebpf_btf::cdump`, the
+/// same code as `corebpf btf dump --format c`): the project builds its corpus and examples
+/// with its own BTF dumper, which its tests compare with bpftool's.
 fn generate_vmlinux_h(root: &Path, regen: bool) -> Result<PathBuf, String> {
     let dir = root.join("target/bpf-include");
     let out = dir.join("vmlinux.h");
@@ -154,18 +154,11 @@ fn generate_vmlinux_h(root: &Path, regen: bool) -> Result<PathBuf, String> {
     if out.exists() && !regen {
         return Ok(dir);
     }
-    eprintln!("generating {} with bpftool", out.display());
-    let hdr = run_cmd(Command::new("bpftool").args([
-        "btf",
-        "dump",
-        "file",
-        "/sys/kernel/btf/vmlinux",
-        "format",
-        "c",
-    ]))
-    .map_err(|e| {
-        format!("{e}\n(hint: set COREBPF_VMLINUX_H to a vmlinux.h to build without bpftool)")
-    })?;
+    eprintln!("generating {} with corebpf's BTF dumper", out.display());
+    let btf =
+        corebpf_btf::Btf::from_sys_fs().map_err(|e| format!("/sys/kernel/btf/vmlinux: {e}"))?;
+    let hdr =
+        corebpf_btf::cdump::to_c_header(&btf).map_err(|e| format!("dumping vmlinux.h: {e}"))?;
     fs::write(&out, hdr).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(dir)
 }

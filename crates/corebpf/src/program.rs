@@ -50,6 +50,58 @@ pub struct TestRunOutput {
 }
 
 impl Program {
+    /// Loads a program assembled by hand (no ELF, no clang): `insns` from
+    /// [`corebpf_obj::asm`], the kernel's type for it, a name and a license.
+    ///
+    /// ```no_run
+    /// use corebpf::obj::asm::*;
+    /// use corebpf::sys::ProgType;
+    /// // r0 = 42; exit
+    /// let insns = [mov64_imm(0, 42), exit()];
+    /// let prog = corebpf::Program::load_insns(ProgType::SocketFilter, "answer", &insns, "GPL")?;
+    /// assert_eq!(prog.test_run(&corebpf::TestRun { data: &[0u8; 64], ..Default::default() })?.retval, 42);
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn load_insns(prog_type: ProgType, name: &str, insns: &[corebpf_obj::Insn], license: &str) -> Result<Program> {
+        let bytes: Vec<u8> = insns.iter().flat_map(|i| i.to_bytes()).collect();
+        let license = std::ffi::CString::new(license)
+            .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
+        let attr = corebpf_sys::ProgLoadAttr {
+            prog_type,
+            insns: &bytes,
+            license: &license,
+            name,
+            ..Default::default()
+        };
+        let start = std::time::Instant::now();
+        let fd = corebpf_sys::prog_load(&attr, None).map_err(|source| match source.log().map(str::to_string) {
+            Some(log) => Error::Verifier(Box::new(crate::error::VerifierError {
+                prog: name.to_string(),
+                object: "(hand-assembled)".into(),
+                message: crate::verifier::message(&log),
+                insn: crate::verifier::failing_insn(&log),
+                source_line: None,
+                core: None,
+                log,
+                source,
+            })),
+            None => Error::Program {
+                prog: name.to_string(),
+                source,
+            },
+        })?;
+        Ok(Program {
+            name: name.to_string(),
+            section: String::new(),
+            prog_type,
+            expected_attach_type: None,
+            attach_target: None,
+            fd,
+            insn_cnt: insns.len(),
+            load_time: start.elapsed(),
+        })
+    }
+
     /// The program's name (its C function name).
     pub fn name(&self) -> &str {
         &self.name
