@@ -74,16 +74,41 @@ pub fn test(args: &[String]) -> Result<(), String> {
     cargo(&vm)
 }
 
-/// `cargo xtask demo`: builds corebpf and runs its demo.
-pub fn demo(_args: &[String]) -> Result<(), String> {
+/// `cargo xtask demo`: builds the examples and runs `execsnoop`, which loads a CO-RE
+/// object (printing every relocation in libbpf's log format), attaches it to the
+/// `sched_process_exec` tracepoint and prints the exec events it receives while it starts a
+/// few processes itself.
+pub fn demo(args: &[String]) -> Result<(), String> {
     setup(&[])?;
-    cargo(&["build", "--release", "-p", "corebpf-cli"])?;
-    let bin = workspace_root().join("target/release/corebpf");
+    require_root()?;
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "corebpf-examples",
+        "-p",
+        "corebpf-cli",
+    ])?;
+    let bin = workspace_root().join("target/release/execsnoop");
+    let mut cmd_args: Vec<String> = vec![
+        "--duration".into(),
+        "4".into(),
+        "--spawn".into(),
+        "5".into(),
+        // The CO-RE log comes from corebpf's own debug log (RUST_LOG) instead.
+        "--quiet".into(),
+    ];
+    cmd_args.extend(args.iter().cloned());
+    println!(
+        "$ RUST_LOG=corebpf_btf=debug {} {}",
+        bin.display(),
+        cmd_args.join(" ")
+    );
     let status = Command::new(&bin)
-        .args(["btf", "dump", "/sys/kernel/btf/vmlinux", "--summary"])
+        .args(&cmd_args)
         .env(
             "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".into()),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "corebpf_btf=debug".into()),
         )
         .status()
         .map_err(|e| format!("{}: {e}", bin.display()))?;
