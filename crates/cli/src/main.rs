@@ -1,15 +1,37 @@
 //! The `corebpf` command line. Each subcommand lives in `cmd/<name>.rs` with an `Args`
-//! struct (clap) and a `run(args) -> Result<(), Box<dyn Error>>`; add new ones to
-//! [`Command`] and the match in `main`.
+//! struct (clap) and a `run`; add new ones to [`Command`] and the match in `main`.
 
 mod cmd;
 
+use std::io::Write as _;
+
 use clap::{Parser, Subcommand};
+use cmd::{Exit, UsageError};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure: a program did not load, a CO-RE relocation failed, a file or syscall failed
+  2  usage error: bad arguments, an unknown program name, malformed hex
+
+Logging: RUST_LOG=debug (or -v) shows each loader step, CO-RE relocations in libbpf's
+log format; RUST_LOG=trace adds per-instruction detail.";
 
 /// corebpf: a pure-Rust BPF loader with CO-RE.
 #[derive(Debug, Parser)]
-#[command(name = "corebpf", version, about)]
+#[command(
+    name = "corebpf",
+    version,
+    about,
+    long_about = "corebpf: a pure-Rust, libbpf-style BPF loader with CO-RE.\n\n\
+        Inspect and dry-run-relocate BPF objects without a kernel, load and run them on this \
+        one, and look at BTF and maps.",
+    after_help = AFTER_HELP
+)]
 struct Cli {
+    /// Log at debug level (CO-RE log lines, loader steps); RUST_LOG overrides.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,16 +40,49 @@ struct Cli {
 enum Command {
     /// Show what a BPF object declares: programs, maps, data sections, externs, BTF.
     Inspect(cmd::inspect::Args),
+    /// Dry-run CO-RE relocation against kernel BTF (no kernel needed).
+    Relocate(cmd::relocate::Args),
+    /// Load an object into the kernel and report programs' and maps' ids.
+    Load(cmd::load::Args),
+    /// Dump or query BTF.
+    #[command(subcommand)]
+    Btf(cmd::btf::Command),
+    /// Run programs with BPF_PROG_TEST_RUN.
+    #[command(subcommand)]
+    Prog(cmd::prog::Command),
+    /// Show, dump and pin kernel maps.
+    #[command(subcommand)]
+    Map(cmd::map::Command),
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "debug" } else { "warn" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format(|f, r| writeln!(f, "{}: {}", r.level().as_str().to_lowercase(), r.args()))
+        .init();
 }
 
 fn main() {
-    env_logger::init();
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args).map(|()| Exit::Ok),
+        Command::Relocate(args) => cmd::relocate::run(args),
+        Command::Load(args) => cmd::load::run(args),
+        Command::Btf(c) => cmd::btf::run(c),
+        Command::Prog(c) => cmd::prog::run(c),
+        Command::Map(c) => cmd::map::run(c),
     };
-    if let Err(e) = result {
-        eprintln!("corebpf: {e}");
-        std::process::exit(1);
-    }
+    let code = match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            eprintln!("corebpf: {e}");
+            if e.is::<UsageError>() {
+                Exit::Usage
+            } else {
+                Exit::Failed
+            }
+        }
+    };
+    std::process::exit(code as i32);
 }

@@ -60,7 +60,7 @@ fn extern_kind(k: &ExternKind) -> String {
 }
 
 /// Linked instructions as text, or the link error.
-fn program_disasm(spec: &ObjectSpec, idx: usize) -> String {
+pub(crate) fn program_disasm(spec: &ObjectSpec, idx: usize) -> String {
     match spec.link_program(idx) {
         Ok(l) => {
             // Name what each reference is, as bpftool does with map names.

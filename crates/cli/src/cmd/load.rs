@@ -1,0 +1,436 @@
+//! `corebpf load OBJ [--prog NAME]... [--btf FILE] [--pin DIR] [--attach] [--json]`: loads
+//! an object into the kernel and reports each program's and map's id, or why a program did
+//! not load.
+
+use std::collections::HashSet;
+use std::error::Error;
+use std::fmt::Write as _;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use corebpf::{Object, ObjectBuilder, OpenObject};
+use serde_json::{json, Value};
+
+use super::{usage, Exit};
+
+/// Arguments of `corebpf load`.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Load a BPF object into the kernel: CO-RE against the running kernel (or \
+        --btf), maps created, programs through the verifier. Reports each program's id, \
+        instruction count and load time, and each map's id.\n\n\
+        With --prog, only the named programs load (the others' autoload is off, as libbpf's \
+        bpf_program__set_autoload). When loading the whole selection fails, each program is \
+        then loaded alone, so one failing program never hides another: every failure is \
+        reported with the verifier's message and the C source line.\n\n\
+        Without --pin or --attach, everything is unloaded when the command exits: it answers \
+        \"does this load?\". --pin DIR keeps programs and maps pinned under DIR (a bpffs \
+        directory; also where LIBBPF_PIN_BY_NAME maps go).\n\n\
+        Exit codes: 0 every program loaded, 1 some program (or the object) failed, 2 usage \
+        error (such as an unknown --prog name).",
+    after_help = "Examples:\n  \
+        corebpf load prog.bpf.o\n  \
+        corebpf load prog.bpf.o --prog handle_exec --prog handle_exit --json\n  \
+        corebpf load prog.bpf.o --pin /sys/fs/bpf/myapp\n  \
+        corebpf load prog.bpf.o --btf /tmp/6.1.btf     # CO-RE against another kernel's BTF"
+)]
+pub struct Args {
+    /// The BPF object file.
+    pub object: PathBuf,
+    /// Load only this program (repeatable).
+    #[arg(long = "prog", value_name = "NAME")]
+    pub progs: Vec<String>,
+    /// CO-RE target BTF instead of the running kernel's.
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
+    /// Pin programs and maps under this bpffs directory.
+    #[arg(long, value_name = "DIR")]
+    pub pin: Option<PathBuf>,
+    /// Attach programs as their SEC() names describe and stay attached until Ctrl-C.
+    #[arg(long)]
+    pub attach: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What happened to one program.
+struct ProgReport {
+    name: String,
+    section: String,
+    prog_type: String,
+    id: Option<u32>,
+    insns: Option<usize>,
+    load_time_us: Option<u128>,
+    pinned: Option<PathBuf>,
+    /// Loaded by itself after the whole selection failed (and unloaded again).
+    alone: bool,
+    /// The error without the verifier log, and the log.
+    error: Option<(String, String)>,
+}
+
+struct MapReport {
+    name: String,
+    map_type: String,
+    id: u32,
+    key_size: usize,
+    value_size: usize,
+    max_entries: u32,
+    pinned: Option<PathBuf>,
+}
+
+fn open(args: &Args) -> Result<OpenObject, Box<dyn Error>> {
+    let mut b = ObjectBuilder::new();
+    if let Some(btf) = &args.btf {
+        b = b.btf_file(btf);
+    }
+    if let Some(dir) = &args.pin {
+        b = b.pin_root(dir);
+    }
+    Ok(b.open_file(&args.object)?)
+}
+
+/// Splits a loader error into its message (with the source line) and the verifier log.
+fn split_error(e: &corebpf::Error) -> (String, String) {
+    let text = e.to_string();
+    match text.split_once("\n  verifier log:") {
+        Some((msg, _)) => (
+            msg.to_string(),
+            e.verifier().map(|v| v.log.clone()).unwrap_or_default(),
+        ),
+        None => (text, String::new()),
+    }
+}
+
+fn loaded_report(obj: &Object, name: &str, section: &str) -> ProgReport {
+    let p = obj.program(name);
+    ProgReport {
+        name: name.to_string(),
+        section: section.to_string(),
+        prog_type: p.map_or(String::new(), |p| p.prog_type().name().to_string()),
+        id: p.and_then(|p| p.id().ok()),
+        insns: p.map(|p| p.insn_count()),
+        load_time_us: p.map(|p| p.load_time().as_micros()),
+        pinned: None,
+        alone: false,
+        error: None,
+    }
+}
+
+fn failed_report(spec: &corebpf_obj::ObjectSpec, name: &str, e: &corebpf::Error) -> ProgReport {
+    let i = spec.program_index(name);
+    let p = i.map(|i| &spec.programs[i]);
+    ProgReport {
+        name: name.to_string(),
+        section: p.map_or(String::new(), |p| p.section.clone()),
+        prog_type: p.map_or(String::new(), |p| p.prog_type.name().to_string()),
+        id: None,
+        insns: i
+            .and_then(|i| spec.link_program(i).ok())
+            .map(|l| l.insns.len()),
+        load_time_us: None,
+        pinned: None,
+        alone: false,
+        error: Some(split_error(e)),
+    }
+}
+
+/// Whether a load error is about one program (so loading the others alone may work).
+fn is_program_error(e: &corebpf::Error) -> bool {
+    use corebpf::Error as E;
+    matches!(
+        e,
+        E::Verifier(_) | E::Program { .. } | E::ProgramSpec { .. } | E::Core(_)
+    )
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<Exit, Box<dyn Error>> {
+    if args.attach {
+        return Err(
+            "--attach is not available yet: corebpf's attach API (Object::attach_all) \
+             is still being written; load without --attach, or --pin and attach with bpftool"
+                .into(),
+        );
+    }
+    let mut open = open(&args)?;
+    let spec = open.spec().clone();
+    let selected: Vec<String> = if args.progs.is_empty() {
+        spec.programs.iter().map(|p| p.name.clone()).collect()
+    } else {
+        for n in &args.progs {
+            if spec.program_index(n).is_none() {
+                let known: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
+                return Err(usage(format!(
+                    "no program named '{n}' in {} (programs: {})",
+                    args.object.display(),
+                    known.join(", ")
+                )));
+            }
+        }
+        let names: Vec<&str> = args.progs.iter().map(String::as_str).collect();
+        open.load_only(&names)?;
+        args.progs.clone()
+    };
+    if let Some(dir) = &args.pin {
+        prepare_pin_dir(dir)?;
+    }
+    let section_of = |n: &str| {
+        spec.program_index(n)
+            .map_or(String::new(), |i| spec.programs[i].section.clone())
+    };
+    let (mut progs, maps, object_error, obj) = match open.load() {
+        Ok(obj) => {
+            let progs = selected
+                .iter()
+                .map(|n| loaded_report(&obj, n, &section_of(n)))
+                .collect();
+            let maps = map_reports(&obj);
+            (progs, maps, None, Some(obj))
+        }
+        Err(e) if !is_program_error(&e) => {
+            // Maps, BTF, externs: no program can load; say so once.
+            let why = (
+                "not loaded: the object failed to load".to_string(),
+                String::new(),
+            );
+            let progs = selected
+                .iter()
+                .map(|n| ProgReport {
+                    error: Some(why.clone()),
+                    ..failed_report(&spec, n, &e)
+                })
+                .collect();
+            (progs, Vec::new(), Some(split_error(&e)), None)
+        }
+        Err(e) if selected.len() <= 1 => {
+            let progs = selected
+                .iter()
+                .map(|n| failed_report(&spec, n, &e))
+                .collect();
+            (progs, Vec::new(), None, None)
+        }
+        Err(e) => {
+            // Load each program alone to report every failure, not just the first.
+            let mut progs = Vec::new();
+            for n in &selected {
+                let mut alone = self::open(&args)?;
+                alone.load_only(&[n.as_str()])?;
+                progs.push(match alone.load() {
+                    Ok(obj) => ProgReport {
+                        alone: true,
+                        ..loaded_report(&obj, n, &section_of(n))
+                    },
+                    Err(e) => failed_report(&spec, n, &e),
+                });
+            }
+            // Every program loads alone: the failure is the object's (maps, BTF, slots).
+            let object_error = progs
+                .iter()
+                .all(|p| p.error.is_none())
+                .then(|| split_error(&e));
+            (progs, Vec::new(), object_error, None)
+        }
+    };
+    let mut maps = maps;
+    if let (Some(obj), Some(dir)) = (&obj, &args.pin) {
+        let by_name: HashSet<&str> = spec
+            .maps
+            .iter()
+            .filter(|m| m.pinning == corebpf_obj::Pinning::ByName)
+            .map(|m| m.name.as_str())
+            .collect();
+        pin_all(obj, dir, &by_name, &mut progs, &mut maps)?;
+    }
+    let ok = obj.is_some();
+    let out = if args.json {
+        let v = to_json(&spec.name, ok, &progs, &maps, object_error.as_ref());
+        serde_json::to_string_pretty(&v)? + "\n"
+    } else {
+        to_text(&spec.name, &progs, &maps, object_error.as_ref())
+    };
+    print!("{out}");
+    if let Some((msg, _)) = &object_error {
+        eprintln!("corebpf: {msg}");
+        return Ok(Exit::Failed);
+    }
+    for p in &progs {
+        if let Some((msg, log)) = &p.error {
+            eprintln!("corebpf: {msg}");
+            if !log.is_empty() {
+                eprintln!("  verifier log:");
+                for l in log.lines() {
+                    eprintln!("    {l}");
+                }
+            }
+        }
+    }
+    Ok(if ok { Exit::Ok } else { Exit::Failed })
+}
+
+/// Creates the pin directory (mounting bpffs at /sys/fs/bpf if needed) and checks it is
+/// on a bpffs, before anything loads.
+fn prepare_pin_dir(dir: &Path) -> Result<(), Box<dyn Error>> {
+    if dir.starts_with("/sys/fs/bpf") {
+        corebpf::pin::ensure_bpffs()?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !corebpf::pin::is_bpffs(dir)? {
+        return Err(format!(
+            "{} is not on a BPF filesystem (mount -t bpf bpf <dir>)",
+            dir.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Pins every program and map at `dir/<name>`; LIBBPF_PIN_BY_NAME maps are already there.
+fn pin_all(
+    obj: &Object,
+    dir: &Path,
+    by_name: &HashSet<&str>,
+    progs: &mut [ProgReport],
+    maps: &mut [MapReport],
+) -> Result<(), Box<dyn Error>> {
+    for r in progs.iter_mut() {
+        if let Some(p) = obj.program(&r.name) {
+            let path = dir.join(&r.name);
+            corebpf::pin::pin(p.as_fd(), &path)?;
+            r.pinned = Some(path);
+        }
+    }
+    for r in maps.iter_mut() {
+        let path = dir.join(&r.name);
+        if !by_name.contains(r.name.as_str()) {
+            if let Some(m) = obj.map(&r.name) {
+                m.pin(&path)?;
+            }
+        }
+        r.pinned = Some(path);
+    }
+    Ok(())
+}
+
+fn map_reports(obj: &Object) -> Vec<MapReport> {
+    obj.maps()
+        .map(|(name, m)| MapReport {
+            name: name.to_string(),
+            map_type: m
+                .map_type()
+                .map_or(format!("unknown({})", m.raw_type()), |t| {
+                    t.name().to_string()
+                }),
+            id: m.id(),
+            key_size: m.key_size(),
+            value_size: m.value_size(),
+            max_entries: m.max_entries(),
+            pinned: None,
+        })
+        .collect()
+}
+
+fn to_text(
+    object: &str,
+    progs: &[ProgReport],
+    maps: &[MapReport],
+    object_error: Option<&(String, String)>,
+) -> String {
+    let mut o = String::new();
+    if let Some((msg, _)) = object_error {
+        let _ = writeln!(o, "object '{object}' failed to load: {msg}");
+    }
+    let loaded = progs.iter().filter(|p| p.error.is_none()).count();
+    let _ = writeln!(
+        o,
+        "object '{object}': {loaded} of {} programs loaded",
+        progs.len()
+    );
+    for p in progs {
+        let _ = write!(
+            o,
+            "prog {}: sec '{}' type {}",
+            p.name, p.section, p.prog_type
+        );
+        match &p.error {
+            None => {
+                if let Some(id) = p.id {
+                    let _ = write!(o, " id {id}");
+                }
+                let _ = write!(
+                    o,
+                    " insns {} loaded in {} us",
+                    p.insns.unwrap_or(0),
+                    p.load_time_us.unwrap_or(0)
+                );
+                if p.alone {
+                    let _ = write!(o, " (alone, then unloaded: another program failed)");
+                }
+            }
+            Some((msg, _)) => {
+                let first = msg.lines().next().unwrap_or_default();
+                let _ = write!(o, " FAILED: {first}");
+            }
+        }
+        if let Some(path) = &p.pinned {
+            let _ = write!(o, " pinned {}", path.display());
+        }
+        o.push('\n');
+    }
+    for m in maps {
+        let _ = write!(
+            o,
+            "map {}: type {} id {} key {} value {} max_entries {}",
+            m.name, m.map_type, m.id, m.key_size, m.value_size, m.max_entries
+        );
+        if let Some(path) = &m.pinned {
+            let _ = write!(o, " pinned {}", path.display());
+        }
+        o.push('\n');
+    }
+    o
+}
+
+fn to_json(
+    object: &str,
+    ok: bool,
+    progs: &[ProgReport],
+    maps: &[MapReport],
+    object_error: Option<&(String, String)>,
+) -> Value {
+    let progs: Vec<Value> = progs
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "section": p.section,
+                "type": p.prog_type,
+                "ok": p.error.is_none(),
+                "loaded_alone": p.alone,
+                "error": p.error.as_ref().map(|e| &e.0),
+                "verifier_log": p.error.as_ref().map(|e| &e.1).filter(|l| !l.is_empty()),
+                "id": p.id,
+                "insns": p.insns,
+                "load_time_us": p.load_time_us,
+                "pinned": p.pinned.as_ref().map(|p| p.display().to_string()),
+            })
+        })
+        .collect();
+    let maps: Vec<Value> = maps
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name, "type": m.map_type, "id": m.id, "key_size": m.key_size,
+                "value_size": m.value_size, "max_entries": m.max_entries,
+                "pinned": m.pinned.as_ref().map(|p| p.display().to_string()),
+            })
+        })
+        .collect();
+    json!({
+        "object": object,
+        "ok": ok,
+        "error": object_error.map(|e| &e.0),
+        "programs": progs,
+        "maps": maps,
+    })
+}

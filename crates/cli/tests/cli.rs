@@ -1,0 +1,41 @@
+//! Top-level help and exit codes.
+
+mod common;
+
+use common::corebpf;
+
+#[test]
+fn help_documents_exit_codes_and_commands() {
+    let r = corebpf(&["--help"]);
+    assert_eq!(r.code, 0);
+    for s in [
+        "Exit codes:",
+        "0  success",
+        "2  usage error",
+        "RUST_LOG",
+        "relocate",
+        "load",
+        "btf",
+        "prog",
+        "map",
+        "inspect",
+    ] {
+        assert!(r.stdout.contains(s), "{s} in\n{}", r.stdout);
+    }
+    for sub in [
+        &["relocate", "--help"][..],
+        &["load", "--help"],
+        &["btf", "dump", "--help"],
+        &["prog", "run", "--help"],
+        &["map", "dump", "--help"],
+    ] {
+        let r = corebpf(sub);
+        assert_eq!(r.code, 0, "{sub:?}");
+        assert!(r.stdout.contains("Example"), "{sub:?}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn unknown_subcommand_is_usage_error() {
+    assert_eq!(corebpf(&["frobnicate"]).code, 2);
+}
