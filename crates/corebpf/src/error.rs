@@ -99,6 +99,19 @@ pub enum Error {
     /// A value given before load does not fit.
     #[error("{0}")]
     InvalidInput(String),
+    /// Attaching a program failed: which program, which target, and why (what the kernel
+    /// lacks, or its errno).
+    #[error("program '{prog}': cannot attach to {target}: {reason}")]
+    Attach {
+        /// The program.
+        prog: String,
+        /// The attach point (`kprobe do_sys_openat2`, `xdp on ifindex 3`, ...).
+        target: String,
+        /// What went wrong, in words (the kernel's answer included).
+        reason: String,
+        /// The underlying system error, if one.
+        source: Option<SysError>,
+    },
     /// Any other syscall failure.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -163,6 +176,22 @@ impl Error {
             | Error::Map { source: e, .. }
             | Error::BtfLoad { source: e, .. } => e.is_permission(),
             Error::Verifier(v) => v.source.is_permission() && v.log.trim().is_empty(),
+            Error::Attach {
+                source: Some(e), ..
+            } => e.is_permission(),
+            _ => false,
+        }
+    }
+
+    /// Whether the failure says the kernel lacks something (a probe PMU, a link type, a
+    /// program type): [`SysError::is_unsupported`] of the underlying error.
+    pub fn is_unsupported(&self) -> bool {
+        match self {
+            Error::Sys(e)
+            | Error::Program { source: e, .. }
+            | Error::Attach {
+                source: Some(e), ..
+            } => e.is_unsupported(),
             _ => false,
         }
     }

@@ -25,3 +25,4 @@ pub use kernel::{kernel_btf, kernel_targets};
 pub use map::Map;
 pub use object::{Object, ObjectBuilder, OpenObject};
 pub use program::{Program, TestRun, TestRunOutput};
+pub use link::{Link, LinkInfo};

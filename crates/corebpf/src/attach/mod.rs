@@ -1,1 +1,171 @@
-//! Attaching programs: kprobes, tracepoints, XDP, sockets and the rest (work in progress).
+//! Attaching programs: one module per kind of attach point, each adding
+//! `Program::attach_*` methods that return a [`Link`](crate::link::Link).
+//!
+//! | program | method | module |
+//! |---|---|---|
+//! | kprobe/kretprobe, ksyscall | [`Program::attach_kprobe`], [`Program::attach_kretprobe`], [`Program::attach_kprobe_with`], [`Program::attach_ksyscall`] | [`kprobe`] |
+//! | uprobe/uretprobe | [`Program::attach_uprobe`], [`Program::attach_uprobe_offset`] | [`uprobe`] |
+//! | tracepoint | [`Program::attach_tracepoint`] | [`tracepoint`] |
+//! | raw tracepoint | [`Program::attach_raw_tracepoint`] | [`raw_tp`] |
+//! | tp_btf, fentry, fexit, fmod_ret, lsm | [`Program::attach_tracing`] | [`tracing`] |
+//! | iter | [`Program::attach_iter`] | [`iter`] |
+//! | XDP | [`Program::attach_xdp`] | [`xdp`] |
+//! | TC (tcx) | [`Program::attach_tc`] | [`tc`] |
+//! | socket filter | [`Program::attach_socket`] | [`socket`] |
+//! | cgroup programs | [`Program::attach_cgroup`], [`Program::attach_cgroup_path`] | [`cgroup`] |
+//! | sk_skb, sk_msg | [`Program::attach_sockmap`] | [`sockmap`] |
+//! | perf_event | [`Program::attach_perf_event`], [`Program::attach_cpu_clock`] | [`perf_event`] |
+//! | any with a full SEC name | [`Program::attach`], [`Object::attach_all`](crate::Object::attach_all) | [`auto`] |
+//!
+//! [`Program::attach_kprobe`]: crate::Program::attach_kprobe
+//! [`Program::attach_kretprobe`]: crate::Program::attach_kretprobe
+//! [`Program::attach_kprobe_with`]: crate::Program::attach_kprobe_with
+//! [`Program::attach_ksyscall`]: crate::Program::attach_ksyscall
+//! [`Program::attach_uprobe`]: crate::Program::attach_uprobe
+//! [`Program::attach_uprobe_offset`]: crate::Program::attach_uprobe_offset
+//! [`Program::attach_tracepoint`]: crate::Program::attach_tracepoint
+//! [`Program::attach_raw_tracepoint`]: crate::Program::attach_raw_tracepoint
+//! [`Program::attach_tracing`]: crate::Program::attach_tracing
+//! [`Program::attach_iter`]: crate::Program::attach_iter
+//! [`Program::attach_xdp`]: crate::Program::attach_xdp
+//! [`Program::attach_tc`]: crate::Program::attach_tc
+//! [`Program::attach_socket`]: crate::Program::attach_socket
+//! [`Program::attach_cgroup`]: crate::Program::attach_cgroup
+//! [`Program::attach_cgroup_path`]: crate::Program::attach_cgroup_path
+//! [`Program::attach_sockmap`]: crate::Program::attach_sockmap
+//! [`Program::attach_perf_event`]: crate::Program::attach_perf_event
+//! [`Program::attach_cpu_clock`]: crate::Program::attach_cpu_clock
+//! [`Program::attach`]: crate::Program::attach
+
+pub mod auto;
+pub mod cgroup;
+pub mod iter;
+pub mod kprobe;
+pub mod perf_event;
+pub mod raw_tp;
+pub mod socket;
+pub mod sockmap;
+pub mod tc;
+pub mod tracefs;
+pub mod tracepoint;
+pub mod tracing;
+pub mod uprobe;
+pub mod xdp;
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use corebpf_sys::{
+    link_create, probe_feature, AttachTarget, AttachType, Feature, LinkCreateAttr, LinkCreateOpts,
+    SysError,
+};
+
+use crate::error::Error;
+use crate::link::{Kind, Link};
+use crate::program::Program;
+
+/// An [`Error::Attach`] about `prog` and `target`.
+pub(crate) fn attach_err(
+    prog: &Program,
+    target: &str,
+    reason: impl Into<String>,
+    source: Option<SysError>,
+) -> Error {
+    Error::Attach {
+        prog: prog.name().to_string(),
+        target: target.to_string(),
+        reason: reason.into(),
+        source,
+    }
+}
+
+/// An [`Error::Attach`] carrying the system error, with `what` failed as the reason.
+pub(crate) fn sys_err(prog: &Program, target: &str, what: &str, e: SysError) -> Error {
+    attach_err(prog, target, format!("{what}: {e}"), Some(e))
+}
+
+/// Duplicates an fd (for attachments that must undo themselves later).
+pub(crate) fn dup(prog: &Program, target: &str, fd: impl AsFd) -> crate::Result<OwnedFd> {
+    fd.as_fd().try_clone_to_owned().map_err(|e| {
+        let e = SysError::File {
+            path: "dup".into(),
+            source: e,
+        };
+        sys_err(prog, target, "duplicating an fd", e)
+    })
+}
+
+/// Checks that `prog` has one of the program types in `types`.
+pub(crate) fn expect_type(
+    prog: &Program,
+    target: &str,
+    types: &[corebpf_sys::ProgType],
+    method: &str,
+) -> crate::Result<()> {
+    if types.contains(&prog.prog_type()) {
+        return Ok(());
+    }
+    let names: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+    Err(attach_err(
+        prog,
+        target,
+        format!(
+            "{method} needs a program of type {}, and SEC(\"{}\") made it {}",
+            names.join(" or "),
+            prog.section(),
+            prog.prog_type()
+        ),
+        None,
+    ))
+}
+
+/// Puts `prog` on an open perf event (kprobe, uprobe, tracepoint, sampling event): a bpf
+/// link where the kernel has perf links (5.15+), else `PERF_EVENT_IOC_SET_BPF` and enable.
+/// `probe` is the tracefs probe behind the event, removed when the link goes.
+pub(crate) fn attach_perf_event_fd(
+    prog: &Program,
+    target: String,
+    event: OwnedFd,
+    probe: Option<tracefs::TracefsProbe>,
+    cookie: u64,
+) -> crate::Result<Link> {
+    if probe_feature(Feature::PerfLink) {
+        let mut attr = LinkCreateAttr::new(
+            prog.as_fd(),
+            AttachTarget::Fd(event.as_fd()),
+            AttachType::PerfEvent,
+        );
+        attr.opts = LinkCreateOpts::PerfEvent { bpf_cookie: cookie };
+        let link = link_create(&attr)
+            .map_err(|e| sys_err(prog, &target, "BPF_LINK_CREATE (perf event)", e))?;
+        return Ok(Link::new(
+            prog,
+            target,
+            Kind::Perf {
+                link: Some(link),
+                event,
+                probe,
+            },
+        ));
+    }
+    if cookie != 0 {
+        return Err(attach_err(
+            prog,
+            &target,
+            "a bpf cookie needs perf links (Linux 5.15), which this kernel lacks",
+            None,
+        ));
+    }
+    corebpf_sys::perf::perf_event_set_bpf(event.as_fd(), prog.as_fd())
+        .map_err(|e| sys_err(prog, &target, "PERF_EVENT_IOC_SET_BPF", e))?;
+    corebpf_sys::perf::perf_event_enable(event.as_fd())
+        .map_err(|e| sys_err(prog, &target, "PERF_EVENT_IOC_ENABLE", e))?;
+    Ok(Link::new(
+        prog,
+        target,
+        Kind::Perf {
+            link: None,
+            event,
+            probe,
+        },
+    ))
+}

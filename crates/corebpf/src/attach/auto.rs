@@ -1,0 +1,133 @@
+//! Attaching by SEC name, as libbpf's `bpf_program__attach` and skeleton `attach`:
+//! [`Program::attach`] for one program, [`Object::attach_all`] for every program whose SEC
+//! name says where (`kprobe/do_unlinkat`, `tp/sched/sched_switch`, `uprobe//bin/bash:readline`,
+//! `fentry/...`, `iter/task`, ...).
+
+use corebpf_obj::section::{find_sec_def, AttachKind};
+
+use super::attach_err;
+use super::kprobe::{split_offset, KprobeOpts};
+use super::uprobe::UprobeOpts;
+use crate::error::Result;
+use crate::link::Link;
+use crate::object::Object;
+use crate::program::Program;
+
+/// Whether `prog`'s SEC name fully says where to attach it.
+pub fn can_auto_attach(prog: &Program) -> bool {
+    find_sec_def(prog.section()).is_some_and(|s| s.auto_attach())
+}
+
+impl Program {
+    /// Attaches where the SEC name says: `kprobe/<func>[+<off>]`, `kretprobe/<func>`,
+    /// `ksyscall/<name>`, `kretsyscall/<name>`, `uprobe/<binary>:<func>[+<off>]`,
+    /// `uretprobe/...`, `tracepoint/<cat>/<name>` (`tp/`), `raw_tp/<name>`
+    /// (`raw_tracepoint/`), `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `lsm/`, `iter/`.
+    /// Other programs (XDP, TC, sockets, cgroups) need a target: see their `attach_*`.
+    ///
+    /// ```no_run
+    /// # let obj: corebpf::Object = todo!();
+    /// // SEC("tp/syscalls/sys_enter_getpid")
+    /// let link = obj.program("on_getpid").unwrap().attach()?;
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn attach(&self) -> Result<Link> {
+        let sec = self.section();
+        let info = find_sec_def(sec);
+        let no_target = |why: &str| {
+            attach_err(
+                self,
+                &format!("SEC(\"{sec}\")"),
+                format!("the SEC name does not say where to attach: {why}"),
+                None,
+            )
+        };
+        let Some(info) = info else {
+            return Err(no_target("unknown SEC name"));
+        };
+        let t = info.attach_target.clone().unwrap_or_default();
+        if !info.auto_attach() {
+            return Err(no_target(match info.def.attach {
+                AttachKind::None => "attach it with the method for its kind (attach_xdp, attach_tc, attach_socket, attach_cgroup, ...)",
+                AttachKind::StructOps => "struct_ops programs attach through their map (not supported yet)",
+                _ => "it names no target (e.g. SEC(\"kprobe\") instead of SEC(\"kprobe/func\"))",
+            }));
+        }
+        let bad = |what: &str| {
+            attach_err(
+                self,
+                &format!("SEC(\"{sec}\")"),
+                format!("cannot parse the target '{t}': expected {what}"),
+                None,
+            )
+        };
+        match info.def.attach {
+            AttachKind::Kprobe | AttachKind::Kretprobe => {
+                let (func, offset) = split_offset(&t).ok_or_else(|| bad("<func>[+<offset>]"))?;
+                self.attach_kprobe_with(
+                    func,
+                    &KprobeOpts {
+                        offset,
+                        retprobe: info.def.attach == AttachKind::Kretprobe,
+                        ..Default::default()
+                    },
+                )
+            }
+            AttachKind::Ksyscall | AttachKind::Kretsyscall => {
+                self.attach_ksyscall(&t, info.def.attach == AttachKind::Kretsyscall)
+            }
+            AttachKind::Uprobe | AttachKind::Uretprobe => {
+                let (binary, func) = t.rsplit_once(':').ok_or_else(|| bad("<binary>:<func>"))?;
+                let (func, func_offset) =
+                    split_offset(func).ok_or_else(|| bad("<func>[+<offset>]"))?;
+                let opts = UprobeOpts {
+                    retprobe: info.def.attach == AttachKind::Uretprobe,
+                    func_offset,
+                    ..Default::default()
+                };
+                // A bare address instead of a name: a raw offset.
+                let raw = func
+                    .strip_prefix("0x")
+                    .and_then(|h| u64::from_str_radix(h, 16).ok());
+                match raw {
+                    Some(off) => self.attach_uprobe_offset(binary, off, &opts),
+                    None => self.attach_uprobe(binary, func, &opts),
+                }
+            }
+            AttachKind::Tracepoint => {
+                let (cat, name) = t.split_once('/').ok_or_else(|| bad("<category>/<name>"))?;
+                self.attach_tracepoint(cat, name)
+            }
+            AttachKind::RawTracepoint => self.attach_raw_tracepoint(&t),
+            AttachKind::Trace | AttachKind::Lsm => self.attach_tracing(),
+            AttachKind::Iter => self.attach_iter(None),
+            other => Err(attach_err(
+                self,
+                &format!("SEC(\"{sec}\")"),
+                format!("{other:?} attachment is not supported yet by corebpf"),
+                None,
+            )),
+        }
+    }
+}
+
+impl Object {
+    /// Attaches every program whose SEC name says where (see [`Program::attach`]), as a
+    /// libbpf skeleton's `attach` does, and returns the links in program order. Programs
+    /// that need a target given at runtime (XDP, TC, sockets, cgroups, bare `kprobe`) are
+    /// skipped. The first failure detaches what was attached and is returned.
+    ///
+    /// ```no_run
+    /// let obj = corebpf::Object::load_file("tracer.bpf.o")?;
+    /// let links = obj.attach_all()?;
+    /// // ... links detach when dropped.
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn attach_all(&self) -> Result<Vec<Link>> {
+        self.programs()
+            .iter()
+            .filter(|p| can_auto_attach(p))
+            .map(Program::attach)
+            .collect()
+    }
+}
