@@ -1,0 +1,388 @@
+//! Attaching network programs on the real kernel (attach_net.bpf.c): XDP and tcx on one end
+//! of a veth pair between two network namespaces the test creates, with UDP packets sent
+//! from the other end (counted, passed and dropped as the program decides); a socket
+//! filter on a loopback UDP socket counting bytes per protocol; cgroup_skb programs on a
+//! cgroup the test creates, counting the packets of a child process moved into it.
+
+mod attach_util;
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use attach_util::*;
+use corebpf::attach::tc::TcDirection;
+use corebpf::attach::xdp::{XdpMode, XdpOpts};
+use corebpf::sys::{probe_feature, Feature, LinkType};
+use corebpf::{Object, ObjectBuilder};
+
+const N: usize = 20;
+
+/// Counter slots of attach_net.bpf.c.
+mod nslot {
+    pub const PASS: u32 = 0;
+    pub const DROP: u32 = 1;
+    pub const CG_EGRESS: u32 = 2;
+    pub const CG_INGRESS: u32 = 3;
+    pub const SOCK: u32 = 4;
+}
+
+fn load_net(programs: &[&str], pass_port: u16, drop_port: u16) -> Object {
+    let mut open = ObjectBuilder::new()
+        .open_file(object_path("attach_net.bpf.o"))
+        .unwrap();
+    open.load_only(programs).unwrap();
+    open.set_global("pass_port", &pass_port.to_ne_bytes())
+        .unwrap();
+    open.set_global("drop_port", &drop_port.to_ne_bytes())
+        .unwrap();
+    open.load().unwrap()
+}
+
+fn ip_cmd() -> &'static str {
+    // In the VM guests busybox's `ip` may shadow iproute2's.
+    if std::path::Path::new("/usr/sbin/ip").exists() {
+        "/usr/sbin/ip"
+    } else {
+        "ip"
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new(ip_cmd()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A named network namespace (`ip netns add`), deleted on drop.
+struct Netns {
+    name: String,
+    fd: OwnedFd,
+}
+
+impl Netns {
+    fn new(name: String) -> Netns {
+        // The guests' initramfs has no /var/run/netns yet.
+        let _ = std::fs::create_dir_all("/var/run/netns");
+        let _ = Command::new(ip_cmd())
+            .args(["netns", "del", &name])
+            .output();
+        ip(&["netns", "add", &name]);
+        let fd = std::fs::File::open(format!("/var/run/netns/{name}"))
+            .unwrap()
+            .into();
+        Netns { name, fd }
+    }
+
+    /// Runs `f` on a thread inside the namespace (sockets and links made there stay in it).
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                nix::sched::setns(&self.fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new(ip_cmd())
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Two namespaces joined by a veth pair: `a` (10.77.<n>.1, interface `cbA<n>`) sends,
+/// `b` (10.77.<n>.2, interface `cbB<n>`) receives.
+struct Pair {
+    a: Netns,
+    b: Netns,
+    b_if: String,
+    b_addr: Ipv4Addr,
+}
+
+static PAIRS: AtomicU32 = AtomicU32::new(0);
+
+impl Pair {
+    fn new() -> Pair {
+        let n = PAIRS.fetch_add(1, Ordering::Relaxed) + 1;
+        let pid = std::process::id();
+        let a = Netns::new(format!("cbpf_{pid}_{n}a"));
+        let b = Netns::new(format!("cbpf_{pid}_{n}b"));
+        let (a_if, b_if) = (
+            format!("cbA{}_{n}", pid % 10000),
+            format!("cbB{}_{n}", pid % 10000),
+        );
+        let net = 10 + (pid % 200) as u8 + n as u8;
+        let (a_addr, b_addr) = (format!("10.77.{net}.1/24"), format!("10.77.{net}.2/24"));
+        ip(&[
+            "-n", &a.name, "link", "add", &a_if, "type", "veth", "peer", "name", &b_if, "netns",
+            &b.name,
+        ]);
+        for (ns, ifname, addr) in [(&a, &a_if, &a_addr), (&b, &b_if, &b_addr)] {
+            ip(&["-n", &ns.name, "addr", "add", addr, "dev", ifname]);
+            ip(&["-n", &ns.name, "link", "set", ifname, "up"]);
+            ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        }
+        Pair {
+            a,
+            b,
+            b_if,
+            b_addr: Ipv4Addr::new(10, 77, net, 2),
+        }
+    }
+
+    /// The ifindex of `b`'s veth end, as seen in `b`.
+    fn b_ifindex(&self) -> u32 {
+        let name = self.b_if.clone();
+        self.b
+            .run(move || corebpf::sys::netlink::ifindex(&name).unwrap() as u32)
+    }
+
+    /// Sends `n` UDP datagrams from `a` to `b` on `pass` and on `drop`, and returns how many
+    /// `b` received on each.
+    fn send_and_receive(&self, pass: u16, drop: u16, n: usize) -> (usize, usize) {
+        let addr = self.b_addr;
+        let (rp, rd) = self.b.run(move || {
+            let rp = UdpSocket::bind(SocketAddrV4::new(addr, pass)).unwrap();
+            let rd = UdpSocket::bind(SocketAddrV4::new(addr, drop)).unwrap();
+            (rp, rd)
+        });
+        self.a.run(move || {
+            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+            // Resolve the neighbour first (a port nobody counts), so no datagram waits on ARP.
+            s.send_to(b"warm-up", SocketAddrV4::new(addr, 9)).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            for _ in 0..n {
+                s.send_to(b"pass me", SocketAddrV4::new(addr, pass))
+                    .unwrap();
+                s.send_to(b"drop me", SocketAddrV4::new(addr, drop))
+                    .unwrap();
+            }
+        });
+        let drain = |s: &UdpSocket| {
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            let mut got = 0;
+            while s.recv(&mut buf).is_ok() {
+                got += 1;
+            }
+            got
+        };
+        (drain(&rp), drain(&rd))
+    }
+}
+
+#[test]
+fn xdp_on_a_veth_counts_passes_and_drops() {
+    let pair = Pair::new();
+    let (pass, dropp) = (7001, 7002);
+    let obj = load_net(&["xdp_udp"], pass, dropp);
+    let prog = obj.program("xdp_udp").unwrap();
+    let ifindex = pair.b_ifindex();
+    let link = pair
+        .b
+        .run(|| prog.attach_xdp(ifindex, &XdpOpts::default()))
+        .unwrap();
+    let info = link.info().unwrap();
+    assert_eq!(info.link_type, Some(LinkType::Xdp));
+    assert_eq!(
+        info.details,
+        corebpf::sys::info::LinkDetails::Xdp { ifindex }
+    );
+    let (got_pass, got_drop) = pair.send_and_receive(pass, dropp, N);
+    assert_eq!((got_pass, got_drop), (N, 0), "received (pass, drop)");
+    assert!(count(&obj, nslot::PASS) >= N as u64);
+    assert!(count(&obj, nslot::DROP) >= N as u64);
+    // A second XDP link on the same interface is refused with a hint.
+    let e = pair
+        .b
+        .run(|| prog.attach_xdp(ifindex, &XdpOpts::default()))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("another XDP program is attached"),
+        "{e}"
+    );
+    drop(link);
+    // Detached: everything passes, nothing is counted.
+    let before = (count(&obj, nslot::PASS), count(&obj, nslot::DROP));
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, N));
+    assert_eq!((count(&obj, nslot::PASS), count(&obj, nslot::DROP)), before);
+}
+
+#[test]
+fn xdp_through_netlink_in_skb_mode_detaches_on_drop() {
+    let pair = Pair::new();
+    let (pass, dropp) = (7011, 7012);
+    let obj = load_net(&["xdp_udp"], pass, dropp);
+    let prog = obj.program("xdp_udp").unwrap();
+    let ifindex = pair.b_ifindex();
+    let opts = XdpOpts {
+        mode: XdpMode::Skb,
+        netlink: true,
+        ..Default::default()
+    };
+    let link = pair.b.run(|| prog.attach_xdp(ifindex, &opts)).unwrap();
+    assert!(!link.is_bpf_link());
+    let e = link.pin("/sys/fs/bpf/corebpf_never").unwrap_err();
+    assert!(e.to_string().contains("needs a bpf link"), "{e}");
+    let q = pair
+        .b
+        .run(|| corebpf::sys::netlink::xdp_query(ifindex as i32))
+        .unwrap();
+    assert_eq!(q.prog_id, prog.id().unwrap());
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, 0));
+    // Dropped here, on the main thread, outside the namespace: the link detaches in its
+    // own namespace all the same.
+    drop(link);
+    let q = pair
+        .b
+        .run(|| corebpf::sys::netlink::xdp_query(ifindex as i32))
+        .unwrap();
+    assert_eq!(q.prog_id, 0, "still attached after drop");
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, N));
+}
+
+#[test]
+fn tc_ingress_on_a_veth_or_a_clear_error() {
+    let pair = Pair::new();
+    let (pass, dropp) = (7021, 7022);
+    let obj = load_net(&["tc_udp"], pass, dropp);
+    let prog = obj.program("tc_udp").unwrap();
+    let ifindex = pair.b_ifindex();
+    let r = pair.b.run(|| prog.attach_tc(ifindex, TcDirection::Ingress));
+    if !probe_feature(Feature::TcxLink) {
+        let e = r.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not supported yet on this kernel: needs tcx (Linux 6.6)"),
+            "{e}"
+        );
+        return;
+    }
+    let link = r.unwrap();
+    assert_eq!(link.info().unwrap().link_type, Some(LinkType::Tcx));
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, 0));
+    assert!(count(&obj, nslot::PASS) >= N as u64);
+    assert!(count(&obj, nslot::DROP) >= N as u64);
+    drop(link);
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, N));
+}
+
+#[test]
+fn socket_filter_counts_bytes_per_protocol() {
+    let obj = load_net(&["sock_bytes"], 0, 0);
+    let prog = obj.program("sock_bytes").unwrap();
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let link = prog.attach_socket(&rx).unwrap();
+    let payload = [7u8; 100];
+    for _ in 0..N {
+        tx.send_to(&payload, rx.local_addr().unwrap()).unwrap();
+    }
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 256];
+    for _ in 0..N {
+        assert_eq!(rx.recv(&mut buf).unwrap(), 100);
+    }
+    let bytes = obj.map("proto_bytes").unwrap().as_array::<u64>().unwrap();
+    let udp = bytes.get(libc::IPPROTO_UDP as u32, 0).unwrap();
+    assert!(udp >= (N * 100) as u64, "{udp} UDP bytes");
+    assert_eq!(bytes.get(libc::IPPROTO_TCP as u32, 0).unwrap(), 0);
+    assert_eq!(count(&obj, nslot::SOCK), N as u64);
+    // Socket filters are not bpf links.
+    let e = link.pin("/sys/fs/bpf/corebpf_never").unwrap_err();
+    assert!(
+        e.to_string().contains("needs a bpf link") && e.to_string().contains("socket filter"),
+        "{e}"
+    );
+    assert!(link.info().is_err());
+    drop(link);
+    tx.send_to(&payload, rx.local_addr().unwrap()).unwrap();
+    assert_eq!(rx.recv(&mut buf).unwrap(), 100);
+    assert_eq!(count(&obj, nslot::SOCK), N as u64, "counted after detach");
+}
+
+/// The cgroup v2 mount point (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on hybrid
+/// hosts).
+fn cgroup2_root() -> PathBuf {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 2 && f[2] == "cgroup2").then(|| PathBuf::from(f[1]))
+        })
+        .expect("no cgroup2 mount")
+}
+
+/// Child side of the cgroup test: waits for the go line (sent once it is in the cgroup),
+/// then sends `N` datagrams to itself over loopback.
+#[test]
+fn child_helper_udp() {
+    if std::env::var(CHILD_ENV).as_deref() != Ok("udp") {
+        return;
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..N {
+        tx.send_to(b"cgroup", rx.local_addr().unwrap()).unwrap();
+        rx.recv(&mut buf).unwrap();
+    }
+}
+
+#[test]
+fn cgroup_skb_counts_the_packets_of_its_cgroup() {
+    let cg = cgroup2_root().join(format!("corebpf_attach_{}", std::process::id()));
+    let _ = std::fs::remove_dir(&cg);
+    std::fs::create_dir(&cg).unwrap();
+    let obj = load_net(&["cg_egress", "cg_ingress"], 0, 0);
+    let egress = obj
+        .program("cg_egress")
+        .unwrap()
+        .attach_cgroup_path(&cg)
+        .unwrap();
+    let ingress = obj
+        .program("cg_ingress")
+        .unwrap()
+        .attach_cgroup_path(&cg)
+        .unwrap();
+    if egress.is_bpf_link() {
+        assert_eq!(egress.info().unwrap().link_type, Some(LinkType::Cgroup));
+    }
+    // Traffic of this process (outside the cgroup) is not counted.
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(b"outside", rx.local_addr().unwrap())
+        .unwrap();
+    assert_eq!(count(&obj, nslot::CG_EGRESS), 0);
+    let mut child = spawn_child("child_helper_udp", "udp", &[]);
+    std::fs::write(cg.join("cgroup.procs"), child.id().to_string()).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let (e, i) = (
+        count(&obj, nslot::CG_EGRESS),
+        count(&obj, nslot::CG_INGRESS),
+    );
+    assert!(e >= N as u64 && i >= N as u64, "egress {e}, ingress {i}");
+    drop(egress);
+    drop(ingress);
+    std::fs::remove_dir(&cg).unwrap();
+}
