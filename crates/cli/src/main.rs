@@ -41,8 +41,10 @@ enum Command {
     /// Show what a BPF object declares: programs, maps, data sections, externs, BTF.
     Inspect(cmd::inspect::Args),
     /// Dry-run CO-RE relocation against kernel BTF (no kernel needed).
+    #[command(long_about = cmd::relocate::LONG_ABOUT)]
     Relocate(cmd::relocate::Args),
     /// Load an object into the kernel and report programs' and maps' ids.
+    #[command(long_about = cmd::load::LONG_ABOUT)]
     Load(cmd::load::Args),
     /// Dump or query BTF.
     #[command(subcommand)]

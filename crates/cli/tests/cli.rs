@@ -39,3 +39,18 @@ fn help_documents_exit_codes_and_commands() {
 fn unknown_subcommand_is_usage_error() {
     assert_eq!(corebpf(&["frobnicate"]).code, 2);
 }
+
+/// Long help (`--help`, not `-h`) reaches the subcommands.
+#[test]
+fn long_help() {
+    let r = corebpf(&["relocate", "--help"]);
+    assert!(r
+        .stdout
+        .contains("does this object relocate on each of these kernels?"));
+    let r = corebpf(&["load", "--help"]);
+    assert!(r.stdout.contains("one failing program never hides another"));
+    let r = corebpf(&["prog", "run", "--help"]);
+    assert!(r
+        .stdout
+        .contains("BPF_PROG_TEST_RUN on the given packet data"));
+}

@@ -266,14 +266,3 @@ fn pin_then_map_show_dump_pin() {
     ]);
     assert_eq!(r.code, 1);
 }
-
-#[test]
-fn attach_not_available_yet() {
-    let r = corebpf(&["load", &obj("run_xdp_ethertype.bpf.o"), "--attach"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("--attach is not available yet"),
-        "{}",
-        r.stderr
-    );
-}

@@ -13,10 +13,8 @@ use serde_json::{json, Value};
 
 use super::{usage, Exit};
 
-/// Arguments of `corebpf load`.
-#[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Load a BPF object into the kernel: CO-RE against the running kernel (or \
+/// The long help of `corebpf load` (set on the subcommand in `main.rs`).
+pub const LONG_ABOUT: &str = "Load a BPF object into the kernel: CO-RE against the running kernel (or \
         --btf), maps created, programs through the verifier. Reports each program's id, \
         instruction count and load time, and each map's id.\n\n\
         With --prog, only the named programs load (the others' autoload is off, as libbpf's \
@@ -24,16 +22,23 @@ use super::{usage, Exit};
         then loaded alone, so one failing program never hides another: every failure is \
         reported with the verifier's message and the C source line.\n\n\
         Without --pin or --attach, everything is unloaded when the command exits: it answers \
-        \"does this load?\". --pin DIR keeps programs and maps pinned under DIR (a bpffs \
-        directory; also where LIBBPF_PIN_BY_NAME maps go).\n\n\
+        \"does this load?\". --attach attaches every program whose SEC name says where \
+        (kprobe/, tracepoint/, raw_tp/, tp_btf/, fentry/, lsm/, uprobe/...; XDP, TC, socket \
+        and cgroup programs need a target and are skipped) and keeps them attached until \
+        SIGINT (Ctrl-C) or SIGTERM, then detaches and exits 0. --pin DIR keeps programs and maps pinned under DIR (a bpffs \
+        directory; also where LIBBPF_PIN_BY_NAME maps go). Dots in map names become `_` \
+        (bpffs refuses them): .bss of object `foo` is pinned as `foo_bss`.\n\n\
         Exit codes: 0 every program loaded, 1 some program (or the object) failed, 2 usage \
-        error (such as an unknown --prog name).",
-    after_help = "Examples:\n  \
+        error (such as an unknown --prog name).";
+
+/// Arguments of `corebpf load`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
         corebpf load prog.bpf.o\n  \
         corebpf load prog.bpf.o --prog handle_exec --prog handle_exit --json\n  \
         corebpf load prog.bpf.o --pin /sys/fs/bpf/myapp\n  \
-        corebpf load prog.bpf.o --btf /tmp/6.1.btf     # CO-RE against another kernel's BTF"
-)]
+        corebpf load tracer.bpf.o --attach             # until Ctrl-C\n  \
+        corebpf load prog.bpf.o --btf /tmp/6.1.btf     # CO-RE against another kernel's BTF")]
 pub struct Args {
     /// The BPF object file.
     pub object: PathBuf,
@@ -147,11 +152,7 @@ fn is_program_error(e: &corebpf::Error) -> bool {
 /// Runs the command.
 pub fn run(args: Args) -> Result<Exit, Box<dyn Error>> {
     if args.attach {
-        return Err(
-            "--attach is not available yet: corebpf's attach API (Object::attach_all) \
-             is still being written; load without --attach, or --pin and attach with bpftool"
-                .into(),
-        );
+        super::attach::block_signals()?;
     }
     let mut open = open(&args)?;
     let spec = open.spec().clone();
@@ -265,7 +266,13 @@ pub fn run(args: Args) -> Result<Exit, Box<dyn Error>> {
             }
         }
     }
-    Ok(if ok { Exit::Ok } else { Exit::Failed })
+    if !ok {
+        return Ok(Exit::Failed);
+    }
+    if let (Some(obj), true) = (&obj, args.attach) {
+        super::attach::attach_and_wait(obj, args.json)?;
+    }
+    Ok(Exit::Ok)
 }
 
 /// Creates the pin directory (mounting bpffs at /sys/fs/bpf if needed) and checks it is
@@ -285,7 +292,8 @@ fn prepare_pin_dir(dir: &Path) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Pins every program and map at `dir/<name>`; LIBBPF_PIN_BY_NAME maps are already there.
+/// Pins every program and map at `dir/<name>` (dots become `_`, as in libbpf);
+/// LIBBPF_PIN_BY_NAME maps are already there.
 fn pin_all(
     obj: &Object,
     dir: &Path,
@@ -301,7 +309,8 @@ fn pin_all(
         }
     }
     for r in maps.iter_mut() {
-        let path = dir.join(&r.name);
+        // bpffs refuses names with dots: libbpf pins `obj.bss` as `obj_bss`.
+        let path = dir.join(r.name.replace('.', "_"));
         if !by_name.contains(r.name.as_str()) {
             if let Some(m) = obj.map(&r.name) {
                 m.pin(&path)?;

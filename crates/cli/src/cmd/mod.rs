@@ -1,5 +1,6 @@
 //! Subcommands, one module each, and what they share: exit codes, hex, BTF files.
 
+mod attach;
 pub mod btf;
 mod btf_c;
 mod btf_raw;

@@ -14,10 +14,9 @@ use serde_json::{json, Value};
 use super::dry_run::{self, DryRun, Outcome, Site};
 use super::{hex, read_btf, Exit, VMLINUX};
 
-/// Arguments of `corebpf relocate`.
-#[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Dry-run CO-RE relocation: resolve every relocation of a BPF object against \
+/// The long help of `corebpf relocate` (set on the subcommand in `main.rs`).
+pub const LONG_ABOUT: &str =
+    "Dry-run CO-RE relocation: resolve every relocation of a BPF object against \
         target BTF and print what each instruction becomes, without loading anything.\n\n\
         With no --btf, the target is the running kernel (/sys/kernel/btf/vmlinux and module \
         BTF). With one --btf, the target is that file (raw BTF, an ELF object with .BTF, or \
@@ -26,13 +25,15 @@ use super::{hex, read_btf, Exit, VMLINUX};
         patched value, `poison` or `FAIL`, and a summary line per BTF.\n\n\
         A poisoned instruction (no target for a field read) is a warning, not a failure, as \
         in libbpf: the verifier accepts it on a dead branch. The exit code is 1 if any \
-        relocation fails against any target.",
-    after_help = "Examples:\n  \
+        relocation fails against any target.";
+
+/// Arguments of `corebpf relocate`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
         corebpf relocate prog.bpf.o\n  \
         corebpf relocate prog.bpf.o --btf 5.10.btf --btf 6.1.btf.gz --btf 6.12.btf\n  \
         corebpf relocate prog.bpf.o --btf 6.1.btf --dump --json\n  \
-        corebpf -v relocate prog.bpf.o     # libbpf-format CO-RE log lines on stderr"
-)]
+        corebpf -v relocate prog.bpf.o     # libbpf-format CO-RE log lines on stderr")]
 pub struct Args {
     /// The BPF object file.
     pub object: PathBuf,
