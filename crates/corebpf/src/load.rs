@@ -198,6 +198,25 @@ fn create_maps(
     Ok(out)
 }
 
+/// `max_entries` as the kernel should get it, with libbpf's defaults: a perf event array
+/// declared without a size gets one slot per possible CPU, and a ring buffer's size is
+/// rounded up to a power-of-two number of pages.
+fn effective_max_entries(m: &MapSpec) -> u32 {
+    match m.map_type {
+        MapType::PerfEventArray if m.max_entries == 0 => {
+            corebpf_sys::possible_cpus().map_or(1, |c| c as u32)
+        }
+        MapType::RingBuf | MapType::UserRingBuf => {
+            let page = corebpf_sys::mmap::page_size() as u32;
+            m.max_entries
+                .max(page)
+                .checked_next_power_of_two()
+                .unwrap_or(m.max_entries)
+        }
+        _ => m.max_entries,
+    }
+}
+
 fn create_attr<'a>(
     m: &'a MapSpec,
     inner: Option<&'a OwnedFd>,
@@ -208,7 +227,7 @@ fn create_attr<'a>(
         map_type: m.map_type,
         key_size: m.key_size,
         value_size: m.value_size,
-        max_entries: m.max_entries,
+        max_entries: effective_max_entries(m),
         map_flags: m.map_flags,
         name: &m.name,
         inner_map_fd: inner.map(|f| f.as_fd()),
