@@ -29,6 +29,7 @@ mod nslot {
     pub const CG_EGRESS: u32 = 2;
     pub const CG_INGRESS: u32 = 3;
     pub const SOCK: u32 = 4;
+    pub const MSG: u32 = 5;
 }
 
 fn load_net(programs: &[&str], pass_port: u16, drop_port: u16) -> Object {
@@ -70,14 +71,17 @@ struct Netns {
 
 impl Netns {
     fn new(name: String) -> Netns {
-        // The guests' initramfs has no /var/run/netns yet.
-        let _ = std::fs::create_dir_all("/var/run/netns");
+        // The guests' initramfs has no /run/netns yet; iproute2 uses /run/netns (or
+        // /var/run/netns, the same place where /var/run links to /run).
+        let _ = std::fs::create_dir_all("/run/netns");
         let _ = Command::new(ip_cmd())
             .args(["netns", "del", &name])
             .output();
         ip(&["netns", "add", &name]);
-        let fd = std::fs::File::open(format!("/var/run/netns/{name}"))
-            .unwrap()
+        let fd = ["/run/netns", "/var/run/netns"]
+            .iter()
+            .find_map(|d| std::fs::File::open(format!("{d}/{name}")).ok())
+            .unwrap_or_else(|| panic!("ip netns add {name} made no /run/netns/{name}"))
             .into();
         Netns { name, fd }
     }
@@ -385,4 +389,51 @@ fn cgroup_skb_counts_the_packets_of_its_cgroup() {
     drop(egress);
     drop(ingress);
     std::fs::remove_dir(&cg).unwrap();
+}
+
+#[test]
+fn sk_msg_on_a_sockmap_counts_messages() {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+
+    let obj = load_net(&["msg_count"], 0, 0);
+    let socks = obj.map("socks").unwrap();
+    let link = obj
+        .program("msg_count")
+        .unwrap()
+        .attach_sockmap(socks)
+        .unwrap();
+    assert!(!link.is_bpf_link());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    // A socket joins the map with the programs attached to the map at that moment.
+    socks
+        .update(
+            &0u32.to_ne_bytes(),
+            &(client.as_raw_fd() as u32).to_ne_bytes(),
+            0,
+        )
+        .unwrap();
+    for _ in 0..N {
+        client.write_all(b"msg").unwrap();
+    }
+    let mut buf = vec![0u8; 3 * N];
+    server.read_exact(&mut buf).unwrap();
+    assert!(
+        count(&obj, nslot::MSG) >= N as u64,
+        "{}",
+        count(&obj, nslot::MSG)
+    );
+    drop(link);
+    // Detached from the map: a program query finds nothing there any more.
+    let q = corebpf::sys::prog_query(
+        corebpf::sys::AttachTarget::Fd(std::os::fd::AsFd::as_fd(socks)),
+        corebpf::sys::AttachType::SkMsgVerdict,
+        0,
+    );
+    if let Ok(q) = q {
+        assert!(q.prog_ids.is_empty(), "{q:?}");
+    }
 }

@@ -20,6 +20,7 @@ enum {
 	N_CG_EGRESS = 2,
 	N_CG_INGRESS = 3,
 	N_SOCK = 4,
+	N_MSG = 5,
 	N_MAX = 8,
 };
 
@@ -128,4 +129,19 @@ int cg_ingress(struct __sk_buff *skb)
 {
 	bump(N_CG_INGRESS, 1);
 	return 1;
+}
+
+/* sk_msg on a sockmap: counts the messages sent on the sockets in `socks`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} socks SEC(".maps");
+
+SEC("sk_msg")
+int msg_count(struct sk_msg_md *msg)
+{
+	bump(N_MSG, 1);
+	return SK_PASS;
 }

@@ -143,10 +143,10 @@ int BPF_PROG(fexit_openat2)
 	return 0;
 }
 
-/* bpf_modify_return_test() exists for fmod_ret tests; BPF_PROG_TEST_RUN of a fmod_ret
- * program calls it. Returning 0 leaves its return value alone. */
-SEC("fmod_ret/bpf_modify_return_test")
-int BPF_PROG(fmod_ret_test, int a, int *b, int ret)
+/* fmod_ret may attach to security_* functions (and error-injectable ones) since 5.7;
+ * returning 0 leaves the return value alone. Triggered by opening a file. */
+SEC("fmod_ret/security_file_open")
+int BPF_PROG(fmod_ret_file_open, struct file *file, int ret)
 {
 	if (mine())
 		bump(C_FMOD_RET);

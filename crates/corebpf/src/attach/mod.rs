@@ -1,5 +1,5 @@
 //! Attaching programs: one module per kind of attach point, each adding
-//! `Program::attach_*` methods that return a [`Link`](crate::link::Link).
+//! `Program::attach_*` methods that return a [`Link`].
 //!
 //! | program | method | module |
 //! |---|---|---|

@@ -56,6 +56,14 @@ impl Program {
                 ))
             }
         };
+        if attach_type == AttachType::LsmMac && bpf_lsm_inactive() {
+            return Err(attach_err(
+                self,
+                &target,
+                "the BPF LSM is not active on this kernel (/sys/kernel/security/lsm does not list bpf: add it to lsm= on the kernel command line)",
+                None,
+            ));
+        }
         let mut attr = LinkCreateAttr::new(self.as_fd(), AttachTarget::None, attach_type);
         if cookie != 0 {
             attr.opts = LinkCreateOpts::Tracing {
@@ -74,4 +82,11 @@ impl Program {
             Err(e) => Err(sys_err(self, &target, "BPF_LINK_CREATE", e)),
         }
     }
+}
+
+/// True if securityfs says the BPF LSM is not among the active LSMs: an LSM program would
+/// attach but never run. Unknown (securityfs not mounted) counts as active.
+fn bpf_lsm_inactive() -> bool {
+    std::fs::read_to_string("/sys/kernel/security/lsm")
+        .is_ok_and(|l| !l.split(',').any(|m| m.trim() == "bpf"))
 }

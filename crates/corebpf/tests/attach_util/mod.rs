@@ -105,8 +105,18 @@ pub fn refused_load(e: &corebpf::Error) -> bool {
     e.is_permission()
 }
 
-/// Whether the BPF LSM is active (`/sys/kernel/security/lsm` lists `bpf`).
+/// Whether the BPF LSM is active: `/sys/kernel/security/lsm` lists `bpf` (securityfs is
+/// mounted first if needed, as the VM guests do not mount it).
 pub fn bpf_lsm_active() -> bool {
-    std::fs::read_to_string("/sys/kernel/security/lsm")
-        .is_ok_and(|l| l.split(',').any(|m| m.trim() == "bpf"))
+    let lsm = std::path::Path::new("/sys/kernel/security/lsm");
+    if !lsm.exists() {
+        let _ = nix::mount::mount(
+            Some("securityfs"),
+            "/sys/kernel/security",
+            Some("securityfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        );
+    }
+    std::fs::read_to_string(lsm).is_ok_and(|l| l.split(',').any(|m| m.trim() == "bpf"))
 }
