@@ -45,7 +45,7 @@ use crate::raw::Kind;
 use crate::types::Type;
 use crate::{Btf, BtfError, Result};
 
-use names::NameMap;
+use names::{tname, NameMap};
 
 /// What [`dump_c_with`] prints besides the type definitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +202,7 @@ pub struct CDumper<'a> {
     emit_queue: Vec<u32>,
     decl_stack: Vec<u32>,
     depth: u32,
+    align_depth: u32,
     /// Walk steps left before the dump is declared too large (exponential sharing).
     steps_left: u64,
     /// Output size at which the dump is declared too large.
@@ -236,9 +237,10 @@ impl<'a> CDumper<'a> {
             emit_queue: Vec::new(),
             decl_stack: Vec::with_capacity(64),
             depth: 0,
-            // vmlinux takes ~8 steps per type; 64 per type plus slack is generous.
-            steps_left: 1_000_000 + 64 * count as u64,
-            out_limit: (64 << 20) + 32 * btf.raw_bytes().len(),
+            align_depth: 0,
+            // vmlinux takes under 10 steps per type and prints half a byte per input byte.
+            steps_left: 100_000 + 64 * count as u64,
+            out_limit: (16 << 20) + 32 * btf.raw_bytes().len(),
             out: Vec::new(),
         };
         d.mark_referenced()?;
@@ -294,8 +296,8 @@ impl<'a> CDumper<'a> {
             if f.kind() != Kind::Func {
                 continue;
             }
-            match t.name_bytes() {
-                b"bpf_kfunc" => kfuncs.push((f.name_bytes(), f.id())),
+            match tname(t) {
+                b"bpf_kfunc" => kfuncs.push((tname(&f), f.id())),
                 b"bpf_fastcall" => fastcalls.push(f.id()),
                 _ => {}
             }
@@ -324,7 +326,7 @@ impl<'a> CDumper<'a> {
         if t.name_off() == 0 || dup == 0 {
             return None;
         }
-        let name = String::from_utf8_lossy(t.name_bytes());
+        let name = String::from_utf8_lossy(tname(t));
         Some(if dup > 1 {
             format!("{name}___{dup}")
         } else {

@@ -500,3 +500,25 @@ fn exponentially_shared_anonymous_structs_are_an_error() {
     b.add_typedef("big_t", prev);
     assert!(matches!(dump_err(&b), BtfError::Dump(_)));
 }
+
+#[test]
+fn long_reference_chains_neither_overflow_the_stack_nor_fail_in_id_order() {
+    let mut b = BtfBuilder::new();
+    let mut prev = b.add_int("int", 4, INT_SIGNED);
+    for i in 0..20_000 {
+        prev = if i % 2 == 0 {
+            b.add_ptr(prev)
+        } else {
+            b.add_typedef(&format!("t{i}"), prev)
+        };
+    }
+    let s = b.add_struct("s", 8, &[m("p", prev, 0)]);
+    let btf = Btf::from_vec(b.build()).unwrap();
+    // In id order each typedef needs only the one before it, already printed.
+    let text = cdump::to_c_header_with(&btf, &types_only()).unwrap();
+    assert!(text.starts_with("typedef int *t1;\n\ntypedef t1 *t3;\n\n"));
+    assert!(text.ends_with("typedef t19997 *t19999;\n\nstruct s {\n\tt19999 p;\n};\n\n"));
+    // Starting from the struct, the chain is 20000 deep: a typed error, not a crash.
+    let mut d = CDumper::new(&btf).unwrap();
+    assert!(matches!(d.dump_type(s), Err(BtfError::Dump(_))));
+}

@@ -7,7 +7,7 @@
 //! type go left of it, qualifiers of pointers go right of the `*`, and arrays and
 //! function prototypes wrap what is left of the chain in parentheses around the name.
 
-use super::names::Ns;
+use super::names::{tname, Ns};
 use super::CDumper;
 use crate::raw::Kind;
 use crate::{BtfError, Result};
@@ -111,7 +111,7 @@ impl CDumper<'_> {
             match kind {
                 Kind::Int | Kind::Float => {
                     self.emit_mods(base, cnt);
-                    self.w(t.name_bytes());
+                    self.w(tname(&t));
                 }
                 Kind::Struct | Kind::Union => {
                     self.emit_mods(base, cnt);
@@ -145,11 +145,11 @@ impl CDumper<'_> {
                     self.emit_mods(base, cnt);
                     if t.kflag() {
                         self.w(b" __attribute__((");
-                        self.w(t.name_bytes());
+                        self.w(tname(&t));
                         self.w(b"))");
                     } else {
                         self.w(b" __attribute__((btf_type_tag(\"");
-                        self.w(t.name_bytes());
+                        self.w(tname(&t));
                         self.w(b"\")))");
                     }
                 }

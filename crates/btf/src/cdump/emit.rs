@@ -1,7 +1,7 @@
 //! Pass 2: printing definitions (libbpf's `btf_dump_emit_type` and the `*_def`/`*_fwd`
 //! printers), with forward declarations where a pointer cycle needs them.
 
-use super::names::Ns;
+use super::names::{cstr, tname, Ns};
 use super::{st, CDumper};
 use crate::raw::Kind;
 use crate::Result;
@@ -35,7 +35,7 @@ impl<'a> CDumper<'a> {
     /// `__builtin_va_list` is a compiler built-in: defining it breaks compilation.
     fn is_blacklisted(&self, id: u32) -> bool {
         let t = self.ty(id);
-        t.name_off() != 0 && t.name_bytes() == b"__builtin_va_list"
+        t.name_off() != 0 && tname(&t) == b"__builtin_va_list"
     }
 
     /// Prints type `id` and what it needs; `cont_id` is the struct/union being defined
@@ -150,10 +150,7 @@ impl<'a> CDumper<'a> {
 
     fn emit_missing_aliases(&mut self, id: u32) {
         let t = self.ty(id);
-        if let Some(&(name, alias)) = MISSING_BASE_TYPES
-            .iter()
-            .find(|(n, _)| *n == t.name_bytes())
-        {
+        if let Some(&(name, alias)) = MISSING_BASE_TYPES.iter().find(|(n, _)| *n == tname(&t)) {
             self.w(b"typedef ");
             self.w(alias);
             self.w(b" ");
@@ -195,7 +192,7 @@ impl<'a> CDumper<'a> {
             self.emit_bit_padding(off, m_off, m_align, in_bitfield, lvl + 1)?;
             self.w(b"\n");
             self.pfx(lvl + 1);
-            self.emit_type_decl(m.type_id, m.name_bytes(), lvl + 1)?;
+            self.emit_type_decl(m.type_id, cstr(t.btf(), m.name_off), lvl + 1)?;
             if m_sz != 0 {
                 self.w(b": ");
                 self.num(m_sz);
@@ -247,7 +244,7 @@ impl<'a> CDumper<'a> {
         let is64 = t.kind() == Kind::Enum64;
         let mut range = EnumRange::default();
         for e in t.enumerators() {
-            let name = e.name_bytes();
+            let name = cstr(t.btf(), e.name_off);
             let dup = self.name_dups(Ns::Ident, name);
             self.w(b"\n");
             self.pfx(lvl + 1);

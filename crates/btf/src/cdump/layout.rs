@@ -20,11 +20,12 @@ impl CDumper<'_> {
             Some(0) => {}
             Some(v) => return (v - 1) as u32,
         }
-        if self.depth > super::MAX_DEPTH {
+        // Its own depth count, so the answer never depends on where it is asked from.
+        if self.align_depth > super::MAX_DEPTH {
             return 0;
         }
         self.align[id as usize] = COMPUTING;
-        self.depth += 1;
+        self.align_depth += 1;
         let t = self.ty(id);
         let a = match t.kind() {
             Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => self.ptr_sz.min(t.size()),
@@ -60,7 +61,7 @@ impl CDumper<'_> {
             }
             _ => 0,
         };
-        self.depth -= 1;
+        self.align_depth -= 1;
         // Alignments are at most the pointer size (8), so they fit the memo byte.
         self.align[id as usize] = a.min(0xfd) as u8 + 1;
         a

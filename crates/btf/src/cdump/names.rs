@@ -6,6 +6,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::CDumper;
 use crate::raw::Kind;
+use crate::types::Type;
+use crate::Btf;
 
 /// Occurrence counts of names in one C namespace, keyed by the name's bytes in the BTF.
 pub(super) type NameMap<'a> = HashMap<&'a [u8], u32, BuildHasherDefault<FxHasher>>;
@@ -17,6 +19,25 @@ pub(super) enum Ns {
     Tag,
     /// Typedefs and enumerators.
     Ident,
+}
+
+/// The NUL-terminated string at `off` of `btf`'s (base + own) string section, empty if out
+/// of range. The dump reads ~500k names of vmlinux; unlike `Btf::str_bytes_at` this never
+/// builds an error value.
+pub(super) fn cstr(btf: &Btf, off: u32) -> &[u8] {
+    let own = btf.string_section();
+    let start = btf.str_len().saturating_sub(own.len() as u32);
+    if off < start {
+        return btf.base().map_or(&[], |b| cstr(b, off));
+    }
+    let tail = own.get((off - start) as usize..).unwrap_or(&[]);
+    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+    &tail[..end]
+}
+
+/// The name of type `t` (empty if anonymous).
+pub(super) fn tname<'a>(t: &Type<'a>) -> &'a [u8] {
+    cstr(t.btf(), t.name_off())
 }
 
 impl<'a> CDumper<'a> {
@@ -38,7 +59,7 @@ impl<'a> CDumper<'a> {
         if t.name_off() == 0 {
             return (b"", 1);
         }
-        let name = t.name_bytes();
+        let name = tname(&t);
         let cached = self.name_dup.get(id as usize).copied().unwrap_or(1);
         if cached != 0 {
             return (name, cached);

@@ -9,6 +9,7 @@
 //! anonymous enum sorts first), losing a top-level anonymous enum; here only void is
 //! skipped.
 
+use super::names::{cstr, tname};
 use super::CDumper;
 use crate::raw::Kind;
 use crate::types::Type;
@@ -18,28 +19,41 @@ const MAX_RANK: u8 = 10;
 /// Deepest reference chain followed for a sort key (real chains are a few links).
 const MAX_KEY_DEPTH: u32 = 32;
 
-/// A type's sort key: rank, sort name, own name, shape hash, id.
-type Key<'a> = (u8, &'a [u8], &'a [u8], u64, u32);
-
 /// Type ids (void excluded) in bpftool's sorted order.
 pub(super) fn sorted_ids(d: &CDumper<'_>) -> Vec<u32> {
     let types = &d.types;
     let ty = |id: u32| types.get(id as usize).copied().unwrap_or(types[0]);
-    let mut keys: Vec<Key<'_>> = types
+    // (rank, sort name, own name, id); the shape hash only breaks ties, so it is computed
+    // for tied runs only.
+    let mut keys: Vec<(u8, &[u8], &[u8], u32)> = types
         .iter()
         .skip(1)
         .map(|&t| {
             (
                 rank(&ty, t, false, 0),
                 sort_name(&ty, t, false, 0),
-                t.name_bytes(),
-                disambig_hash(&ty, t, true, 0),
+                tname(&t),
                 t.id(),
             )
         })
         .collect();
     keys.sort_unstable();
-    keys.into_iter().map(|k| k.4).collect()
+    let mut ids = Vec::with_capacity(keys.len());
+    let mut tied: Vec<(u64, u32)> = Vec::new();
+    for run in keys.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+        if run.len() == 1 {
+            ids.push(run[0].3);
+            continue;
+        }
+        tied.clear();
+        tied.extend(
+            run.iter()
+                .map(|k| (disambig_hash(&ty, ty(k.3), true, 0), k.3)),
+        );
+        tied.sort_unstable();
+        ids.extend(tied.iter().map(|&(_, id)| id));
+    }
+    ids
 }
 
 /// Whether `kind` is a reference bpftool's keys look through.
@@ -84,13 +98,14 @@ fn sort_name<'a>(
     depth: u32,
 ) -> &'a [u8] {
     if depth > MAX_KEY_DEPTH {
-        return t.name_bytes();
+        return tname(&t);
     }
     match t.kind() {
         // An anonymous enum sorts under its first enumerator.
-        Kind::Enum | Kind::Enum64 if !from_ref && t.name_off() == 0 => {
-            t.enumerators().next().map_or(&[][..], |e| e.name_bytes())
-        }
+        Kind::Enum | Kind::Enum64 if !from_ref && t.name_off() == 0 => t
+            .enumerators()
+            .next()
+            .map_or(&[][..], |e| cstr(t.btf(), e.name_off)),
         Kind::Array => sort_name(
             ty,
             ty(t.array().map_or(0, |a| a.elem_type)),
@@ -98,7 +113,7 @@ fn sort_name<'a>(
             depth + 1,
         ),
         k if is_ref(k) => sort_name(ty, ty(t.type_id().unwrap_or(0)), true, depth + 1),
-        _ => t.name_bytes(),
+        _ => tname(&t),
     }
 }
 
@@ -122,19 +137,19 @@ fn mix_name(hash: u64, name: &[u8]) -> u64 {
 }
 
 fn disambig_hash<'a>(ty: &impl Fn(u32) -> Type<'a>, t: Type<'a>, members: bool, depth: u32) -> u64 {
-    let mut hash = mix_name(0, t.name_bytes());
+    let mut hash = mix_name(0, tname(&t));
     if depth > MAX_KEY_DEPTH {
         return hash;
     }
     match t.kind() {
         Kind::Enum | Kind::Enum64 => {
             for e in t.enumerators() {
-                hash = mix_name(hash, e.name_bytes());
+                hash = mix_name(hash, cstr(t.btf(), e.name_off));
             }
         }
         Kind::Struct | Kind::Union if members => {
             for m in t.members() {
-                hash = mix_name(hash, m.name_bytes());
+                hash = mix_name(hash, cstr(t.btf(), m.name_off));
                 hash = mix(hash, disambig_hash(ty, ty(m.type_id), false, depth + 1));
             }
         }
