@@ -168,6 +168,23 @@ fn uprobe_and_uretprobe_on_a_function_of_this_binary() {
 }
 
 #[test]
+fn uprobe_on_a_shared_library_function() {
+    let obj = load_trace(&["uprobe_target"]).unwrap();
+    // libc.so.6 is found in the library directories; getpid comes from its .dynsym.
+    let link = obj
+        .program("uprobe_target")
+        .unwrap()
+        .attach_uprobe("libc.so.6", "getpid", &UprobeOpts::default())
+        .unwrap();
+    for _ in 0..N {
+        std::hint::black_box(nix::unistd::getpid());
+    }
+    let n = count(&obj, slot::UPROBE);
+    assert!(n >= N as u64, "{n}");
+    drop(link);
+}
+
+#[test]
 fn uprobe_through_tracefs_uprobe_events() {
     if !corebpf::attach::tracefs::has_probe_events(corebpf::attach::tracefs::ProbeFile::Uprobe) {
         eprintln!("skipped: no uprobe_events in tracefs");

@@ -437,3 +437,33 @@ fn sk_msg_on_a_sockmap_counts_messages() {
         assert!(q.prog_ids.is_empty(), "{q:?}");
     }
 }
+
+#[test]
+fn socket_filter_on_a_raw_packet_socket() {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+    // As samples/bpf sockex1: an AF_PACKET socket sees the frames of every interface;
+    // the filter reads the IP protocol relative to the network header, so the Ethernet
+    // header in front does not matter.
+    let obj = load_net(&["sock_bytes"], 0, 0);
+    let raw = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::EthAll,
+    )
+    .unwrap();
+    let link = obj
+        .program("sock_bytes")
+        .unwrap()
+        .attach_socket(&raw)
+        .unwrap();
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..N {
+        tx.send_to(&[1u8; 50], rx.local_addr().unwrap()).unwrap();
+    }
+    let bytes = obj.map("proto_bytes").unwrap().as_array::<u64>().unwrap();
+    let udp = bytes.get(libc::IPPROTO_UDP as u32, 0).unwrap();
+    assert!(udp >= (N * 50) as u64, "{udp} UDP bytes");
+    drop(link);
+}
