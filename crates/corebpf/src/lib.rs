@@ -22,7 +22,7 @@ mod verifier;
 
 pub use error::{Error, Result, VerifierError};
 pub use kernel::{kernel_btf, kernel_targets};
-pub use map::Map;
-pub use object::{Object, ObjectBuilder, OpenObject};
-pub use program::{Program, TestRun, TestRunOutput};
 pub use link::{Link, LinkInfo};
+pub use map::Map;
+pub use object::{LoadStats, Object, ObjectBuilder, OpenObject};
+pub use program::{Program, TestRun, TestRunOutput};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use corebpf_btf::relo::{Relocator, TargetSet};
 use corebpf_btf::{Btf, Kind};
@@ -19,20 +19,26 @@ use corebpf_obj::{
 };
 use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
 use corebpf_sys::{
-    btf_load, map_create, map_freeze, map_update_elem, obj_get, obj_pin, probe_feature, prog_load,
-    AttachType, Feature, MapCreateAttr, MapFd, MapType, ProgLoadAttr, ProgType, SysError,
+    btf_load, map_create, map_freeze, map_update_elem, obj_get, obj_pin, probe_feature,
+    probe_map_type, probe_prog_type, prog_load, AttachType, Feature, MapCreateAttr, MapFd, MapType,
+    ProgLoadAttr, ProgType, SysError,
 };
 
 use crate::error::{Error, Result, VerifierError};
 use crate::map::Map;
-use crate::object::{Object, OpenObject};
+use crate::object::{LoadStats, Object, OpenObject};
 use crate::program::Program;
 use crate::sanitize::{sanitize, BtfSupport};
 use crate::verifier;
 
 pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
-    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
-    corebpf_sys::bump_memlock_rlimit()?;
+    let started = Instant::now();
+    let mut kernel = Duration::ZERO;
+    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. A process that may not raise
+    // it (no CAP_SYS_RESOURCE) goes on: the bpf(2) command that fails then says why.
+    if let Err(e) = corebpf_sys::bump_memlock_rlimit() {
+        log::debug!("could not raise RLIMIT_MEMLOCK: {e}");
+    }
     let targets: Arc<TargetSet> = match &open.opts.btf_file {
         Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
         None => crate::kernel::kernel_targets()?,
@@ -40,8 +46,8 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     resolve_externs(&mut open, &targets)?;
     let (core, core_log) = relocate_core(&mut open, &targets)?;
     let spec = &open.spec;
-    let btf_fd = load_object_btf(spec);
-    let maps = create_maps(spec, btf_fd.as_ref(), &open.opts.pin_root)?;
+    let btf_fd = load_object_btf(spec, &mut kernel);
+    let maps = create_maps(spec, btf_fd.as_ref(), &open.opts.pin_root, &mut kernel)?;
     let mut programs = Vec::new();
     let mut prog_fd_of = HashMap::new();
     for (i, p) in spec.programs.iter().enumerate() {
@@ -49,6 +55,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
             continue;
         }
         let prog = load_program(&open, i, &maps, btf_fd.as_ref(), &core)?;
+        kernel += prog.load_time;
         prog_fd_of.insert(i, programs.len());
         log::debug!(
             "prog '{}': loaded ({} insns, {:?})",
@@ -58,7 +65,9 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         );
         programs.push(prog);
     }
-    init_slots(spec, &maps, |i| prog_fd_of.get(&i).map(|&k| &programs[k]))?;
+    timed(&mut kernel, || {
+        init_slots(spec, &maps, |i| prog_fd_of.get(&i).map(|&k| &programs[k]))
+    })?;
     let maps = spec
         .maps
         .iter()
@@ -73,7 +82,20 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         core,
         core_log,
         globals: crate::object::globals_of(spec),
+        load_stats: LoadStats {
+            userspace: started.elapsed().saturating_sub(kernel),
+            kernel,
+        },
     })
+}
+
+/// Runs `f`, adding its wall time to `total` (the time spent in the object's own bpf(2)
+/// commands, for [`LoadStats`]).
+fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let r = f();
+    *total += start.elapsed();
+    r
 }
 
 /// `__kconfig` values from the kernel config, `__ksym` ids and addresses from the target.
@@ -108,7 +130,7 @@ fn relocate_core(
 
 /// Loads the object's BTF (sanitized for this kernel). BTF is optional for most programs:
 /// like libbpf, a failure is logged and loading goes on without it.
-fn load_object_btf(spec: &ObjectSpec) -> Option<OwnedFd> {
+fn load_object_btf(spec: &ObjectSpec, kernel: &mut Duration) -> Option<OwnedFd> {
     let btf = spec.btf.as_ref()?;
     let support = BtfSupport::probe();
     let sanitized = match sanitize(btf, support) {
@@ -122,7 +144,7 @@ fn load_object_btf(spec: &ObjectSpec) -> Option<OwnedFd> {
         }
     };
     let bytes = sanitized.as_deref().unwrap_or(btf.raw_bytes());
-    match btf_load(bytes, None, 0) {
+    match timed(kernel, || btf_load(bytes, None, 0)) {
         Ok(fd) => Some(fd),
         Err(e) => {
             log::warn!(
@@ -148,6 +170,7 @@ fn create_maps(
     spec: &ObjectSpec,
     btf_fd: Option<&OwnedFd>,
     pin_root: &std::path::Path,
+    kernel: &mut Duration,
 ) -> Result<Vec<Option<Map>>> {
     let mut out = Vec::with_capacity(spec.maps.len());
     for m in &spec.maps {
@@ -159,22 +182,23 @@ fn create_maps(
         }
         let pin_path = (m.pinning == Pinning::ByName).then(|| pin_root.join(&m.name));
         if let Some(path) = pin_path.as_ref().filter(|p| p.exists()) {
-            let map = reuse_pinned(m, path)?;
+            let map = timed(kernel, || reuse_pinned(m, path))?;
             log::debug!("map '{}': reused pinned map at {}", m.name, path.display());
             out.push(Some(map));
             continue;
         }
-        let fd = create_map(m, btf_fd)?;
-        let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
-        if let Some(data) = &m.data {
-            if !data.is_empty() {
+        let mfd = timed(kernel, || -> Result<MapFd> {
+            let fd = create_map(m, btf_fd)?;
+            let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
+            if let Some(data) = m.data.as_ref().filter(|d| !d.is_empty()) {
                 map_update_elem(&mfd, &0u32.to_ne_bytes(), data, 0)
                     .map_err(map_err(&m.name, "writing initial data"))?;
             }
-        }
-        if m.freeze {
-            map_freeze(mfd.as_fd()).map_err(map_err(&m.name, "freezing"))?;
-        }
+            if m.freeze {
+                map_freeze(mfd.as_fd()).map_err(map_err(&m.name, "freezing"))?;
+            }
+            Ok(mfd)
+        })?;
         if let Some(path) = &pin_path {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::Io {
@@ -182,7 +206,7 @@ fn create_maps(
                     source: e,
                 })?;
             }
-            obj_pin(mfd.as_fd(), path).map_err(map_err(&m.name, "pinning"))?;
+            timed(kernel, || obj_pin(mfd.as_fd(), path)).map_err(map_err(&m.name, "pinning"))?;
             log::debug!("map '{}': pinned at {}", m.name, path.display());
         }
         log::debug!(
@@ -269,10 +293,27 @@ fn create_map(m: &MapSpec, btf_fd: Option<&OwnedFd>) -> Result<OwnedFd> {
                 m.name
             );
             let attr = create_attr(m, inner.as_ref(), None);
-            map_create(&attr).map_err(map_err(&m.name, "creating"))
+            map_create(&attr).map_err(|e| map_create_error(m, e))
         }
-        Err(e) => Err(map_err(&m.name, "creating")(e)),
+        Err(e) => Err(map_create_error(m, e)),
     }
+}
+
+/// A failed `BPF_MAP_CREATE`: a map type this kernel lacks is named as such (the kernel
+/// only says EINVAL).
+fn map_create_error(m: &MapSpec, e: SysError) -> Error {
+    // The kernel answers EINVAL for a map type it does not know.
+    if e.raw_errno() == Some(libc::EINVAL) && !probe_map_type(m.map_type) {
+        return map_err(&m.name, "creating")(SysError::Unsupported {
+            what: m.map_type.kernel_name(),
+            reason: format!(
+                "this kernel does not support map type {} (Linux {})",
+                m.map_type.name(),
+                verifier::map_type_since(m.map_type)
+            ),
+        });
+    }
+    map_err(&m.name, "creating")(e)
 }
 
 fn reuse_pinned(m: &MapSpec, path: &std::path::Path) -> Result<Map> {
@@ -454,7 +495,25 @@ fn load_program(
         ..Default::default()
     };
     let start = Instant::now();
-    let fd = prog_load(&attr, None).map_err(|e| verifier_error(spec, &linked, core, e))?;
+    let fd = prog_load(&attr, None).map_err(|e| {
+        // The kernel answers EINVAL without a log for a program type it does not know.
+        let unknown_type = e.raw_errno() == Some(libc::EINVAL) && e.log().is_none();
+        if unknown_type && !probe_prog_type(p.prog_type) {
+            return Error::Program {
+                prog: p.name.clone(),
+                source: SysError::Unsupported {
+                    what: p.prog_type.kernel_name(),
+                    reason: format!(
+                        "this kernel does not support program type {} (Linux {}), needed by SEC(\"{}\")",
+                        p.prog_type.name(),
+                        verifier::prog_type_since(p.prog_type),
+                        p.section
+                    ),
+                },
+            };
+        }
+        verifier_error(spec, &linked, core, e)
+    })?;
     let load_time = start.elapsed();
     Ok(Program {
         name: p.name.clone(),
@@ -480,7 +539,13 @@ fn verifier_error(
     let Some(log) = e.log().map(str::to_string) else {
         return Error::Program { prog, source: e };
     };
-    let message = verifier::message(&log);
+    let mut message = verifier::message(&log);
+    let prog_type = spec.programs[linked.program].prog_type;
+    if let Some(why) = verifier::explain_helper(&message, prog_type)
+        .or_else(|| verifier::explain_callback(linked, &message))
+    {
+        message = format!("{message}: {why}");
+    }
     let insn = verifier::failing_insn(&log);
     let source_line = match (insn, &spec.btf) {
         (Some(i), Some(btf)) => verifier::source_line(btf, &linked.line_info, i),

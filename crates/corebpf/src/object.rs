@@ -151,6 +151,24 @@ impl OpenObject {
         Ok(())
     }
 
+    /// Loads program `name` as `prog_type` instead of the type its section implies
+    /// (libbpf's `bpf_program__set_type`), e.g. to run a `SEC("syscall")` program as a
+    /// socket filter on a kernel without syscall programs. What the section implied beyond
+    /// the type goes too: expected attach type, attach target and the sleepable/frags flags.
+    pub fn set_program_type(&mut self, name: &str, prog_type: corebpf_sys::ProgType) -> Result<()> {
+        let i = self
+            .spec
+            .program_index(name)
+            .ok_or_else(|| self.not_found("program", name))?;
+        let p = &mut self.spec.programs[i];
+        p.prog_type = prog_type;
+        p.expected_attach_type = None;
+        p.attach_target = None;
+        p.sleepable = false;
+        p.xdp_frags = false;
+        Ok(())
+    }
+
     /// Sets a map's `max_entries` before it is created.
     pub fn set_max_entries(&mut self, map: &str, n: u32) -> Result<()> {
         let i = self
@@ -254,6 +272,21 @@ pub struct Object {
     pub(crate) core: Vec<CoreOutcome>,
     pub(crate) core_log: Vec<String>,
     pub(crate) globals: Vec<Global>,
+    pub(crate) load_stats: LoadStats,
+}
+
+/// Where [`OpenObject::load`] spent its time: in the object's own `bpf(2)` commands (BTF
+/// load, map creation, initial data, freezing, pinning, program loads — the verifier's
+/// work — and prog array / map-of-maps slots), and in userspace around them (extern
+/// resolution, CO-RE, BTF sanitization, linking). Parsing happens before, in
+/// [`ObjectBuilder::open_file`]; the running kernel's BTF and the feature probes are read
+/// once per process and counted on the first load only (as userspace).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Load time outside the object's `bpf(2)` commands.
+    pub userspace: std::time::Duration,
+    /// Time inside the object's `bpf(2)` commands.
+    pub kernel: std::time::Duration,
 }
 
 /// Where a global variable lives: its data section and offset.
@@ -388,6 +421,11 @@ impl Object {
             .iter()
             .position(|(n, sec, _)| n == name || sec == name)?;
         Some(self.maps.remove(i).2)
+    }
+
+    /// Where loading spent its time: userspace work versus the object's `bpf(2)` commands.
+    pub fn load_stats(&self) -> LoadStats {
+        self.load_stats
     }
 
     /// What CO-RE did to each relocated instruction.

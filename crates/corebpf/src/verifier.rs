@@ -106,3 +106,107 @@ pub fn explain_poison(
     }
     None
 }
+
+/// For a call the verifier refused as `invalid func unknown#N` (a helper id this kernel does
+/// not know: the helper is newer than the kernel) or `unknown func bpf_x#N` (a helper this
+/// program type may not call), which helper it is and what that means.
+pub fn explain_helper(message: &str, prog_type: corebpf_sys::ProgType) -> Option<String> {
+    let number_after = |pat: &str| -> Option<i32> {
+        let rest = &message[message.find(pat)? + pat.len()..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        rest[..end].parse().ok()
+    };
+    if let Some(id) = number_after("invalid func unknown#") {
+        let name = corebpf_obj::helpers::helper_name(id)?;
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        return Some(format!(
+            "the program calls helper {name} (#{id}), which this kernel ({}) does not have: it needs a newer kernel",
+            release.trim()
+        ));
+    }
+    let (_, rest) = message.split_once("unknown func ")?;
+    let (name, id) = rest.split_once('#')?;
+    let id: String = id.chars().take_while(char::is_ascii_digit).collect();
+    Some(format!(
+        "helper {name} (#{id}) is not available to {} programs on this kernel",
+        prog_type.name()
+    ))
+}
+
+/// The Linux release that introduced a program type (for errors on older kernels).
+pub fn prog_type_since(t: corebpf_sys::ProgType) -> &'static str {
+    use corebpf_sys::ProgType::*;
+    match t {
+        Unspec | SocketFilter => "3.19",
+        Kprobe | SchedCls | SchedAct => "4.1",
+        Tracepoint => "4.7",
+        Xdp => "4.8",
+        PerfEvent => "4.9",
+        CgroupSkb | CgroupSock | LwtIn | LwtOut | LwtXmit => "4.10",
+        SockOps => "4.13",
+        SkSkb => "4.14",
+        CgroupDevice => "4.15",
+        SkMsg | RawTracepoint | CgroupSockAddr => "4.17",
+        LwtSeg6local | LircMode2 => "4.18",
+        SkReuseport => "4.19",
+        FlowDissector => "4.20",
+        CgroupSysctl | RawTracepointWritable => "5.2",
+        CgroupSockopt => "5.3",
+        Tracing => "5.5",
+        StructOps | Ext => "5.6",
+        Lsm => "5.7",
+        SkLookup => "5.9",
+        Syscall => "5.14",
+        Netfilter => "6.4",
+    }
+}
+
+/// The Linux release that introduced a map type (for errors on older kernels).
+pub fn map_type_since(t: corebpf_sys::MapType) -> &'static str {
+    use corebpf_sys::MapType::*;
+    match t {
+        Unspec | Hash | Array => "3.19",
+        ProgArray => "4.2",
+        PerfEventArray => "4.3",
+        PercpuHash | PercpuArray | StackTrace => "4.6",
+        CgroupArray => "4.8",
+        LruHash | LruPercpuHash => "4.10",
+        LpmTrie => "4.11",
+        ArrayOfMaps | HashOfMaps => "4.12",
+        Devmap | Sockmap => "4.14",
+        Cpumap => "4.15",
+        Xskmap | Sockhash => "4.18",
+        CgroupStorage | ReuseportSockarray => "4.19",
+        PercpuCgroupStorage | Queue | Stack => "4.20",
+        SkStorage => "5.2",
+        DevmapHash => "5.4",
+        StructOps => "5.6",
+        RingBuf => "5.8",
+        InodeStorage => "5.10",
+        TaskStorage => "5.11",
+        BloomFilter => "5.16",
+        UserRingBuf => "6.1",
+        CgrpStorage => "6.2",
+        Arena => "6.9",
+    }
+}
+
+/// For a program that passes a callback (an `LD_IMM64` of a function, `BPF_PSEUDO_FUNC`:
+/// `bpf_loop`, `bpf_for_each_map_elem`, timers) to a kernel before 5.13, which does not know
+/// such references: it then finds fewer subprograms than `func_info` lists (or, without
+/// BTF, an invalid `LD_IMM64`), and says only that.
+pub fn explain_callback(linked: &LinkedProgram, message: &str) -> Option<String> {
+    let symptoms = [
+        "number of funcs in func_info doesn't match number of subprogs",
+        "invalid bpf_ld_imm64 insn",
+    ];
+    if !symptoms.iter().any(|s| message.contains(s)) {
+        return None;
+    }
+    let i = linked.insns.iter().position(|i| i.is_pseudo_func())?;
+    Some(format!(
+        "insn #{i} passes a callback function (BPF_PSEUDO_FUNC, as bpf_loop, bpf_for_each_map_elem and timers need), which kernels before 5.13 do not support"
+    ))
+}

@@ -116,6 +116,12 @@ impl Map {
     /// # Ok::<(), corebpf::map::MapError>(())
     /// ```
     pub fn create(attr: &MapCreateAttr<'_>) -> Result<Self, MapError> {
+        // Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK (as libbpf's
+        // bpf_map_create, raise it first); if that is not allowed, the creation's own error
+        // says why.
+        if let Err(e) = corebpf_sys::bump_memlock_rlimit() {
+            log::debug!("could not raise RLIMIT_MEMLOCK: {e}");
+        }
         let fd = MapFd::create(attr).map_err(|e| MapError::sys(attr.name, e))?;
         Ok(Self::from_map_fd(fd))
     }

@@ -70,6 +70,9 @@ pub fn map_with(attr: MapCreateAttr<'_>) -> Map {
 
 /// Loads a program or panics with the error and verifier log.
 pub fn load(prog_type: ProgType, insns: &[BpfInsn], name: &str) -> OwnedFd {
+    // Before 5.11 programs are charged to RLIMIT_MEMLOCK (corebpf's loader and
+    // `Map::create` raise it; this raw `prog_load` does not).
+    corebpf::sys::bump_memlock_rlimit().expect("raise RLIMIT_MEMLOCK");
     let bytes = insns_to_bytes(insns);
     prog_load(
         &ProgLoadAttr {
