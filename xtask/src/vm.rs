@@ -11,7 +11,8 @@
 //!   earlier one failed, and the command fails if any did.
 //! - `--smoke`: only the built-in checks (BTF, kprobe PMU, a kprobe event, bpffs, cgroup2,
 //!   a veth pair); nothing is built.
-//! - `-p/--package`: build the integration tests of these packages only (default: workspace).
+//! - `-p/--package`: build the integration tests of these packages only (default: the
+//!   kernel-facing ones, [`bins::VM_PACKAGES`]).
 //! - `--bin PATH`: run these executables instead of building anything.
 //! - `--unit`: also run the lib/bin unit-test executables (default: `tests/*.rs` only).
 //! - `--module NAME`: load this kernel module too (the defaults are in [`modules::DEFAULT_MODULES`]).

@@ -249,6 +249,20 @@ impl OpenObject {
     }
 
     pub(crate) fn kernel_config(&self) -> Result<KernelConfig> {
+        let mut cfg = self.base_kernel_config()?;
+        // libbpf's virtual options, computed from the kernel rather than its config file.
+        cfg.options
+            .entry("LINUX_HAS_SYSCALL_WRAPPER".into())
+            .or_insert_with(|| (has_syscall_wrapper() as u8).to_string());
+        cfg.options
+            .entry("LINUX_HAS_BPF_COOKIE".into())
+            .or_insert_with(|| {
+                (corebpf_sys::probe_feature(corebpf_sys::Feature::BpfCookie) as u8).to_string()
+            });
+        Ok(cfg)
+    }
+
+    fn base_kernel_config(&self) -> Result<KernelConfig> {
         Ok(match &self.opts.kconfig {
             // A given config text describes the running kernel: its version is uname's.
             Some(text) => {
@@ -260,6 +274,27 @@ impl OpenObject {
             None => KernelConfig::from_system()?,
         })
     }
+}
+
+/// Whether syscalls enter through arch-specific wrappers taking `struct pt_regs *`
+/// (`__x64_sys_*` on x86-64, since 4.17): what `BPF_KSYSCALL` needs to know to read
+/// arguments. Looked up in the kernel's BTF, then `/proc/kallsyms`.
+fn has_syscall_wrapper() -> bool {
+    let name = match std::env::consts::ARCH {
+        "x86_64" => "__x64_sys_bpf",
+        "aarch64" => "__arm64_sys_bpf",
+        "s390x" => "__s390x_sys_bpf",
+        "riscv64" => "__riscv_sys_bpf",
+        _ => return false,
+    };
+    if let Ok(btf) = crate::kernel::kernel_btf() {
+        if btf.find_by_name_kind(name, Kind::Func).is_some() {
+            return true;
+        }
+    }
+    std::fs::read_to_string("/proc/kallsyms")
+        .map(|k| k.lines().any(|l| l.split_whitespace().nth(2) == Some(name)))
+        .unwrap_or(false)
 }
 
 /// A loaded object: its maps and programs, alive until dropped.

@@ -14,7 +14,13 @@ pub struct TestBin {
     pub manifest_dir: PathBuf,
 }
 
-/// Builds the integration tests of `packages` (all of the workspace when empty) and returns
+/// The packages whose tests talk to the kernel, and so run in every guest by default. The
+/// others are kernel-independent (BTF, ELF, CO-RE are pure) or need tools and binaries the
+/// guest does not carry (bpftool and clang as oracles, the `corebpf` and example binaries):
+/// they run on the host.
+pub const VM_PACKAGES: &[&str] = &["corebpf-sys", "corebpf"];
+
+/// Builds the integration tests of `packages` ([`VM_PACKAGES`] when empty) and returns
 /// their executables. With `include_unit`, lib/bin unit-test executables are included too.
 pub fn build(packages: &[String], include_unit: bool) -> Result<Vec<TestBin>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -24,9 +30,12 @@ pub fn build(packages: &[String], include_unit: bool) -> Result<Vec<TestBin>, St
         "--no-run",
         "--message-format=json-render-diagnostics",
     ]);
-    if packages.is_empty() {
-        cmd.arg("--workspace");
-    }
+    let defaults: Vec<String> = VM_PACKAGES.iter().map(|p| p.to_string()).collect();
+    let packages = if packages.is_empty() {
+        &defaults[..]
+    } else {
+        packages
+    };
     for p in packages {
         cmd.args(["-p", p]);
     }
