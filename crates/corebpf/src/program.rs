@@ -62,7 +62,12 @@ impl Program {
     /// assert_eq!(prog.test_run(&corebpf::TestRun { data: &[0u8; 64], ..Default::default() })?.retval, 42);
     /// # Ok::<(), corebpf::Error>(())
     /// ```
-    pub fn load_insns(prog_type: ProgType, name: &str, insns: &[corebpf_obj::Insn], license: &str) -> Result<Program> {
+    pub fn load_insns(
+        prog_type: ProgType,
+        name: &str,
+        insns: &[corebpf_obj::Insn],
+        license: &str,
+    ) -> Result<Program> {
         let bytes: Vec<u8> = insns.iter().flat_map(|i| i.to_bytes()).collect();
         let license = std::ffi::CString::new(license)
             .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
@@ -74,21 +79,23 @@ impl Program {
             ..Default::default()
         };
         let start = std::time::Instant::now();
-        let fd = corebpf_sys::prog_load(&attr, None).map_err(|source| match source.log().map(str::to_string) {
-            Some(log) => Error::Verifier(Box::new(crate::error::VerifierError {
-                prog: name.to_string(),
-                object: "(hand-assembled)".into(),
-                message: crate::verifier::message(&log),
-                insn: crate::verifier::failing_insn(&log),
-                source_line: None,
-                core: None,
-                log,
-                source,
-            })),
-            None => Error::Program {
-                prog: name.to_string(),
-                source,
-            },
+        let fd = corebpf_sys::prog_load(&attr, None).map_err(|source| {
+            match source.log().map(str::to_string) {
+                Some(log) => Error::Verifier(Box::new(crate::error::VerifierError {
+                    prog: name.to_string(),
+                    object: "(hand-assembled)".into(),
+                    message: crate::verifier::message(&log),
+                    insn: crate::verifier::failing_insn(&log),
+                    source_line: None,
+                    core: None,
+                    log,
+                    source,
+                })),
+                None => Error::Program {
+                    prog: name.to_string(),
+                    source,
+                },
+            }
         })?;
         Ok(Program {
             name: name.to_string(),
