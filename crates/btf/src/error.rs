@@ -12,7 +12,7 @@ pub enum BtfError {
     /// The blob is shorter than the structure that must be there.
     #[error("{what}: truncated: need {need} bytes at offset {offset}, have {have}")]
     Truncated {
-        /// What was being read (e.g. "BTF header", "type [12] members").
+        /// What was being read (e.g. `BTF header`, `type [12] members`).
         what: String,
         /// Byte offset where the structure starts.
         offset: usize,

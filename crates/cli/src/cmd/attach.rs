@@ -5,7 +5,7 @@ use corebpf::Object;
 use nix::sys::signal::{SigSet, Signal};
 use std::error::Error;
 
-/// SIGINT and SIGTERM, blocked so that [`wait`] receives them with `sigwait`.
+/// SIGINT and SIGTERM, blocked so that `wait` receives them with `sigwait`.
 fn signals() -> SigSet {
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
