@@ -47,7 +47,13 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let (core, core_log) = relocate_core(&mut open, &targets)?;
     let spec = &open.spec;
     let btf_fd = load_object_btf(spec, &mut kernel);
-    let maps = create_maps(spec, btf_fd.as_ref(), &open.opts.pin_root, &mut kernel)?;
+    let maps = create_maps(
+        spec,
+        btf_fd.as_ref(),
+        &open.opts.pin_root,
+        &open.autocreate,
+        &mut kernel,
+    )?;
     let mut programs = Vec::new();
     let mut prog_fd_of = HashMap::new();
     for (i, p) in spec.programs.iter().enumerate() {
@@ -165,15 +171,21 @@ fn map_err<'a>(map: &'a str, what: &'static str) -> impl FnOnce(SysError) -> Err
 }
 
 /// Creates every map (or reuses a compatible pinned one), writes global data, freezes
-/// `.rodata` and `.kconfig`. `None` for maps not created (struct_ops are refused).
+/// `.rodata` and `.kconfig`. `None` for maps not created (autocreate off).
 fn create_maps(
     spec: &ObjectSpec,
     btf_fd: Option<&OwnedFd>,
     pin_root: &std::path::Path,
+    autocreate: &[bool],
     kernel: &mut Duration,
 ) -> Result<Vec<Option<Map>>> {
     let mut out = Vec::with_capacity(spec.maps.len());
-    for m in &spec.maps {
+    for (m, &create) in spec.maps.iter().zip(autocreate) {
+        if !create {
+            log::debug!("map '{}': not created (autocreate off)", m.name);
+            out.push(None);
+            continue;
+        }
         if m.kind == MapKind::StructOps {
             return Err(Error::InvalidInput(format!(
                 "map '{}': struct_ops maps are not supported yet by corebpf",
@@ -319,26 +331,25 @@ fn map_create_error(m: &MapSpec, e: SysError) -> Error {
 fn reuse_pinned(m: &MapSpec, path: &std::path::Path) -> Result<Map> {
     let fd = obj_get(path, 0).map_err(map_err(&m.name, "opening pinned map"))?;
     let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading pinned map info"))?;
-    let info = mfd.info();
-    let checks: [(&'static str, u64, u64); 5] = [
-        ("type", info.type_ as u64, m.map_type as u64),
-        ("key size", info.key_size as u64, m.key_size as u64),
-        ("value size", info.value_size as u64, m.value_size as u64),
-        ("max_entries", info.max_entries as u64, m.max_entries as u64),
-        ("map_flags", info.map_flags as u64, m.map_flags as u64),
-    ];
-    for (field, pinned, expected) in checks {
-        if pinned != expected {
-            return Err(Error::PinnedMapIncompatible {
-                map: m.name.clone(),
-                path: path.display().to_string(),
-                field,
-                pinned: pinned.to_string(),
-                expected: expected.to_string(),
-            });
+    let map = Map::from_map_fd(mfd);
+    let expected = crate::pin::ExpectedMap {
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        map_flags: m.map_flags,
+        map_extra: m.map_extra,
+    };
+    crate::pin::pinned_map_compatible(&map, &expected).map_err(|e| {
+        Error::PinnedMapIncompatible {
+            map: m.name.clone(),
+            path: path.display().to_string(),
+            field: e.field,
+            pinned: e.pinned,
+            expected: e.expected,
         }
-    }
-    Ok(Map::from_map_fd(mfd))
+    })?;
+    Ok(map)
 }
 
 /// The BTF id of a tracing/LSM/iter program's attach target in the kernel's BTF.
@@ -380,12 +391,16 @@ fn encode_records<T>(recs: &[T], f: impl Fn(&T) -> Vec<u32>) -> Vec<u8> {
 fn fill_map_fds(spec: &ObjectSpec, linked: &mut LinkedProgram, maps: &[Option<Map>]) -> Result<()> {
     use std::os::fd::AsRawFd;
     for r in &linked.map_relocs {
-        let map = maps.get(r.map).and_then(|m| m.as_ref()).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "program '{}' references map #{} which was not created",
-                spec.programs[linked.program].name, r.map
-            ))
-        })?;
+        let map = maps
+            .get(r.map)
+            .and_then(|m| m.as_ref())
+            .ok_or_else(|| Error::ProgramSpec {
+                prog: spec.programs[linked.program].name.clone(),
+                reason: format!(
+                    "references map '{}', which was not created (autocreate off)",
+                    spec.maps.get(r.map).map_or("?", |m| m.name.as_str())
+                ),
+            })?;
         let fd = map.as_fd().as_raw_fd();
         let (first, second) = (r.insn_idx, r.insn_idx + 1);
         if second >= linked.insns.len() {

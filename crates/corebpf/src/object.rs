@@ -97,10 +97,12 @@ impl ObjectBuilder {
     pub fn open_mem(self, bytes: &[u8], name: &str) -> Result<OpenObject> {
         let spec = corebpf_obj::Object::parse_named(bytes, name)?;
         let autoload = vec![true; spec.programs.len()];
+        let autocreate = vec![true; spec.maps.len()];
         Ok(OpenObject {
             spec,
             opts: self,
             autoload,
+            autocreate,
         })
     }
 }
@@ -111,6 +113,7 @@ pub struct OpenObject {
     pub(crate) spec: ObjectSpec,
     pub(crate) opts: ObjectBuilder,
     pub(crate) autoload: Vec<bool>,
+    pub(crate) autocreate: Vec<bool>,
 }
 
 impl OpenObject {
@@ -166,6 +169,17 @@ impl OpenObject {
         p.attach_target = None;
         p.sleepable = false;
         p.xdp_frags = false;
+        Ok(())
+    }
+
+    /// Whether map `name` is created by [`OpenObject::load`] (libbpf's
+    /// `bpf_map__set_autocreate`), e.g. to leave out a map type the kernel lacks. A loaded
+    /// program that references a map not created fails to load, naming it.
+    pub fn set_autocreate(&mut self, name: &str, create: bool) -> Result<()> {
+        let i = self
+            .map_index(name)
+            .ok_or_else(|| self.not_found("map", name))?;
+        self.autocreate[i] = create;
         Ok(())
     }
 

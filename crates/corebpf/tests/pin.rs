@@ -185,3 +185,145 @@ fn map_pinned_here_is_found_by_another_process() {
         "the child wrote back"
     );
 }
+
+fn obj_maps_path() -> PathBuf {
+    std::env::var_os("COREBPF_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")))
+        .join("bpf/out/clang19/obj_maps.bpf.o")
+}
+
+/// `obj_maps.bpf.o` opened with `root` as pin root, loadable on this kernel: where the
+/// kernel has no bloom filter maps (before 5.16) the whole object must fail naming that
+/// (checked when `check` is set: maps are created in the object's order, so a bad pin may be
+/// met first), and it then loads without `m_bloom` and the program that uses it.
+fn open_obj_maps(root: &Path, check: bool) -> corebpf::OpenObject {
+    let open = || {
+        corebpf::ObjectBuilder::new()
+            .pin_root(root)
+            .open_file(obj_maps_path())
+            .unwrap()
+    };
+    let bloom = corebpf::sys::probe_map_type(MapType::BloomFilter);
+    assert_eq!(
+        bloom,
+        kernel_at_least(5, 16),
+        "bloom filter probe vs release"
+    );
+    if bloom {
+        return open();
+    }
+    if !check {
+        let mut o = open();
+        o.set_autocreate("m_bloom", false).unwrap();
+        o.set_autoload("obj_maps_touch", false).unwrap();
+        return o;
+    }
+    let err = open().load().expect_err("bloom filter map before 5.16");
+    let text = err.to_string();
+    assert!(
+        text.contains("map 'm_bloom'")
+            && text.contains("this kernel does not support map type bloom_filter (Linux 5.16)"),
+        "{text}"
+    );
+    let mut o = open();
+    o.set_autocreate("m_bloom", false).unwrap();
+    let err = o.load().expect_err("obj_maps_touch uses m_bloom");
+    assert!(
+        err.to_string()
+            .contains("program 'obj_maps_touch': references map 'm_bloom', which was not created"),
+        "{err}"
+    );
+    let mut o = open();
+    o.set_autocreate("m_bloom", false).unwrap();
+    o.set_autoload("obj_maps_touch", false).unwrap();
+    o
+}
+
+/// Issue 7: a LIBBPF_PIN_BY_NAME map is pinned by the first load and reused by the next
+/// ones: a value written through the first object is read through the second, and
+/// outlives both.
+#[test]
+fn pinned_by_name_map_is_reused_across_loads() {
+    let dir = PinDir::new("reuse");
+    let path = dir.0.join("m_pinned");
+    let first = open_obj_maps(&dir.0, true).load().unwrap();
+    assert!(path.exists(), "m_pinned pinned at {}", path.display());
+    let m1 = first.map("m_pinned").unwrap();
+    m1.as_hash::<u32, u32>()
+        .unwrap()
+        .insert(&7, &77, 0)
+        .unwrap();
+    let second = open_obj_maps(&dir.0, true).load().unwrap();
+    let m2 = second.map("m_pinned").unwrap();
+    assert_eq!(m2.id(), m1.id(), "the same kernel map");
+    assert_eq!(
+        m2.as_hash::<u32, u32>().unwrap().get(&7, 0).unwrap(),
+        Some(77)
+    );
+    // An unpinned map is created afresh each time.
+    assert_ne!(
+        second.map("m_array").unwrap().id(),
+        first.map("m_array").unwrap().id()
+    );
+    m2.as_hash::<u32, u32>()
+        .unwrap()
+        .insert(&8, &88, 0)
+        .unwrap();
+    drop((first, second));
+    let third = open_obj_maps(&dir.0, true).load().unwrap();
+    let m3 = third
+        .map("m_pinned")
+        .unwrap()
+        .as_hash::<u32, u32>()
+        .unwrap();
+    assert_eq!(
+        (m3.get(&7, 0).unwrap(), m3.get(&8, 0).unwrap()),
+        (Some(77), Some(88))
+    );
+}
+
+/// A different map pinned at the path a LIBBPF_PIN_BY_NAME map wants is refused, naming
+/// the map, the path and the differing property; the pin is left alone.
+#[test]
+fn incompatible_pinned_map_is_refused_clearly() {
+    let dir = PinDir::new("incompat");
+    let path = dir.0.join("m_pinned");
+    let cases: [(MapType, u32, u32, u32, &str, &str, &str); 3] = [
+        (MapType::Array, 4, 4, 8, "type", "array", "hash"),
+        (MapType::Hash, 4, 8, 8, "value_size", "8", "4"),
+        (MapType::Hash, 4, 4, 16, "max_entries", "16", "8"),
+    ];
+    for (t, k, v, n, field, pinned, wanted) in cases {
+        let other = map(t, k, v, n, "m_pinned");
+        other.pin(&path).unwrap();
+        let err = open_obj_maps(&dir.0, false).load().unwrap_err();
+        match &err {
+            corebpf::Error::PinnedMapIncompatible {
+                map,
+                field: f,
+                pinned: p,
+                expected: e,
+                ..
+            } => assert_eq!(
+                (map.as_str(), *f, p.as_str(), e.as_str()),
+                ("m_pinned", field, pinned, wanted)
+            ),
+            other => panic!("not an incompatibility: {other}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "map 'm_pinned': pinned map at {} is incompatible: {field} is {pinned}, the object wants {wanted}",
+                path.display()
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            Map::from_pinned(&path).unwrap().id(),
+            other.id(),
+            "pin untouched"
+        );
+        unpin(&path).unwrap();
+    }
+}
