@@ -82,11 +82,28 @@ fn from_raw(r: RawInsn) -> Insn {
     Insn::from_bytes(r.to_bytes())
 }
 
+/// One record's result from [`ObjectSpec::relocate_core_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreRecord {
+    /// ELF section of the record.
+    pub section: String,
+    /// Index of the record within its section (libbpf's `relo #N`).
+    pub relo_idx: usize,
+    /// The function owning the instruction (empty if the record points at no function).
+    pub function: String,
+    /// Instruction index within that function (within the section if there is none).
+    pub insn_idx: usize,
+    /// Relocation kind, if it is one corebpf knows.
+    pub kind: Option<CoreReloKind>,
+    /// What relocating it did, or why it failed (the instruction is then left alone).
+    pub result: Result<CoreOutcome, CoreError>,
+}
+
 impl ObjectSpec {
     /// Applies every CO-RE relocation to the instructions of the functions they belong to.
     /// Records of programs for which `load(program index)` is false are skipped (as libbpf
     /// skips programs with autoload off); subprograms are always relocated. Returns what was
-    /// done to each instruction, in record order.
+    /// done to each instruction, in record order, or the first failure.
     ///
     /// ```no_run
     /// use corebpf_btf::relo::{Relocator, TargetSet};
@@ -103,8 +120,21 @@ impl ObjectSpec {
         relocator: &mut Relocator<'_>,
         load: impl Fn(usize) -> bool,
     ) -> Result<Vec<CoreOutcome>, CoreError> {
+        self.relocate_core_all(relocator, load)
+            .into_iter()
+            .map(|r| r.result)
+            .collect()
+    }
+
+    /// Like [`ObjectSpec::relocate_core`], but goes on after a failed record and reports
+    /// every record (for `corebpf relocate`, which lists all failures).
+    pub fn relocate_core_all(
+        &mut self,
+        relocator: &mut Relocator<'_>,
+        load: impl Fn(usize) -> bool,
+    ) -> Vec<CoreRecord> {
         let (Some(btf), Some(ext)) = (self.btf.clone(), self.btf_ext.clone()) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let mut out = Vec::new();
         for sec in &ext.core_relo {
@@ -114,12 +144,21 @@ impl ObjectSpec {
                 sec.records.len()
             ));
             for (i, relo) in sec.records.iter().enumerate() {
-                if relo.insn_off % 8 != 0 {
-                    return Err(CoreError::Misaligned {
+                let mut rec = CoreRecord {
+                    section: sec.sec_name.clone(),
+                    relo_idx: i,
+                    function: String::new(),
+                    insn_idx: relo.insn_off as usize / 8,
+                    kind: relo.kind(),
+                    result: Err(CoreError::Misaligned {
                         section: sec.sec_name.clone(),
                         relo_idx: i,
                         byte_off: relo.insn_off,
-                    });
+                    }),
+                };
+                if relo.insn_off % 8 != 0 {
+                    out.push(rec);
+                    continue;
                 }
                 let Some((fi, insn_idx)) = self.function_at(&sec.sec_name, relo.insn_off) else {
                     // Like libbpf: code of an eliminated weak subprogram keeps its records.
@@ -135,60 +174,78 @@ impl ObjectSpec {
                         continue;
                     }
                 }
-                let name = self.functions[fi].name.clone();
-                let resolved = relocator.resolve(&btf, relo, i, &name).map_err(|failure| {
-                    CoreError::Relocation {
-                        section: sec.sec_name.clone(),
-                        failure,
-                    }
-                })?;
-                let f = &mut self.functions[fi];
-                if insn_idx >= f.insns.len() {
-                    return Err(CoreError::BadInsn {
-                        section: sec.sec_name.clone(),
-                        relo_idx: i,
-                        function: name,
-                        insn: insn_idx,
-                    });
-                }
-                let mut raw: Vec<RawInsn> = f.insns.iter().map(to_raw).collect();
-                let mut lines = Vec::new();
-                patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| {
-                    lines.push(l)
-                })
-                .map_err(|e| CoreError::Relocation {
-                    section: sec.sec_name.clone(),
-                    failure: ReloFailure {
-                        prog: name.clone(),
-                        relo_idx: i,
-                        spec: resolved.local_spec.clone(),
-                        source: Box::new(e),
-                    },
-                })?;
-                // Only the patched instruction (and an LD_IMM64's second half) changed.
-                let end = (insn_idx + 2).min(raw.len());
-                for (dst, src) in f.insns[insn_idx..end].iter_mut().zip(&raw[insn_idx..end]) {
-                    *dst = from_raw(*src);
-                }
-                for l in lines {
-                    relocator.log(l);
-                }
-                out.push(CoreOutcome {
-                    section: sec.sec_name.clone(),
-                    relo_idx: i,
-                    function: name,
-                    insn_idx,
-                    kind: resolved.kind,
-                    local_spec: resolved.local_spec,
-                    target_spec: resolved.target_spec,
-                    target_btf: resolved.target_btf,
-                    orig_val: resolved.res.orig_val,
-                    new_val: resolved.res.new_val,
-                    poisoned: resolved.res.poison,
-                });
+                rec.function = self.functions[fi].name.clone();
+                rec.insn_idx = insn_idx;
+                rec.result =
+                    self.relocate_one(relocator, &btf, &sec.sec_name, i, relo, fi, insn_idx);
+                out.push(rec);
             }
         }
-        Ok(out)
+        out
+    }
+
+    /// Resolves record `relo` (number `i` of section `section`) and patches instruction
+    /// `insn_idx` of function `fi`.
+    #[allow(clippy::too_many_arguments)]
+    fn relocate_one(
+        &mut self,
+        relocator: &mut Relocator<'_>,
+        btf: &corebpf_btf::Btf,
+        section: &str,
+        i: usize,
+        relo: &corebpf_btf::CoreRelo,
+        fi: usize,
+        insn_idx: usize,
+    ) -> Result<CoreOutcome, CoreError> {
+        let name = self.functions[fi].name.clone();
+        let failed = |failure: ReloFailure| CoreError::Relocation {
+            section: section.to_string(),
+            failure,
+        };
+        let resolved = relocator.resolve(btf, relo, i, &name).map_err(failed)?;
+        let f = &mut self.functions[fi];
+        if insn_idx >= f.insns.len() {
+            return Err(CoreError::BadInsn {
+                section: section.to_string(),
+                relo_idx: i,
+                function: name,
+                insn: insn_idx,
+            });
+        }
+        let mut raw: Vec<RawInsn> = f.insns.iter().map(to_raw).collect();
+        let mut lines = Vec::new();
+        let patched = patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| {
+            lines.push(l)
+        });
+        for l in lines {
+            relocator.log(l);
+        }
+        patched.map_err(|e| {
+            failed(ReloFailure {
+                prog: name.clone(),
+                relo_idx: i,
+                spec: resolved.local_spec.clone(),
+                source: Box::new(e),
+            })
+        })?;
+        // Only the patched instruction (and an LD_IMM64's second half) changed.
+        let end = (insn_idx + 2).min(raw.len());
+        for (dst, src) in f.insns[insn_idx..end].iter_mut().zip(&raw[insn_idx..end]) {
+            *dst = from_raw(*src);
+        }
+        Ok(CoreOutcome {
+            section: section.to_string(),
+            relo_idx: i,
+            function: name,
+            insn_idx,
+            kind: resolved.kind,
+            local_spec: resolved.local_spec,
+            target_spec: resolved.target_spec,
+            target_btf: resolved.target_btf,
+            orig_val: resolved.res.orig_val,
+            new_val: resolved.res.new_val,
+            poisoned: resolved.res.poison,
+        })
     }
 }
 

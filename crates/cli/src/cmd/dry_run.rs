@@ -1,11 +1,11 @@
-//! CO-RE relocation of a whole object against one target BTF, record by record, that keeps
-//! going after a failed relocation (so `corebpf relocate` reports every failure, where the
-//! loader stops at the first). The matching, values and patching are
-//! [`corebpf_btf::relo`]'s, applied the way [`ObjectSpec::relocate_core`] applies them.
+//! CO-RE relocation of a whole object against one target BTF for `corebpf relocate`: every
+//! record's outcome, failures included (the loader stops at the first), from
+//! [`ObjectSpec::relocate_core_all`].
 
-use corebpf_btf::relo::{patch_insn, RawInsn, Relocator, TargetSet};
+use corebpf_btf::relo::{Relocator, TargetSet};
 use corebpf_btf::CoreReloKind;
-use corebpf_obj::{Insn, ObjectSpec};
+use corebpf_obj::core_relo::CoreError;
+use corebpf_obj::ObjectSpec;
 
 /// Where a relocation record points: the same for every target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,81 +72,41 @@ impl DryRun {
 /// Relocates every record of `spec` (programs and subprograms alike) against `targets`.
 pub fn relocate(mut spec: ObjectSpec, targets: &TargetSet) -> DryRun {
     let mut relocator = Relocator::new(targets).record_log();
-    let mut relocations = Vec::new();
-    let (Some(btf), Some(ext)) = (spec.btf.clone(), spec.btf_ext.clone()) else {
-        return DryRun { relocations, spec };
-    };
-    for sec in &ext.core_relo {
-        relocator.log(format!(
-            "sec '{}': found {} CO-RE relocations",
-            sec.sec_name,
-            sec.records.len()
-        ));
-        for (i, relo) in sec.records.iter().enumerate() {
+    let relocations = spec
+        .relocate_core_all(&mut relocator, |_| true)
+        .into_iter()
+        .map(|r| {
             let mut site = Site {
-                section: sec.sec_name.clone(),
-                relo_idx: i,
-                function: String::new(),
-                insn_idx: relo.insn_off as usize / 8,
-                kind: relo.kind(),
+                section: r.section,
+                relo_idx: r.relo_idx,
+                function: r.function,
+                insn_idx: r.insn_idx,
+                kind: r.kind,
                 local_spec: String::new(),
             };
-            if relo.insn_off % 8 != 0 {
-                let msg = format!("insn offset {} is not instruction-aligned", relo.insn_off);
-                relocations.push((site, Outcome::Failed(msg)));
-                continue;
-            }
-            // Like libbpf: an eliminated weak subprogram's records are skipped.
-            let Some((fi, insn_idx)) = spec.function_at(&sec.sec_name, relo.insn_off) else {
-                continue;
-            };
-            let name = spec.functions[fi].name.clone();
-            site.function = name.clone();
-            site.insn_idx = insn_idx;
-            let resolved = match relocator.resolve(&btf, relo, i, &name) {
-                Ok(r) => r,
-                Err(f) => {
-                    site.local_spec = f.spec.clone();
-                    relocations.push((site, Outcome::Failed(f.source.to_string())));
-                    continue;
+            let outcome = match r.result {
+                Ok(o) => {
+                    site.local_spec = o.local_spec;
+                    if o.poisoned {
+                        Outcome::Poisoned
+                    } else {
+                        Outcome::Patched {
+                            orig: o.orig_val,
+                            new: o.new_val,
+                            target: o.target_spec,
+                            target_btf: o.target_btf,
+                        }
+                    }
                 }
-            };
-            site.local_spec = resolved.local_spec.clone();
-            let f = &mut spec.functions[fi];
-            let mut raw: Vec<RawInsn> = f
-                .insns
-                .iter()
-                .map(|i| RawInsn::from_bytes(i.to_bytes()))
-                .collect();
-            let mut lines = Vec::new();
-            let patched = patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| {
-                lines.push(l)
-            });
-            for l in lines {
-                relocator.log(l);
-            }
-            if let Err(e) = patched {
-                relocations.push((site, Outcome::Failed(e.to_string())));
-                continue;
-            }
-            // Only the patched instruction (and an LD_IMM64's second half) changed.
-            let end = (insn_idx + 2).min(raw.len());
-            for (dst, src) in f.insns[insn_idx..end].iter_mut().zip(&raw[insn_idx..end]) {
-                *dst = Insn::from_bytes(src.to_bytes());
-            }
-            let outcome = if resolved.res.poison {
-                Outcome::Poisoned
-            } else {
-                Outcome::Patched {
-                    orig: resolved.res.orig_val,
-                    new: resolved.res.new_val,
-                    target: resolved.target_spec,
-                    target_btf: resolved.target_btf,
+                Err(CoreError::Relocation { failure, .. }) => {
+                    site.local_spec = failure.spec.clone();
+                    Outcome::Failed(failure.source.to_string())
                 }
+                Err(e) => Outcome::Failed(e.to_string()),
             };
-            relocations.push((site, outcome));
-        }
-    }
+            (site, outcome)
+        })
+        .collect();
     DryRun { relocations, spec }
 }
 
