@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
         sorted: true,
     };
     black_box(cdump::to_c_header_with(&btf, &sorted).ok());
-    let Ok(mut d) = CDumper::new(&btf) else { return };
+    let Ok(mut d) = CDumper::new(&btf) else {
+        return;
+    };
     for id in (0..btf.type_count()).rev() {
         if d.dump_type(id).is_err() {
             break;

@@ -39,14 +39,20 @@ fuzz_target!(|data: &[u8]| {
     for sec in &ext.func_info {
         black_box(ext.func_info_of(&sec.sec_name).len());
         for r in &sec.records {
-            black_box((r.insn_idx(), btf.type_by_id(r.type_id).map(|t| t.kind()).ok()));
+            black_box((
+                r.insn_idx(),
+                btf.type_by_id(r.type_id).map(|t| t.kind()).ok(),
+            ));
         }
     }
     for sec in &ext.line_info {
         black_box(ext.line_info_of(&sec.sec_name).len());
         for r in &sec.records {
             black_box((r.insn_idx(), r.line(), r.col()));
-            black_box((btf.str_at(r.file_name_off).ok(), btf.str_at(r.line_off).ok()));
+            black_box((
+                btf.str_at(r.file_name_off).ok(),
+                btf.str_at(r.line_off).ok(),
+            ));
         }
     }
     for sec in &ext.core_relo {

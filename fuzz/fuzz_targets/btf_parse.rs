@@ -31,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
         walk::walk(&btf);
         if let Ok(b) = BtfBuilder::from_btf(&btf) {
             if let Ok(again) = Btf::parse(&b.build()) {
-                assert_eq!(again.type_count(), btf.type_count(), "re-encoded type count");
+                assert_eq!(
+                    again.type_count(),
+                    btf.type_count(),
+                    "re-encoded type count"
+                );
             }
         }
     }

@@ -13,10 +13,33 @@ pub fn walk(btf: &Btf) {
     black_box(btf.index().len());
     let count = btf.type_count();
     for t in btf.types() {
-        black_box((t.id(), t.kind(), t.name(), t.name_bytes(), t.vlen(), t.kflag()));
-        black_box((t.size(), t.type_id(), t.int_encoding(), t.int_bits(), t.int_offset()));
-        black_box((t.array(), t.linkage(), t.decl_tag_component(), t.fwd_is_union()));
-        black_box((t.enum_signed(), t.is_composite(), t.is_any_enum(), t.raw().len()));
+        black_box((
+            t.id(),
+            t.kind(),
+            t.name(),
+            t.name_bytes(),
+            t.vlen(),
+            t.kflag(),
+        ));
+        black_box((
+            t.size(),
+            t.type_id(),
+            t.int_encoding(),
+            t.int_bits(),
+            t.int_offset(),
+        ));
+        black_box((
+            t.array(),
+            t.linkage(),
+            t.decl_tag_component(),
+            t.fwd_is_union(),
+        ));
+        black_box((
+            t.enum_signed(),
+            t.is_composite(),
+            t.is_any_enum(),
+            t.raw().len(),
+        ));
         black_box(t.to_string());
         black_box(t.with_id().to_string());
         for m in t.members() {

@@ -2,13 +2,20 @@
 //!
 //! The algorithm is libbpf's `btf_dump.c`, re-implemented:
 //!
-//! 1. **Order** ([`order`](self)): a depth-first walk from each type finds the named
+//! 1. **Order**: a depth-first walk from each type finds the named
 //!    definitions it needs, in an order C accepts. A reference through a pointer to a named
 //!    struct or union is *weak* (a forward declaration satisfies it); embedding is *strong*
 //!    (the full definition must come first). Anonymous types are defined inline, so a path
 //!    through them stays strong even behind a pointer.
 //! 2. **Emit**: each queued definition is printed once; forward declarations are printed
 //!    where a pointer cycle needs them; typedefs double as forward declarations.
+//!    Declarators (`int (*cbs[4])(void)`) are built from the chain of BTF types by a
+//!    small stack machine.
+//!
+//! Entry points: [`to_c_header`] / [`dump_c`] for a whole `vmlinux.h` (what
+//! `corebpf btf dump --format c` prints), [`DumpOptions`] for bpftool's sorted order or a
+//! bare list of types, and [`CDumper`] to dump chosen types with their dependencies.
+//! vmlinux (126k types) dumps in about 30 ms of CPU (65 ms sorted) in release builds.
 //!
 //! Layout is reproduced exactly: bitfields, explicit `long: 64;`-style padding where natural
 //! alignment would not put a member at its BTF offset, `__attribute__((packed))` for packed
