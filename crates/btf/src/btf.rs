@@ -211,7 +211,8 @@ impl Btf {
         }
         let local = (off - self.start_str) as usize;
         let strs = &self.data.bytes()[self.strs.clone()];
-        let tail = strs.get(local..).ok_or(BtfError::StringOffset {
+        // ok_or_else: the error's String must not be built on every successful lookup.
+        let tail = strs.get(local..).ok_or_else(|| BtfError::StringOffset {
             what: "string lookup".into(),
             offset: off,
             len: self.str_len(),
