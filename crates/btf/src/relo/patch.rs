@@ -175,7 +175,7 @@ pub fn patch_insn(
                         reason: format!("(LDX/ST/STX) unexpected mem size: got {have}, exp {}", res.orig_sz),
                     });
                 }
-                let bits = size_bits(res.new_sz).ok_or(ReloError::UnexpectedInsn {
+                let bits = size_bits(res.new_sz).ok_or_else(|| ReloError::UnexpectedInsn {
                     insn: idx,
                     reason: format!("(LDX/ST/STX) invalid new mem size: {}", res.new_sz),
                 })?;
