@@ -3,6 +3,7 @@
 
 seeds/btf/<obj>.btf        the object's .BTF section (btf_parse, btf_dump_c)
 seeds/btf_ext/<obj>.bin    u16 LE length of .BTF, .BTF, then .BTF.ext (btf_ext_parse)
+seeds/obj/<obj>.bpf.o      the whole object, for objects under 24 KiB (obj_parse)
 
 Needs llvm-objcopy (Debian: llvm). Run from anywhere: python3 fuzz/make_seeds.py
 """
@@ -53,7 +54,13 @@ def main():
                 with open(os.path.join(ext_dir, name + ".bin"), "wb") as f:
                     f.write(struct.pack("<H", len(btf)) + btf + ext)
             n += 1
-    print(f"{n} seeds in {btf_dir} and {ext_dir}")
+    obj_dir = os.path.join(HERE, "seeds", "obj")
+    shutil.rmtree(obj_dir, ignore_errors=True)
+    os.makedirs(obj_dir)
+    objs = [o for o in sorted(glob.glob(OBJS)) if os.path.getsize(o) < 24 * 1024]
+    for obj in objs:
+        shutil.copy(obj, obj_dir)
+    print(f"{n} seeds in {btf_dir} and {ext_dir}, {len(objs)} in {obj_dir}")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
-//! Placeholder: `corebpf_obj::Object::parse` on arbitrary bytes (ELF), once it exists.
-//! To enable: uncomment the `corebpf-obj` dependency and the `obj_parse` [[bin]] in
-//! Cargo.toml, and the body below; seed it from `testdata/bpf/out/*/*.bpf.o`
-//! (`fuzz/seeds/obj/`, see make_seeds.py).
-//!
-//! ```ignore
-//! #![no_main]
-//!
-//! use libfuzzer_sys::fuzz_target;
-//!
-//! fuzz_target!(|data: &[u8]| {
-//!     if let Ok(obj) = corebpf_obj::Object::parse(data) {
-//!         // Walk programs, maps, relocations ... as a loader would.
-//!         std::hint::black_box(format!("{obj:?}"));
-//!     }
-//! });
-//! ```
+//! `corebpf_obj::Object::parse` on arbitrary bytes (seeded with the test objects), then what
+//! a loader does with a parsed object: link every program and disassemble it. Nothing may
+//! panic, and allocations stay bounded by the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(spec) = corebpf_obj::Object::parse(data) else {
+        return;
+    };
+    for i in 0..spec.programs.len() {
+        if let Ok(linked) = spec.link_program(i) {
+            std::hint::black_box(corebpf_obj::disasm::disasm(&linked.insns));
+        }
+    }
+    std::hint::black_box(spec.core_relo_counts());
+});
