@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use crate::data::Data;
 use crate::index::NameIndex;
 use crate::raw::{Endian, Header, Kind, EXTRA, TYPE_HEADER_LEN};
-use crate::scan::{find_culprit, hash_names, scan_types, Check, Strings, CHECKPOINT};
+use crate::scan::{check_types, find_culprit, scan_types, Check, Strings, CHECKPOINT};
 use crate::types::Type;
 use crate::{BtfError, Result};
 
@@ -110,8 +110,7 @@ impl Btf {
             start: start_str,
             base: base.as_deref(),
         };
-        let mut scan = scan_types(&bytes[types.clone()], hdr.endian, start_id, check)?;
-        hash_names(&mut scan.names, &strings);
+        let scan = scan_types(&bytes[types.clone()], hdr.endian, start_id, check, &strings)?;
         let btf = Btf {
             endian: hdr.endian,
             types,
@@ -148,7 +147,7 @@ impl Btf {
     /// Runs every check of a full parse on this BTF (useful for kernel BTF, which
     /// [`Btf::from_sys_fs`] only checks for bounds).
     pub fn validate(&self) -> Result<()> {
-        let scan = scan_types(self.type_section(), self.endian, self.start_id, Check::Full)?;
+        let scan = check_types(self.type_section(), self.endian, self.start_id)?;
         self.check_ranges(scan.max_ref, scan.max_str)
     }
 

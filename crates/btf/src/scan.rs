@@ -71,8 +71,15 @@ impl Order for Be {
     }
 }
 
-/// Runs the parse pass over type section `t` whose first type is `start_id`.
-pub(crate) fn scan_types(t: &[u8], e: Endian, start_id: u32, check: Check) -> Result<Scan> {
+/// Runs the parse pass over type section `t` whose first type is `start_id`; the names it
+/// collects come back hashed (see [`Scan::names`]).
+pub(crate) fn scan_types(
+    t: &[u8],
+    e: Endian,
+    start_id: u32,
+    check: Check,
+    strs: &Strings<'_>,
+) -> Result<Scan> {
     if t.len() > u32::MAX as usize {
         return Err(BtfError::BadHeader {
             what: "BTF",
@@ -80,10 +87,79 @@ pub(crate) fn scan_types(t: &[u8], e: Endian, start_id: u32, check: Check) -> Re
         });
     }
     match (e, check) {
-        (Endian::Little, Check::Full) => scan::<Le, true>(t, start_id),
-        (Endian::Little, Check::Bounds) => walk::<Le>(t, start_id),
-        (Endian::Big, Check::Full) => scan::<Be, true>(t, start_id),
-        (Endian::Big, Check::Bounds) => walk::<Be>(t, start_id),
+        (Endian::Little, Check::Full) => full::<Le>(t, start_id, strs),
+        (Endian::Little, Check::Bounds) => walk_hashing::<Le>(t, start_id, strs),
+        (Endian::Big, Check::Full) => full::<Be>(t, start_id, strs),
+        (Endian::Big, Check::Bounds) => walk_hashing::<Be>(t, start_id, strs),
+    }
+}
+
+/// The full checks alone, without hashing names (for [`Btf::validate`]).
+pub(crate) fn check_types(t: &[u8], e: Endian, start_id: u32) -> Result<Scan> {
+    match e {
+        Endian::Little => scan::<Le, true>(t, start_id),
+        Endian::Big => scan::<Be, true>(t, start_id),
+    }
+}
+
+fn full<O: Order>(t: &[u8], start_id: u32, strs: &Strings<'_>) -> Result<Scan> {
+    let mut scan = scan::<O, true>(t, start_id)?;
+    hash_names(&mut scan.names, strs);
+    Ok(scan)
+}
+
+/// Type sections smaller than this are walked and hashed on one thread.
+const PIPELINE_MIN_BYTES: usize = 256 * 1024;
+/// Names handed to the hashing thread at a time.
+const NAME_CHUNK: usize = 1024;
+
+/// The bounds-only walk with name hashing overlapped: the walk hands every [`NAME_CHUNK`]
+/// names to a second thread, which hashes them while the walk goes on (vmlinux: ~15k names
+/// over ~127k records), so the index costs almost nothing on top of the walk.
+fn walk_hashing<O: Order>(t: &[u8], start_id: u32, strs: &Strings<'_>) -> Result<Scan> {
+    if t.len() < PIPELINE_MIN_BYTES {
+        return match walk::<O>(t, start_id, usize::MAX, &mut |_| {})? {
+            Some(mut scan) => {
+                hash_slice(&mut scan.names, strs);
+                Ok(scan)
+            }
+            None => full::<O>(t, start_id, strs),
+        };
+    }
+    let (walked, chunks) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<(u32, u32)>>();
+        let worker = s.spawn(move || {
+            rx.into_iter()
+                .map(|mut chunk| {
+                    hash_slice(&mut chunk, strs);
+                    chunk
+                })
+                .collect::<Vec<_>>()
+        });
+        let walked = walk::<O>(t, start_id, NAME_CHUNK, &mut |chunk| {
+            // The worker only stops when the channel closes, so sending cannot fail.
+            let _ = tx.send(chunk);
+        });
+        drop(tx);
+        let chunks = match worker.join() {
+            Ok(c) => c,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (walked, chunks)
+    });
+    match walked? {
+        Some(mut scan) => {
+            hash_slice(&mut scan.names, strs);
+            let mut names = Vec::with_capacity(chunks.len() * NAME_CHUNK + scan.names.len());
+            for c in chunks {
+                names.extend(c);
+            }
+            names.append(&mut scan.names);
+            scan.names = names;
+            Ok(scan)
+        }
+        // Malformed: the full pass names the culprit (the hashed chunks are dropped).
+        None => full::<O>(t, start_id, strs),
     }
 }
 
@@ -93,13 +169,7 @@ const PARALLEL_NAMES: usize = 4096;
 /// Replaces each (name offset, id) with (essential-name hash, id), dropping empty names;
 /// on two threads when there are many (vmlinux has ~15k non-FUNC names).
 pub(crate) fn hash_names(names: &mut [(u32, u32)], strs: &Strings<'_>) {
-    fn run(chunk: &mut [(u32, u32)], strs: &Strings<'_>) {
-        for (name, _) in chunk.iter_mut() {
-            // 0 never occurs as a hash of a non-empty name by accident often enough to
-            // matter: it only costs a failed comparison at lookup.
-            *name = name_hash(strs, *name).unwrap_or(0);
-        }
-    }
+    let run = hash_slice;
     if names.len() >= PARALLEL_NAMES {
         let half = names.len() / 2;
         let (a, b) = names.split_at_mut(half);
@@ -112,6 +182,14 @@ pub(crate) fn hash_names(names: &mut [(u32, u32)], strs: &Strings<'_>) {
         });
     } else {
         run(names, strs);
+    }
+}
+
+/// Replaces each (name offset, id) of `chunk` with (essential-name hash, id), on this thread.
+fn hash_slice(chunk: &mut [(u32, u32)], strs: &Strings<'_>) {
+    for (name, _) in chunk.iter_mut() {
+        // An empty name hashes to 0; that only costs a failed comparison at lookup.
+        *name = name_hash(strs, *name).unwrap_or(0);
     }
 }
 
@@ -140,9 +218,14 @@ fn name_hash(strs: &Strings<'_>, name_off: u32) -> Option<u32> {
 /// The bounds-only pass (kernel BTF): the least work that finds every record boundary,
 /// rejects unknown kinds and records that run past the section, keeps the checkpoints and
 /// collects names. Any failure is re-diagnosed by the full pass, which names the culprit.
-fn walk<O: Order>(t: &[u8], start_id: u32) -> Result<Scan> {
+fn walk<O: Order>(
+    t: &[u8],
+    start_id: u32,
+    chunk: usize,
+    flush: &mut dyn FnMut(Vec<(u32, u32)>),
+) -> Result<Option<Scan>> {
     let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
-    let mut names = Vec::with_capacity(t.len() / 256);
+    let mut names = Vec::with_capacity((t.len() / 256).min(chunk));
     let mut named_funcs = 0usize;
     let mut off = 0usize;
     let mut n = 0u32;
@@ -165,14 +248,17 @@ fn walk<O: Order>(t: &[u8], start_id: u32) -> Result<Scan> {
                 named_funcs += 1;
             } else {
                 names.push((name_off, start_id.wrapping_add(n)));
+                if names.len() == chunk {
+                    flush(std::mem::replace(&mut names, Vec::with_capacity(chunk)));
+                }
             }
         }
         off = next;
         n = n.wrapping_add(1);
     }
     if off != end {
-        // Something is malformed: let the full pass say exactly what.
-        return scan::<O, true>(t, start_id);
+        // Something is malformed: the caller lets the full pass say exactly what.
+        return Ok(None);
     }
     let count = Some(n)
         .filter(|c| start_id.checked_add(*c).is_some() && *c as usize * TYPE_HEADER_LEN <= end)
@@ -180,14 +266,14 @@ fn walk<O: Order>(t: &[u8], start_id: u32) -> Result<Scan> {
             what: "BTF",
             reason: "more than 2^32 types".into(),
         })?;
-    Ok(Scan {
+    Ok(Some(Scan {
         checkpoints,
         count,
         max_ref: 0,
         max_str: 0,
         names,
         named_funcs,
-    })
+    }))
 }
 
 fn scan<O: Order, const FULL: bool>(t: &[u8], start_id: u32) -> Result<Scan> {
