@@ -206,7 +206,18 @@ pub fn map_lookup_elem(
     value: &mut [u8],
     flags: u64,
 ) -> Result<bool, SysError> {
-    let cmd = Cmd::MapLookupElem;
+    read_elem(Cmd::MapLookupElem, map, key, value, flags)
+}
+
+/// A command that reads one element's value into `value` (lookup, lookup-and-delete),
+/// after checking both buffers against the map's sizes.
+fn read_elem(
+    cmd: Cmd,
+    map: &MapFd,
+    key: &[u8],
+    value: &mut [u8],
+    flags: u64,
+) -> Result<bool, SysError> {
     let key = map.check_key(cmd, key)?;
     map.check_value(cmd, value.len())?;
     let mut a = attr::MapElemAttr {
@@ -303,17 +314,7 @@ pub fn map_lookup_and_delete_elem(
     value: &mut [u8],
     flags: u64,
 ) -> Result<bool, SysError> {
-    let cmd = Cmd::MapLookupAndDeleteElem;
-    let key = map.check_key(cmd, key)?;
-    map.check_value(cmd, value.len())?;
-    let mut a = attr::MapElemAttr {
-        map_fd: map.as_fd().as_raw_fd() as u32,
-        key,
-        value: mut_ptr_of(value),
-        flags,
-        ..Default::default()
-    };
-    elem_cmd(cmd, &mut a)
+    read_elem(Cmd::MapLookupAndDeleteElem, map, key, value, flags)
 }
 
 /// `BPF_MAP_FREEZE`: makes the map read-only for user space.
