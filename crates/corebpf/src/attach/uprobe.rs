@@ -124,17 +124,23 @@ impl Program {
         let kind = if opts.retprobe { "uretprobe" } else { "uprobe" };
         let given = binary.as_ref();
         let target = format!("{kind} {}:{symbol}", given.display());
-        let path = find_binary(&given.to_string_lossy()).ok_or_else(|| {
-            attach_err(
-                self,
-                &target,
-                format!("binary not found: {}", given.display()),
-                None,
-            )
-        })?;
+        let path = self.binary_path(given, &target)?;
         let off =
             symbol_file_offset(&path, symbol).map_err(|e| attach_err(self, &target, e, None))?;
         self.uprobe_at(&path, off + opts.func_offset, opts, target)
+    }
+
+    /// `given` as a path to an existing binary (searched in `PATH` if it has no slash), or
+    /// an attach error for `target`.
+    fn binary_path(&self, given: &Path, target: &str) -> Result<PathBuf> {
+        find_binary(&given.to_string_lossy()).ok_or_else(|| {
+            attach_err(
+                self,
+                target,
+                format!("binary not found: {}", given.display()),
+                None,
+            )
+        })
     }
 
     /// Attaches a uprobe program at file offset `offset` of `binary`.
@@ -147,14 +153,7 @@ impl Program {
         let kind = if opts.retprobe { "uretprobe" } else { "uprobe" };
         let given = binary.as_ref();
         let target = format!("{kind} {}:{offset:#x}", given.display());
-        let path = find_binary(&given.to_string_lossy()).ok_or_else(|| {
-            attach_err(
-                self,
-                &target,
-                format!("binary not found: {}", given.display()),
-                None,
-            )
-        })?;
+        let path = self.binary_path(given, &target)?;
         self.uprobe_at(&path, offset + opts.func_offset, opts, target)
     }
 
