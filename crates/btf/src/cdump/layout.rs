@@ -4,7 +4,6 @@
 
 use super::CDumper;
 use crate::raw::Kind;
-use crate::resolve::MAX_RESOLVE_DEPTH;
 use crate::Result;
 
 /// Memo marker: alignment of this type is being computed (a cycle if seen again).
@@ -69,44 +68,7 @@ impl CDumper<'_> {
 
     /// Size of type `id` in bytes (libbpf's `btf__resolve_size`), `None` if it has none.
     pub(super) fn resolve_size(&self, id: u32) -> Option<u64> {
-        let mut t = self.ty(id);
-        let mut nelems: u64 = 1;
-        for _ in 0..MAX_RESOLVE_DEPTH {
-            if t.id() == 0 {
-                return None;
-            }
-            let size = match t.kind() {
-                Kind::Int
-                | Kind::Struct
-                | Kind::Union
-                | Kind::Enum
-                | Kind::Enum64
-                | Kind::Datasec
-                | Kind::Float => t.size() as u64,
-                Kind::Ptr => self.ptr_sz as u64,
-                Kind::Typedef
-                | Kind::Volatile
-                | Kind::Const
-                | Kind::Restrict
-                | Kind::Var
-                | Kind::DeclTag
-                | Kind::TypeTag => {
-                    t = self.ty(t.type_id().unwrap_or(0));
-                    continue;
-                }
-                Kind::Array => {
-                    let a = t.array()?;
-                    nelems = nelems
-                        .checked_mul(a.nelems as u64)
-                        .filter(|&n| n <= u32::MAX as u64)?;
-                    t = self.ty(a.elem_type);
-                    continue;
-                }
-                _ => return None,
-            };
-            return nelems.checked_mul(size).filter(|&s| s <= u32::MAX as u64);
-        }
-        None
+        self.btf.size_of(id).ok().map(u64::from)
     }
 
     /// Whether a struct's layout is only reachable with `__attribute__((packed))`: some
