@@ -7,6 +7,7 @@
 //! | a perf event with a bpf link or `PERF_EVENT_IOC_SET_BPF` | disabled, closed |
 //! | a tracefs `kprobe_events`/`uprobe_events` probe | event closed, then the probe removed |
 //! | XDP through netlink | detached from the interface (if still ours) |
+//! | TC through netlink (cls_bpf filter) | filter removed (the clsact qdisc stays) |
 //! | `BPF_PROG_ATTACH` (cgroups without links, sockmaps) | `BPF_PROG_DETACH` |
 //! | `SO_ATTACH_BPF` on a socket | `SO_DETACH_BPF` |
 //!
@@ -68,6 +69,15 @@ pub(crate) enum Kind {
         prog: OwnedFd,
         netns: Option<OwnedFd>,
     },
+    /// A cls_bpf filter under a clsact qdisc, added through netlink: removed by ifindex,
+    /// direction, handle and priority, in the netns it was added in.
+    NetlinkTc {
+        ifindex: i32,
+        ingress: bool,
+        handle: u32,
+        priority: u16,
+        netns: Option<OwnedFd>,
+    },
     /// `BPF_PROG_ATTACH` to a cgroup or map: `BPF_PROG_DETACH` with the same arguments.
     ProgAttach {
         target: OwnedFd,
@@ -125,6 +135,7 @@ impl Link {
             Kind::Perf { link: Some(_), .. } => "perf event with a bpf link",
             Kind::Perf { link: None, .. } => "perf event (PERF_EVENT_IOC_SET_BPF)",
             Kind::NetlinkXdp { .. } => "XDP attached through netlink",
+            Kind::NetlinkTc { .. } => "TC filter attached through netlink",
             Kind::ProgAttach { .. } => "BPF_PROG_ATTACH attachment",
             Kind::Socket { .. } => "socket filter (SO_ATTACH_BPF)",
             Kind::Group(_) => "group of attachments",
@@ -268,8 +279,8 @@ impl Link {
 
     /// Keeps the program attached for good: a bpf link or perf event stays attached until
     /// the process exits (its fd is leaked on purpose, or pin it first to outlive the
-    /// process); netlink XDP, `BPF_PROG_ATTACH` and socket attachments stay until someone
-    /// detaches them (or the interface, cgroup or socket goes away).
+    /// process); netlink XDP and TC, `BPF_PROG_ATTACH` and socket attachments stay until
+    /// someone detaches them (or the interface, cgroup or socket goes away).
     pub fn forget(mut self) {
         forget_kind(std::mem::replace(&mut self.kind, Kind::Gone));
     }
@@ -352,6 +363,15 @@ fn detach_kind(kind: Kind) -> std::result::Result<(), SysError> {
             prog,
             netns,
         } => crate::attach::xdp::netlink_detach(ifindex, flags, prog.as_fd(), netns.as_ref()),
+        Kind::NetlinkTc {
+            ifindex,
+            ingress,
+            handle,
+            priority,
+            netns,
+        } => crate::attach::xdp::in_netns(netns.as_ref(), || {
+            corebpf_sys::netlink::tc_filter_detach(ifindex, ingress, handle, priority)
+        }),
         Kind::ProgAttach {
             target,
             prog,
@@ -397,7 +417,11 @@ fn forget_kind(kind: Kind) {
             }
         }
         // These stay attached without any fd of ours.
-        Kind::NetlinkXdp { .. } | Kind::ProgAttach { .. } | Kind::Socket { .. } | Kind::Gone => {}
+        Kind::NetlinkXdp { .. }
+        | Kind::NetlinkTc { .. }
+        | Kind::ProgAttach { .. }
+        | Kind::Socket { .. }
+        | Kind::Gone => {}
     }
 }
 

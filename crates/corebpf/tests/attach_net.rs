@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use attach_util::*;
-use corebpf::attach::tc::TcDirection;
+use corebpf::attach::tc::{TcDirection, TcOpts};
 use corebpf::attach::xdp::{XdpMode, XdpOpts};
 use corebpf::sys::{probe_feature, Feature, LinkType};
 use corebpf::{Object, ObjectBuilder};
@@ -260,29 +260,120 @@ fn xdp_through_netlink_in_skb_mode_detaches_on_drop() {
 }
 
 #[test]
-fn tc_ingress_on_a_veth_or_a_clear_error() {
+fn tc_ingress_on_a_veth_with_tcx_or_netlink() {
     let pair = Pair::new();
     let (pass, dropp) = (7021, 7022);
     let obj = load_net(&["tc_udp"], pass, dropp);
     let prog = obj.program("tc_udp").unwrap();
     let ifindex = pair.b_ifindex();
-    let r = pair.b.run(|| prog.attach_tc(ifindex, TcDirection::Ingress));
-    if !probe_feature(Feature::TcxLink) {
-        let e = r.unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("not supported yet on this kernel: needs tcx (Linux 6.6)"),
-            "{e}"
-        );
-        return;
+    let link = pair
+        .b
+        .run(|| prog.attach_tc(ifindex, TcDirection::Ingress))
+        .unwrap();
+    if probe_feature(Feature::TcxLink) {
+        assert_eq!(link.info().unwrap().link_type, Some(LinkType::Tcx));
+    } else {
+        // Before 6.6: a cls_bpf filter of handle 1, priority 1 under a clsact qdisc.
+        assert!(!link.is_bpf_link());
+        let id = pair
+            .b
+            .run(|| corebpf::sys::netlink::tc_filter_query(ifindex as i32, true, 1, 1))
+            .unwrap();
+        assert_eq!(id, Some(prog.id().unwrap()));
     }
-    let link = r.unwrap();
-    assert_eq!(link.info().unwrap().link_type, Some(LinkType::Tcx));
     assert_eq!(pair.send_and_receive(pass, dropp, N), (N, 0));
     assert!(count(&obj, nslot::PASS) >= N as u64);
     assert!(count(&obj, nslot::DROP) >= N as u64);
     drop(link);
     assert_eq!(pair.send_and_receive(pass, dropp, N), (N, N));
+}
+
+/// `tc filter show dev <ifname> <dir>` in namespace `ns`, if iproute2's `tc` is there.
+fn tc_filter_show(ns: &str, ifname: &str, dir: &str) -> Option<String> {
+    let tc = ["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
+    let out = Command::new(tc)
+        .args(["-n", ns, "filter", "show", "dev", ifname, dir])
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "tc filter show: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn tc_through_netlink_when_asked_removes_its_filter_on_drop() {
+    let pair = Pair::new();
+    let (pass, dropp) = (7031, 7032);
+    let obj = load_net(&["tc_udp"], pass, dropp);
+    let prog = obj.program("tc_udp").unwrap();
+    let ifindex = pair.b_ifindex();
+    let opts = TcOpts {
+        netlink: true,
+        handle: 7,
+        priority: 3,
+    };
+    let link = pair
+        .b
+        .run(|| prog.attach_tc_with(ifindex, TcDirection::Ingress, &opts))
+        .unwrap();
+    assert!(!link.is_bpf_link());
+    assert!(link.target().contains("netlink"), "{}", link.target());
+    let e = link.pin("/sys/fs/bpf/corebpf_never").unwrap_err();
+    assert!(
+        e.to_string().contains("needs a bpf link") && e.to_string().contains("TC filter"),
+        "{e}"
+    );
+    let query = |dir_ingress: bool| {
+        pair.b
+            .run(move || corebpf::sys::netlink::tc_filter_query(ifindex as i32, dir_ingress, 7, 3))
+            .unwrap()
+    };
+    assert_eq!(query(true), Some(prog.id().unwrap()));
+    assert_eq!(query(false), None);
+    if let Some(shown) = tc_filter_show(&pair.b.name, &pair.b_if, "ingress") {
+        assert!(
+            shown.contains("tc_udp") && shown.contains("direct-action"),
+            "{shown}"
+        );
+    }
+    // The same handle and priority again: refused, with a hint.
+    let e = pair
+        .b
+        .run(|| prog.attach_tc_with(ifindex, TcDirection::Ingress, &opts))
+        .unwrap_err();
+    assert!(e.to_string().contains("exists already"), "{e}");
+    // Another priority on egress coexists (the clsact qdisc is there already).
+    let egress = pair
+        .b
+        .run(|| {
+            prog.attach_tc_with(
+                ifindex,
+                TcDirection::Egress,
+                &TcOpts {
+                    netlink: true,
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    drop(egress);
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, 0));
+    assert!(count(&obj, nslot::PASS) >= N as u64);
+    assert!(count(&obj, nslot::DROP) >= N as u64);
+    // Dropped on the main thread, outside the namespace: removed in its own all the same.
+    drop(link);
+    assert_eq!(query(true), None, "filter still there after drop");
+    if let Some(shown) = tc_filter_show(&pair.b.name, &pair.b_if, "ingress") {
+        assert!(shown.trim().is_empty(), "{shown}");
+    }
+    let before = (count(&obj, nslot::PASS), count(&obj, nslot::DROP));
+    assert_eq!(pair.send_and_receive(pass, dropp, N), (N, N));
+    assert_eq!((count(&obj, nslot::PASS), count(&obj, nslot::DROP)), before);
 }
 
 #[test]

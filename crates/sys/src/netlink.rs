@@ -1,6 +1,8 @@
 //! rtnetlink: XDP attach/detach/query with `RTM_SETLINK`/`RTM_GETLINK` and `IFLA_XDP`,
-//! the fallback for kernels without XDP links (< 5.9). Kernel error messages (extended
-//! ACK) come back in the error's log.
+//! the fallback for kernels without XDP links (< 5.9); TC programs as a `clsact` qdisc
+//! plus a `cls_bpf` filter (`RTM_NEWQDISC`, `RTM_NEWTFILTER`), the fallback for kernels
+//! without tcx links (< 6.6). Kernel error messages (extended ACK) come back in the
+//! error's log.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -26,6 +28,27 @@ const IFLA_XDP_ATTACHED: u16 = 2;
 const IFLA_XDP_FLAGS: u16 = 3;
 const IFLA_XDP_PROG_ID: u16 = 4;
 const IFLA_XDP_EXPECTED_FD: u16 = 8;
+
+const RTM_NEWQDISC: u16 = 36;
+const RTM_DELQDISC: u16 = 37;
+const RTM_NEWTFILTER: u16 = 44;
+const RTM_DELTFILTER: u16 = 45;
+const RTM_GETTFILTER: u16 = 46;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const TCA_KIND: u16 = 1;
+const TCA_OPTIONS: u16 = 2;
+const TCA_BPF_FD: u16 = 6;
+const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_FLAGS: u16 = 8;
+const TCA_BPF_ID: u16 = 11;
+const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
+const ETH_P_ALL: u16 = 3;
+/// `TC_H_CLSACT`: the clsact qdisc's parent (same value as `TC_H_INGRESS`).
+const TC_H_CLSACT: u32 = 0xFFFF_FFF1;
+const TC_H_MAJ_MASK: u32 = 0xFFFF_0000;
+const TC_H_MIN_INGRESS: u32 = 0xFFF2;
+const TC_H_MIN_EGRESS: u32 = 0xFFF3;
 
 const CMD_SET: &str = "RTM_SETLINK(IFLA_XDP)";
 const CMD_GET: &str = "RTM_GETLINK(IFLA_XDP)";
@@ -136,6 +159,25 @@ fn link_msg(msg_type: u16, flags: u16, ifindex: i32) -> Vec<u8> {
     v.extend_from_slice(&ifindex.to_ne_bytes());
     push_u32(&mut v, 0);
     push_u32(&mut v, 0);
+    v
+}
+
+/// nlmsghdr + tcmsg for `ifindex`.
+fn tc_msg(msg_type: u16, flags: u16, ifindex: i32, handle: u32, parent: u32, info: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(128);
+    push_u32(&mut v, 0);
+    push_u16(&mut v, msg_type);
+    push_u16(&mut v, flags);
+    push_u32(&mut v, 0);
+    push_u32(&mut v, 0);
+    // struct tcmsg
+    v.push(libc::AF_UNSPEC as u8);
+    v.push(0);
+    push_u16(&mut v, 0);
+    v.extend_from_slice(&ifindex.to_ne_bytes());
+    push_u32(&mut v, handle);
+    push_u32(&mut v, parent);
+    push_u32(&mut v, info);
     v
 }
 
@@ -298,6 +340,179 @@ pub fn xdp_query(ifindex: i32) -> Result<XdpInfo, SysError> {
         }
     })?;
     Ok(info)
+}
+
+const CMD_QDISC_ADD: &str = "RTM_NEWQDISC(clsact)";
+const CMD_QDISC_DEL: &str = "RTM_DELQDISC(clsact)";
+const CMD_FILTER_ADD: &str = "RTM_NEWTFILTER(bpf)";
+const CMD_FILTER_DEL: &str = "RTM_DELTFILTER(bpf)";
+const CMD_FILTER_GET: &str = "RTM_GETTFILTER(bpf)";
+
+/// The clsact qdisc's handle, `TC_H_MAKE(TC_H_CLSACT, 0)`.
+const CLSACT_HANDLE: u32 = TC_H_CLSACT & TC_H_MAJ_MASK;
+
+/// The parent of a clsact filter: `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS/EGRESS)`.
+fn clsact_parent(ingress: bool) -> u32 {
+    CLSACT_HANDLE
+        | if ingress {
+            TC_H_MIN_INGRESS
+        } else {
+            TC_H_MIN_EGRESS
+        }
+}
+
+/// `tcm_info` of a filter: `TC_H_MAKE(priority << 16, htons(ETH_P_ALL))`.
+fn filter_info(priority: u16) -> u32 {
+    ((priority as u32) << 16) | ETH_P_ALL.to_be() as u32
+}
+
+fn tc_request(cmd: &'static str, mut msg: Vec<u8>) -> Result<(), SysError> {
+    let mut sock = Socket::open(cmd)?;
+    let seq = sock.send(cmd, &mut msg)?;
+    read_replies(&sock, cmd, seq, |_, _| {})
+}
+
+/// Creates the `clsact` qdisc on `ifindex`: `Ok(true)` if created, `Ok(false)` if the
+/// interface has one already (or another qdisc at the ingress/clsact parent, in which
+/// case the filter attach that follows is where it fails).
+pub fn tc_clsact_create(ifindex: i32) -> Result<bool, SysError> {
+    let mut msg = tc_msg(
+        RTM_NEWQDISC,
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ifindex,
+        CLSACT_HANDLE,
+        TC_H_CLSACT,
+        0,
+    );
+    push_attr(&mut msg, TCA_KIND, b"clsact\0");
+    match tc_request(CMD_QDISC_ADD, msg) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_errno() == Some(libc::EEXIST) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the `clsact` qdisc of `ifindex`, and with it every filter under it.
+pub fn tc_clsact_destroy(ifindex: i32) -> Result<(), SysError> {
+    let mut msg = tc_msg(
+        RTM_DELQDISC,
+        NLM_F_REQUEST | NLM_F_ACK,
+        ifindex,
+        CLSACT_HANDLE,
+        TC_H_CLSACT,
+        0,
+    );
+    push_attr(&mut msg, TCA_KIND, b"clsact\0");
+    tc_request(CMD_QDISC_DEL, msg)
+}
+
+/// Adds a direct-action `cls_bpf` filter running `prog` under the clsact qdisc of
+/// `ifindex` (which must exist: [`tc_clsact_create`]), on ingress or egress, with filter
+/// `handle` and `priority` (both nonzero). Fails with `EEXIST` if that handle and
+/// priority are taken.
+pub fn tc_filter_attach(
+    ifindex: i32,
+    ingress: bool,
+    prog: BorrowedFd<'_>,
+    name: &str,
+    handle: u32,
+    priority: u16,
+) -> Result<(), SysError> {
+    if handle == 0 || priority == 0 {
+        return Err(SysError::invalid(
+            CMD_FILTER_ADD,
+            "filter handle and priority must be nonzero",
+        ));
+    }
+    let mut msg = tc_msg(
+        RTM_NEWTFILTER,
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ifindex,
+        handle,
+        clsact_parent(ingress),
+        filter_info(priority),
+    );
+    push_attr(&mut msg, TCA_KIND, b"bpf\0");
+    let mut opts = Vec::new();
+    push_attr(&mut opts, TCA_BPF_FD, &prog.as_raw_fd().to_ne_bytes());
+    let mut cname: Vec<u8> = name.bytes().filter(|&b| b != 0).take(255).collect();
+    cname.push(0);
+    push_attr(&mut opts, TCA_BPF_NAME, &cname);
+    push_attr(
+        &mut opts,
+        TCA_BPF_FLAGS,
+        &TCA_BPF_FLAG_ACT_DIRECT.to_ne_bytes(),
+    );
+    push_attr(&mut msg, TCA_OPTIONS | NLA_F_NESTED, &opts);
+    tc_request(CMD_FILTER_ADD, msg)
+}
+
+/// Removes the `cls_bpf` filter `handle`/`priority` of the clsact qdisc of `ifindex`.
+pub fn tc_filter_detach(
+    ifindex: i32,
+    ingress: bool,
+    handle: u32,
+    priority: u16,
+) -> Result<(), SysError> {
+    if handle == 0 || priority == 0 {
+        return Err(SysError::invalid(
+            CMD_FILTER_DEL,
+            "filter handle and priority must be nonzero",
+        ));
+    }
+    let mut msg = tc_msg(
+        RTM_DELTFILTER,
+        NLM_F_REQUEST | NLM_F_ACK,
+        ifindex,
+        handle,
+        clsact_parent(ingress),
+        filter_info(priority),
+    );
+    push_attr(&mut msg, TCA_KIND, b"bpf\0");
+    tc_request(CMD_FILTER_DEL, msg)
+}
+
+/// The id of the program run by the `cls_bpf` filter `handle`/`priority` of the clsact
+/// qdisc of `ifindex`: `Ok(None)` if there is no such filter.
+pub fn tc_filter_query(
+    ifindex: i32,
+    ingress: bool,
+    handle: u32,
+    priority: u16,
+) -> Result<Option<u32>, SysError> {
+    let mut sock = Socket::open(CMD_FILTER_GET)?;
+    let mut msg = tc_msg(
+        RTM_GETTFILTER,
+        NLM_F_REQUEST | NLM_F_ACK,
+        ifindex,
+        handle,
+        clsact_parent(ingress),
+        filter_info(priority),
+    );
+    push_attr(&mut msg, TCA_KIND, b"bpf\0");
+    let seq = sock.send(CMD_FILTER_GET, &mut msg)?;
+    let mut id = None;
+    let r = read_replies(&sock, CMD_FILTER_GET, seq, |ty, body| {
+        if ty != RTM_NEWTFILTER || body.len() < 20 {
+            return;
+        }
+        for (ty, payload) in attrs(&body[20..]) {
+            if ty != TCA_OPTIONS {
+                continue;
+            }
+            for (bty, bp) in attrs(payload) {
+                if bty == TCA_BPF_ID && bp.len() >= 4 {
+                    id = Some(u32::from_ne_bytes([bp[0], bp[1], bp[2], bp[3]]));
+                }
+            }
+        }
+    });
+    match r {
+        Ok(()) => Ok(id),
+        // No such filter, or no clsact qdisc at all.
+        Err(e) if matches!(e.raw_errno(), Some(libc::ENOENT) | Some(libc::EINVAL)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The index of a network interface by name (`if_nametoindex`).

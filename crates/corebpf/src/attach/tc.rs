@@ -1,15 +1,18 @@
 //! TC programs through tcx links (`BPF_LINK_CREATE` with `BPF_TCX_INGRESS`/`EGRESS`,
-//! Linux 6.6). Older kernels need a clsact qdisc and a cls_bpf filter over netlink,
-//! which corebpf does not implement yet: there the error says so.
+//! Linux 6.6) or, on older kernels or when asked, netlink as libbpf's
+//! `bpf_tc_hook_create` + `bpf_tc_attach` do: a `clsact` qdisc on the interface (created
+//! if missing, and left in place afterwards) and a direct-action `cls_bpf` filter under
+//! it. A netlink attachment remembers its network namespace and removes its filter there
+//! when dropped.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use corebpf_sys::{
     probe_feature, AttachTarget, AttachType, Feature, LinkCreateAttr, LinkCreateOpts, ProgType,
     Relative,
 };
 
-use super::{attach_err, expect_type, sys_err};
+use super::{expect_type, sys_err};
 use crate::error::Result;
 use crate::link::{Kind, Link};
 use crate::program::Program;
@@ -23,9 +26,24 @@ pub enum TcDirection {
     Egress,
 }
 
+/// Options of [`Program::attach_tc_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcOpts {
+    /// Attach through netlink (clsact qdisc + cls_bpf filter) even if the kernel has tcx
+    /// links. Netlink attachments are not bpf links: they cannot be pinned.
+    pub netlink: bool,
+    /// With netlink: the filter's handle (0: 1, as libbpf).
+    pub handle: u32,
+    /// With netlink: the filter's priority (0: 1, as libbpf). Handle and priority
+    /// identify the filter: attaching fails if another filter has them.
+    pub priority: u16,
+}
+
 impl Program {
     /// Attaches a TC program (`SEC("tc")`, `SEC("tcx/ingress")`, ...) to interface
-    /// `ifindex` on `direction`, after the programs already there.
+    /// `ifindex` on `direction`: with a tcx link after the programs already there, or
+    /// before Linux 6.6 as a cls_bpf filter of handle 1 and priority 1 (see
+    /// [`Program::attach_tc_with`]).
     ///
     /// ```no_run
     /// # let obj: corebpf::Object = todo!();
@@ -34,28 +52,78 @@ impl Program {
     /// # Ok::<(), corebpf::Error>(())
     /// ```
     pub fn attach_tc(&self, ifindex: u32, direction: TcDirection) -> Result<Link> {
+        self.attach_tc_with(ifindex, direction, &TcOpts::default())
+    }
+
+    /// [`Program::attach_tc`] with options: netlink even where tcx exists, and the
+    /// netlink filter's handle and priority.
+    ///
+    /// ```no_run
+    /// # let obj: corebpf::Object = todo!();
+    /// use corebpf::attach::tc::{TcDirection, TcOpts};
+    /// let opts = TcOpts { netlink: true, ..Default::default() };
+    /// let link = obj.program("tc_count").unwrap().attach_tc_with(3, TcDirection::Egress, &opts)?;
+    /// assert!(!link.is_bpf_link());
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn attach_tc_with(
+        &self,
+        ifindex: u32,
+        direction: TcDirection,
+        opts: &TcOpts,
+    ) -> Result<Link> {
         let (dir, attach_type) = match direction {
             TcDirection::Ingress => ("ingress", AttachType::TcxIngress),
             TcDirection::Egress => ("egress", AttachType::TcxEgress),
         };
         let target = format!("tc {dir} on ifindex {ifindex}");
         expect_type(self, &target, &[ProgType::SchedCls], "attach_tc")?;
-        if !probe_feature(Feature::TcxLink) {
-            return Err(attach_err(
-                self,
-                &target,
-                "not supported yet on this kernel: needs tcx (Linux 6.6); corebpf does not implement netlink clsact/cls_bpf attachment",
-                None,
-            ));
+        if !opts.netlink && probe_feature(Feature::TcxLink) {
+            let mut attr =
+                LinkCreateAttr::new(self.as_fd(), AttachTarget::Ifindex(ifindex), attach_type);
+            attr.opts = LinkCreateOpts::Mprog {
+                relative: Relative::None,
+                expected_revision: 0,
+            };
+            let fd = corebpf_sys::link_create(&attr)
+                .map_err(|e| sys_err(self, &target, "BPF_LINK_CREATE (tcx)", e))?;
+            return Ok(Link::new(self, target, Kind::Bpf(fd)));
         }
-        let mut attr =
-            LinkCreateAttr::new(self.as_fd(), AttachTarget::Ifindex(ifindex), attach_type);
-        attr.opts = LinkCreateOpts::Mprog {
-            relative: Relative::None,
-            expected_revision: 0,
-        };
-        let fd = corebpf_sys::link_create(&attr)
-            .map_err(|e| sys_err(self, &target, "BPF_LINK_CREATE (tcx)", e))?;
-        Ok(Link::new(self, target, Kind::Bpf(fd)))
+        let ingress = direction == TcDirection::Ingress;
+        let handle = if opts.handle == 0 { 1 } else { opts.handle };
+        let priority = if opts.priority == 0 { 1 } else { opts.priority };
+        let target = format!("{target} (netlink cls_bpf, handle {handle}, priority {priority})");
+        corebpf_sys::netlink::tc_clsact_create(ifindex as i32)
+            .map_err(|e| sys_err(self, &target, "creating the clsact qdisc", e))?;
+        corebpf_sys::netlink::tc_filter_attach(
+            ifindex as i32,
+            ingress,
+            self.as_fd(),
+            self.name(),
+            handle,
+            priority,
+        )
+        .map_err(|e| {
+            let what = if e.raw_errno() == Some(libc::EEXIST) {
+                "a filter with this handle and priority exists already (choose others in TcOpts): adding the cls_bpf filter"
+            } else {
+                "adding the cls_bpf filter"
+            };
+            sys_err(self, &target, what, e)
+        })?;
+        let netns = std::fs::File::open("/proc/thread-self/ns/net")
+            .ok()
+            .map(OwnedFd::from);
+        Ok(Link::new(
+            self,
+            target,
+            Kind::NetlinkTc {
+                ifindex: ifindex as i32,
+                ingress,
+                handle,
+                priority,
+                netns,
+            },
+        ))
     }
 }
