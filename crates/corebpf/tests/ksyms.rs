@@ -51,8 +51,9 @@ fn kfunc_program_acquires_the_new_task() {
             return;
         }
     };
-    let child = Command::new("/bin/true").spawn().unwrap();
+    let mut child = Command::new("/bin/true").spawn().unwrap();
     let pid = child.id();
+    child.wait().unwrap();
     let _ = Command::new("/bin/true").status();
     drop(link);
     let got = u32::from_ne_bytes(obj.read_global("acquired_pid").unwrap().try_into().unwrap());
