@@ -144,37 +144,33 @@ fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
-/// nlmsghdr (length and seq filled by `send`) + ifinfomsg for `ifindex`.
-fn link_msg(msg_type: u16, flags: u16, ifindex: i32) -> Vec<u8> {
-    let mut v = Vec::with_capacity(64);
+/// nlmsghdr (length and seq filled by `send`), then the start that `struct ifinfomsg` and
+/// `struct tcmsg` share: family (AF_UNSPEC), padding, and `ifindex`.
+fn ifindex_msg(msg_type: u16, flags: u16, ifindex: i32, capacity: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(capacity);
     push_u32(&mut v, 0);
     push_u16(&mut v, msg_type);
     push_u16(&mut v, flags);
     push_u32(&mut v, 0);
     push_u32(&mut v, 0);
-    // struct ifinfomsg
     v.push(libc::AF_UNSPEC as u8);
     v.push(0);
     push_u16(&mut v, 0);
     v.extend_from_slice(&ifindex.to_ne_bytes());
-    push_u32(&mut v, 0);
-    push_u32(&mut v, 0);
+    v
+}
+
+/// nlmsghdr + ifinfomsg for `ifindex`.
+fn link_msg(msg_type: u16, flags: u16, ifindex: i32) -> Vec<u8> {
+    let mut v = ifindex_msg(msg_type, flags, ifindex, 64);
+    push_u32(&mut v, 0); // ifi_flags
+    push_u32(&mut v, 0); // ifi_change
     v
 }
 
 /// nlmsghdr + tcmsg for `ifindex`.
 fn tc_msg(msg_type: u16, flags: u16, ifindex: i32, handle: u32, parent: u32, info: u32) -> Vec<u8> {
-    let mut v = Vec::with_capacity(128);
-    push_u32(&mut v, 0);
-    push_u16(&mut v, msg_type);
-    push_u16(&mut v, flags);
-    push_u32(&mut v, 0);
-    push_u32(&mut v, 0);
-    // struct tcmsg
-    v.push(libc::AF_UNSPEC as u8);
-    v.push(0);
-    push_u16(&mut v, 0);
-    v.extend_from_slice(&ifindex.to_ne_bytes());
+    let mut v = ifindex_msg(msg_type, flags, ifindex, 128);
     push_u32(&mut v, handle);
     push_u32(&mut v, parent);
     push_u32(&mut v, info);
