@@ -106,6 +106,7 @@ fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
 
 /// `__kconfig` values from the kernel config, `__ksym` ids and addresses from the target.
 fn resolve_externs(open: &mut OpenObject, targets: &TargetSet) -> Result<()> {
+    relax_unused_externs(open);
     if open.spec.externs.iter().any(|e| e.is_kconfig()) {
         let cfg = open.kernel_config()?;
         open.spec.resolve_kconfig(&cfg)?;
@@ -121,6 +122,34 @@ fn resolve_externs(open: &mut OpenObject, targets: &TargetSet) -> Result<()> {
         open.spec.resolve_ksyms(target, kallsyms.as_deref())?;
     }
     Ok(())
+}
+
+/// Externs that no function of the programs being loaded refers to (subprograms count as
+/// used) become `__weak`: a kernel lacking them then fails only the programs that need them
+/// ("one failing program never hides another"), where libbpf fails the whole object.
+fn relax_unused_externs(open: &mut OpenObject) {
+    let mut used = vec![false; open.spec.externs.len()];
+    for f in &open.spec.functions {
+        if f.program.is_some_and(|p| !open.autoload[p]) {
+            continue;
+        }
+        for r in &f.relocs {
+            if let corebpf_obj::RelocKind::Extern { ext } = r.kind {
+                if let Some(u) = used.get_mut(ext) {
+                    *u = true;
+                }
+            }
+        }
+    }
+    for (e, used) in open.spec.externs.iter_mut().zip(used) {
+        if !used && !e.weak {
+            log::debug!(
+                "extern '{}': used by no program being loaded, treated as weak",
+                e.name
+            );
+            e.weak = true;
+        }
+    }
 }
 
 /// CO-RE relocation of every function of the programs that will load.
