@@ -47,11 +47,12 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let (core, core_log) = relocate_core(&mut open, &targets)?;
     let spec = &open.spec;
     let btf_fd = load_object_btf(spec, &mut kernel);
+    let autocreate = struct_ops_autocreate(spec, &open.autoload, &open.autocreate)?;
     let maps = create_maps(
         spec,
         btf_fd.as_ref(),
         &open.opts.pin_root,
-        &open.autocreate,
+        &autocreate,
         &mut kernel,
     )?;
     let mut programs = Vec::new();
@@ -150,6 +151,45 @@ fn relax_unused_externs(open: &mut OpenObject) {
             e.weak = true;
         }
     }
+}
+
+/// Which maps to create, given that struct_ops is not supported yet: a struct_ops map none
+/// of whose programs is being loaded is simply not created (so the object's other programs
+/// load, as with libbpf's struct_ops autocreate); a struct_ops program being loaded is a
+/// clear error.
+fn struct_ops_autocreate(
+    spec: &ObjectSpec,
+    autoload: &[bool],
+    autocreate: &[bool],
+) -> Result<Vec<bool>> {
+    if let Some(p) = spec
+        .programs
+        .iter()
+        .zip(autoload)
+        .find(|(p, &load)| load && p.prog_type == ProgType::StructOps)
+    {
+        return Err(Error::ProgramSpec {
+            prog: p.0.name.clone(),
+            reason: "struct_ops programs (and their maps) are not supported yet by corebpf; \
+                     load the object's other programs with OpenObject::load_only"
+                .into(),
+        });
+    }
+    Ok(spec
+        .maps
+        .iter()
+        .zip(autocreate)
+        .map(|(m, &create)| {
+            let skip = m.kind == MapKind::StructOps;
+            if create && skip {
+                log::debug!(
+                    "map '{}': struct_ops map not created (no struct_ops program is loaded)",
+                    m.name
+                );
+            }
+            create && !skip
+        })
+        .collect())
 }
 
 /// CO-RE relocation of every function of the programs that will load.
