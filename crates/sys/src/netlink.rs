@@ -402,6 +402,42 @@ pub fn tc_clsact_destroy(ifindex: i32) -> Result<(), SysError> {
     tc_request(CMD_QDISC_DEL, msg)
 }
 
+/// Which `cls_bpf` filter of a clsact qdisc a message is about.
+#[derive(Clone, Copy)]
+struct FilterId {
+    ifindex: i32,
+    ingress: bool,
+    handle: u32,
+    priority: u16,
+}
+
+/// nlmsghdr + tcmsg for `filter` (its clsact parent and priority) + `TCA_KIND "bpf"`: the
+/// start of every filter add, delete and get.
+fn bpf_filter_msg(msg_type: u16, flags: u16, filter: FilterId) -> Vec<u8> {
+    let mut msg = tc_msg(
+        msg_type,
+        flags,
+        filter.ifindex,
+        filter.handle,
+        clsact_parent(filter.ingress),
+        filter_info(filter.priority),
+    );
+    push_attr(&mut msg, TCA_KIND, b"bpf\0");
+    msg
+}
+
+/// Filter handle and priority 0 would let the kernel pick them (and delete would then match
+/// any filter): attach and detach require explicit ones.
+fn check_filter_id(cmd: &'static str, handle: u32, priority: u16) -> Result<(), SysError> {
+    if handle == 0 || priority == 0 {
+        return Err(SysError::invalid(
+            cmd,
+            "filter handle and priority must be nonzero",
+        ));
+    }
+    Ok(())
+}
+
 /// Adds a direct-action `cls_bpf` filter running `prog` under the clsact qdisc of
 /// `ifindex` (which must exist: [`tc_clsact_create`]), on ingress or egress, with filter
 /// `handle` and `priority` (both nonzero). Fails with `EEXIST` if that handle and
@@ -414,21 +450,18 @@ pub fn tc_filter_attach(
     handle: u32,
     priority: u16,
 ) -> Result<(), SysError> {
-    if handle == 0 || priority == 0 {
-        return Err(SysError::invalid(
-            CMD_FILTER_ADD,
-            "filter handle and priority must be nonzero",
-        ));
-    }
-    let mut msg = tc_msg(
+    check_filter_id(CMD_FILTER_ADD, handle, priority)?;
+    let filter = FilterId {
+        ifindex,
+        ingress,
+        handle,
+        priority,
+    };
+    let mut msg = bpf_filter_msg(
         RTM_NEWTFILTER,
         NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        ifindex,
-        handle,
-        clsact_parent(ingress),
-        filter_info(priority),
+        filter,
     );
-    push_attr(&mut msg, TCA_KIND, b"bpf\0");
     let mut opts = Vec::new();
     push_attr(&mut opts, TCA_BPF_FD, &prog.as_raw_fd().to_ne_bytes());
     let mut cname: Vec<u8> = name.bytes().filter(|&b| b != 0).take(255).collect();
@@ -450,21 +483,14 @@ pub fn tc_filter_detach(
     handle: u32,
     priority: u16,
 ) -> Result<(), SysError> {
-    if handle == 0 || priority == 0 {
-        return Err(SysError::invalid(
-            CMD_FILTER_DEL,
-            "filter handle and priority must be nonzero",
-        ));
-    }
-    let mut msg = tc_msg(
-        RTM_DELTFILTER,
-        NLM_F_REQUEST | NLM_F_ACK,
+    check_filter_id(CMD_FILTER_DEL, handle, priority)?;
+    let filter = FilterId {
         ifindex,
+        ingress,
         handle,
-        clsact_parent(ingress),
-        filter_info(priority),
-    );
-    push_attr(&mut msg, TCA_KIND, b"bpf\0");
+        priority,
+    };
+    let msg = bpf_filter_msg(RTM_DELTFILTER, NLM_F_REQUEST | NLM_F_ACK, filter);
     tc_request(CMD_FILTER_DEL, msg)
 }
 
@@ -477,15 +503,13 @@ pub fn tc_filter_query(
     priority: u16,
 ) -> Result<Option<u32>, SysError> {
     let mut sock = Socket::open(CMD_FILTER_GET)?;
-    let mut msg = tc_msg(
-        RTM_GETTFILTER,
-        NLM_F_REQUEST | NLM_F_ACK,
+    let filter = FilterId {
         ifindex,
+        ingress,
         handle,
-        clsact_parent(ingress),
-        filter_info(priority),
-    );
-    push_attr(&mut msg, TCA_KIND, b"bpf\0");
+        priority,
+    };
+    let mut msg = bpf_filter_msg(RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_ACK, filter);
     let seq = sock.send(CMD_FILTER_GET, &mut msg)?;
     let mut id = None;
     let r = read_replies(&sock, CMD_FILTER_GET, seq, |ty, body| {
