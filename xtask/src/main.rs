@@ -6,9 +6,11 @@
 //! - `setup`: install the Debian packages building and testing need.
 //! - `test [-- FILTER]`: every test, on this kernel and in the QEMU guests.
 //! - `demo`: build corebpf and run its demo.
+//! - `fn-lengths [--max N] [--list]`: fail if a library function is longer than N lines (80).
 
 mod build_bpf;
 mod extract_btf;
+mod fn_lengths;
 mod setup;
 mod vm;
 
@@ -17,7 +19,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <setup|test|demo|build-bpf|extract-btf|vm-test> [args]");
+        eprintln!(
+            "usage: cargo xtask <setup|test|demo|build-bpf|extract-btf|vm-test|fn-lengths> [args]"
+        );
         return ExitCode::from(2);
     };
     let result = match cmd.as_str() {
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
         "setup" => setup::setup(rest),
         "test" => setup::test(rest),
         "demo" => setup::demo(rest),
+        "fn-lengths" => fn_lengths::run(rest),
         other => Err(format!("unknown xtask command '{other}'")),
     };
     match result {
