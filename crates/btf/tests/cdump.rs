@@ -106,7 +106,7 @@ fn other_kernels_struct_layouts_match_btf() {
     for kernel in ["5.10", "6.1", "6.12"] {
         let gz = testdata().join(format!("btf/{kernel}.btf.gz"));
         if !gz.exists() {
-            eprintln!("skipped {kernel}: no {}", gz.display());
+            corebpf_testutil::skip(&format!("no {} for {kernel}", gz.display()));
             continue;
         }
         let out = Command::new("gzip")
@@ -183,7 +183,7 @@ fn vmlinux_definitions_match_bpftool() {
         .args(["btf", "dump", "file", VMLINUX, "format", "c"])
         .output()
     else {
-        eprintln!("skipped: no bpftool");
+        corebpf_testutil::skip("no bpftool (apt-get install bpftool)");
         return;
     };
     assert!(out.status.success(), "bpftool failed");

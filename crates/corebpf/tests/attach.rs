@@ -187,7 +187,7 @@ fn uprobe_on_a_shared_library_function() {
 #[test]
 fn uprobe_through_tracefs_uprobe_events() {
     if !corebpf::attach::tracefs::has_probe_events(corebpf::attach::tracefs::ProbeFile::Uprobe) {
-        eprintln!("skipped: no uprobe_events in tracefs");
+        corebpf_testutil::skip("no uprobe_events in tracefs (CONFIG_UPROBE_EVENTS)");
         return;
     }
     let obj = load_trace(&["uprobe_target"]).unwrap();

@@ -1,0 +1,37 @@
+//! What corebpf's test suites share. For now: the one skip policy.
+//!
+//! A test that cannot run its check (a tool, a kernel file or an interface it needs is
+//! missing) **fails**, unless the environment variable [`ALLOW_SKIP_ENV`]
+//! (`COREBPF_ALLOW_SKIP=1`) allows skipping; CI never sets it. Where the kernel lacks a
+//! feature, a test does not skip at all: it asserts that corebpf says so clearly, and the
+//! real check runs in a QEMU guest that has the feature.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+/// The environment variable that allows a test to skip a check it cannot run.
+pub const ALLOW_SKIP_ENV: &str = "COREBPF_ALLOW_SKIP";
+
+/// Whether skipping is allowed (`COREBPF_ALLOW_SKIP=1`).
+pub fn skipping_allowed() -> bool {
+    std::env::var(ALLOW_SKIP_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Called where a test cannot run its check, for `reason`: returns (the caller then
+/// returns) if skipping is allowed, and fails the test otherwise.
+///
+/// ```
+/// # fn have_bpftool() -> bool { true }
+/// if !have_bpftool() {
+///     corebpf_testutil::skip("no bpftool (apt-get install bpftool)");
+///     return;
+/// }
+/// ```
+#[track_caller]
+pub fn skip(reason: &str) {
+    if skipping_allowed() {
+        eprintln!("skipped ({ALLOW_SKIP_ENV}=1): {reason}");
+    } else {
+        panic!("cannot run this check: {reason} (set {ALLOW_SKIP_ENV}=1 to allow skipping it)");
+    }
+}
