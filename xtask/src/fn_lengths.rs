@@ -56,7 +56,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    long.sort_by(|a, b| b.lines.cmp(&a.lines));
+    long.sort_by_key(|l| std::cmp::Reverse(l.lines));
     for l in &long {
         println!("{:4} {}:{} {}", l.lines, l.file.display(), l.line, l.name);
     }

@@ -20,8 +20,12 @@
 //! # Ok::<(), corebpf_btf::BtfError>(())
 //! ```
 
+#![deny(unsafe_code)]
+
 mod btf;
 pub mod cdump;
+// The one module that maps kernel BTF read-only (mmap); the rest of the crate is safe code.
+#[allow(unsafe_code)]
 mod data;
 mod elf;
 mod error;

@@ -1,6 +1,8 @@
 //! The `corebpf` command line. Each subcommand lives in `cmd/<name>.rs` with an `Args`
 //! struct (clap) and a `run`; add new ones to [`Command`] and the match in `main`.
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 
 use std::io::Write as _;

@@ -539,8 +539,12 @@ fn check_xmit_event(events: &[TraceEvent], payload: usize, what: &str) {
         .find(|e| e.tgid == std::process::id() && e.skb_len == len)
         .unwrap_or_else(|| panic!("{what}: no event for our {len}-byte frame in {events:?}"));
     assert_eq!(e.pid, gettid(), "{what}: pid is the sending thread");
-    assert_eq!(e.ppid, unsafe { libc::getppid() } as u32, "{what}: parent");
-    assert_eq!(e.uid, unsafe { libc::getuid() }, "{what}: uid");
+    assert_eq!(
+        e.ppid,
+        nix::unistd::getppid().as_raw() as u32,
+        "{what}: parent"
+    );
+    assert_eq!(e.uid, nix::unistd::getuid().as_raw(), "{what}: uid");
     assert_eq!(e.state, 0, "{what}: a running task's state");
     assert_eq!(e.skb_ifindex, 1, "{what}: lo's ifindex");
     assert_eq!(u16::from_be(e.skb_protocol), 0x0800, "{what}: ETH_P_IP");
@@ -626,7 +630,7 @@ fn core_tracing_object_is_relocated_loaded_and_reads_correct_values() {
     let name = exe.file_name().unwrap().to_str().unwrap();
     assert_eq!(e.tgid, child_pid);
     assert_eq!(e.ppid, std::process::id(), "real_parent->tgid");
-    assert_eq!(e.uid, unsafe { libc::getuid() }, "cred->uid");
+    assert_eq!(e.uid, nix::unistd::getuid().as_raw(), "cred->uid");
     assert_eq!(e.comm, &name[..name.len().min(15)], "comm after exec");
     assert_eq!(e.skb_len, child_pid, "the tracepoint record's pid field");
     assert_eq!(e.state, 0, "a running task's state");

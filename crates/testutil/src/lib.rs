@@ -7,7 +7,6 @@
 //! real check runs in a QEMU guest that has the feature.
 
 #![forbid(unsafe_code)]
-#![deny(missing_docs)]
 
 /// The environment variable that allows a test to skip a check it cannot run.
 pub const ALLOW_SKIP_ENV: &str = "COREBPF_ALLOW_SKIP";
