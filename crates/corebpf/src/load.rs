@@ -532,38 +532,18 @@ fn load_program(
     )?;
     // func/line info only make sense with the object's BTF loaded and BTF funcs supported.
     let with_info = btf_fd.is_some() && probe_feature(Feature::BtfFunc);
-    let func_info = if with_info {
-        encode_records(&linked.func_info, |f| vec![f.insn_off, f.type_id])
+    let (func_info, line_info) = if with_info {
+        encode_func_line_info(&linked)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
-    let line_info = if with_info {
-        encode_records(&linked.line_info, |l| {
-            vec![l.insn_off, l.file_name_off, l.line_off, l.line_col]
-        })
-    } else {
-        Vec::new()
-    };
-    let mut flags = 0;
-    if p.sleepable {
-        flags |= BPF_F_SLEEPABLE;
-    }
-    if p.xdp_frags {
-        flags |= BPF_F_XDP_HAS_FRAGS;
-    }
-    let kern_version = spec.kern_version.unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .and_then(|r| corebpf_obj::parse_kernel_release(r.trim()))
-            .unwrap_or(0)
-    });
     let attr = ProgLoadAttr {
         prog_type: p.prog_type,
         insns: &insns,
         license: &license,
         name: &p.name,
-        kern_version,
-        prog_flags: flags,
+        kern_version: kern_version(spec),
+        prog_flags: prog_flags(p),
         expected_attach_type: p.expected_attach_type,
         prog_btf_fd: if with_info {
             btf_fd.map(|f| f.as_fd())
@@ -579,25 +559,7 @@ fn load_program(
         ..Default::default()
     };
     let start = Instant::now();
-    let fd = prog_load(&attr, None).map_err(|e| {
-        // The kernel answers EINVAL without a log for a program type it does not know.
-        let unknown_type = e.raw_errno() == Some(libc::EINVAL) && e.log().is_none();
-        if unknown_type && !probe_prog_type(p.prog_type) {
-            return Error::Program {
-                prog: p.name.clone(),
-                source: SysError::Unsupported {
-                    what: p.prog_type.kernel_name(),
-                    reason: format!(
-                        "this kernel does not support program type {} (Linux {}), needed by SEC(\"{}\")",
-                        p.prog_type.name(),
-                        verifier::prog_type_since(p.prog_type),
-                        p.section
-                    ),
-                },
-            };
-        }
-        verifier_error(spec, &linked, core, e)
-    })?;
+    let fd = prog_load(&attr, None).map_err(|e| load_error(spec, &linked, core, e))?;
     let load_time = start.elapsed();
     Ok(Program {
         name: p.name.clone(),
@@ -609,6 +571,67 @@ fn load_program(
         insn_cnt: linked.insns.len(),
         load_time,
     })
+}
+
+/// A linked program's func_info (8-byte records) and line_info (16-byte records), as
+/// `BPF_PROG_LOAD` takes them.
+fn encode_func_line_info(linked: &LinkedProgram) -> (Vec<u8>, Vec<u8>) {
+    let func_info = encode_records(&linked.func_info, |f| vec![f.insn_off, f.type_id]);
+    let line_info = encode_records(&linked.line_info, |l| {
+        vec![l.insn_off, l.file_name_off, l.line_off, l.line_col]
+    });
+    (func_info, line_info)
+}
+
+/// `prog_flags` from the SEC name: sleepable (`.s`) and XDP frags.
+fn prog_flags(p: &corebpf_obj::ProgramSpec) -> u32 {
+    let mut flags = 0;
+    if p.sleepable {
+        flags |= BPF_F_SLEEPABLE;
+    }
+    if p.xdp_frags {
+        flags |= BPF_F_XDP_HAS_FRAGS;
+    }
+    flags
+}
+
+/// The object's `version` section, or else the running kernel's version (which old
+/// kernels check for kprobes), or 0.
+fn kern_version(spec: &ObjectSpec) -> u32 {
+    spec.kern_version.unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .and_then(|r| corebpf_obj::parse_kernel_release(r.trim()))
+            .unwrap_or(0)
+    })
+}
+
+/// A failed `BPF_PROG_LOAD` of `linked`: an unsupported program type when the kernel
+/// does not know it, otherwise the verifier's error explained.
+fn load_error(
+    spec: &ObjectSpec,
+    linked: &LinkedProgram,
+    core: &[CoreOutcome],
+    e: SysError,
+) -> Error {
+    let p = &spec.programs[linked.program];
+    // The kernel answers EINVAL without a log for a program type it does not know.
+    let unknown_type = e.raw_errno() == Some(libc::EINVAL) && e.log().is_none();
+    if unknown_type && !probe_prog_type(p.prog_type) {
+        return Error::Program {
+            prog: p.name.clone(),
+            source: SysError::Unsupported {
+                what: p.prog_type.kernel_name(),
+                reason: format!(
+                    "this kernel does not support program type {} (Linux {}), needed by SEC(\"{}\")",
+                    p.prog_type.name(),
+                    verifier::prog_type_since(p.prog_type),
+                    p.section
+                ),
+            },
+        };
+    }
+    verifier_error(spec, linked, core, e)
 }
 
 /// A failed `BPF_PROG_LOAD` explained: the verifier's message, instruction, source line,

@@ -230,23 +230,43 @@ pub fn link_create(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysError> {
 pub(crate) fn link_create_raw(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysError> {
     let cmd = Cmd::LinkCreate;
     let mut flags = spec.flags;
+    let mut storage = ExtraStorage::default();
+    let extra = encode_extra(cmd, spec.opts, &mut flags, &mut storage)?;
+    let mut a = attr::LinkCreateAttr {
+        prog_fd: spec.prog.as_raw_fd() as u32,
+        target: spec.target.raw(),
+        attach_type: spec.attach_type.as_u32(),
+        flags,
+        extra,
+    };
+    // SAFETY: every pointer in `extra` refers to borrowed slices/strings of `spec` or to
+    // `storage` (`iter_info`/`sym_ptrs`), all alive until after the call, with matching
+    // counts.
+    unsafe { sys_bpf_fd(cmd, &mut a) }
+}
+
+/// Owned storage that pointers in [`LinkCreateExtra`] refer to; it must outlive the
+/// syscall.
+#[derive(Default)]
+struct ExtraStorage {
+    iter_info: [u64; 2],
+    sym_ptrs: Vec<*const c_char>,
+}
+
+/// The per-attach-type part of the attribute (zeroed where `opts` sets nothing); mprog
+/// options also set their `BPF_F_BEFORE`/`AFTER`/`ID` bits in `flags`.
+fn encode_extra(
+    cmd: Cmd,
+    opts: LinkCreateOpts<'_>,
+    flags: &mut u32,
+    storage: &mut ExtraStorage,
+) -> Result<LinkCreateExtra, SysError> {
+    // Zeroed first, then one variant written: the bytes past that variant stay zero.
     let mut extra = LinkCreateExtra::default();
-    // Owned storage that must outlive the syscall.
-    let iter_info: [u64; 2];
-    let sym_ptrs: Vec<*const c_char>;
-    match spec.opts {
-        LinkCreateOpts::None => {}
+    match opts {
+        LinkCreateOpts::None | LinkCreateOpts::Iter(None) => {}
         LinkCreateOpts::TargetBtfId(id) => extra.target_btf_id = id,
-        LinkCreateOpts::Iter(info) => {
-            if let Some(info) = info {
-                iter_info = info.encode();
-                extra.iter = attr::LinkIterExtra {
-                    iter_info: iter_info.as_ptr() as usize as u64,
-                    iter_info_len: 16,
-                    _pad: 0,
-                };
-            }
-        }
+        LinkCreateOpts::Iter(Some(info)) => extra.iter = iter_extra(info, &mut storage.iter_info),
         LinkCreateOpts::PerfEvent { bpf_cookie } => {
             extra.perf_event = attr::LinkPerfEventExtra { bpf_cookie }
         }
@@ -266,22 +286,8 @@ pub(crate) fn link_create_raw(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysE
             addrs,
             cookies,
         } => {
-            if syms.is_empty() == addrs.is_empty() {
-                return Err(SysError::invalid(
-                    cmd.kernel_name(),
-                    "kprobe_multi needs either syms or addrs",
-                ));
-            }
-            let cnt = syms.len().max(addrs.len());
-            same_len_or_empty("cookies", cookies.len(), cnt)?;
-            sym_ptrs = syms.iter().map(|s| s.as_ptr()).collect();
-            extra.kprobe_multi = attr::LinkKprobeMultiExtra {
-                flags: kflags,
-                cnt: len_u32(cmd, "kprobe_multi count", cnt)?,
-                syms: ptr_of(&sym_ptrs),
-                addrs: ptr_of(addrs),
-                cookies: ptr_of(cookies),
-            };
+            extra.kprobe_multi =
+                kprobe_multi_extra(cmd, kflags, syms, addrs, cookies, &mut storage.sym_ptrs)?;
         }
         LinkCreateOpts::UprobeMulti {
             path,
@@ -291,24 +297,8 @@ pub(crate) fn link_create_raw(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysE
             flags: uflags,
             pid,
         } => {
-            if offsets.is_empty() {
-                return Err(SysError::invalid(
-                    cmd.kernel_name(),
-                    "uprobe_multi needs offsets",
-                ));
-            }
-            same_len_or_empty("ref_ctr_offsets", ref_ctr_offsets.len(), offsets.len())?;
-            same_len_or_empty("cookies", cookies.len(), offsets.len())?;
-            extra.uprobe_multi = attr::LinkUprobeMultiExtra {
-                path: path.as_ptr() as usize as u64,
-                offsets: ptr_of(offsets),
-                ref_ctr_offsets: ptr_of(ref_ctr_offsets),
-                cookies: ptr_of(cookies),
-                cnt: len_u32(cmd, "uprobe_multi count", offsets.len())?,
-                flags: uflags,
-                pid,
-                _pad: 0,
-            };
+            extra.uprobe_multi =
+                uprobe_multi_extra(cmd, path, offsets, ref_ctr_offsets, cookies, uflags, pid)?;
         }
         LinkCreateOpts::Netfilter {
             pf,
@@ -327,7 +317,7 @@ pub(crate) fn link_create_raw(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysE
             relative,
             expected_revision,
         } => {
-            let relative = relative.raw(&mut flags);
+            let relative = relative.raw(flags);
             extra.mprog = attr::LinkMprogExtra {
                 relative,
                 _pad: 0,
@@ -335,16 +325,76 @@ pub(crate) fn link_create_raw(spec: &LinkCreateAttr<'_>) -> Result<OwnedFd, SysE
             };
         }
     }
-    let mut a = attr::LinkCreateAttr {
-        prog_fd: spec.prog.as_raw_fd() as u32,
-        target: spec.target.raw(),
-        attach_type: spec.attach_type.as_u32(),
+    Ok(extra)
+}
+
+/// Iterator parameters: encoded into `iter_info`, which the attribute points to.
+fn iter_extra(info: IterInfo<'_>, iter_info: &mut [u64; 2]) -> attr::LinkIterExtra {
+    *iter_info = info.encode();
+    attr::LinkIterExtra {
+        iter_info: iter_info.as_ptr() as usize as u64,
+        iter_info_len: 16,
+        _pad: 0,
+    }
+}
+
+/// `kprobe_multi` options: symbols or addresses (exactly one of them), cookies for all
+/// or none. The symbol pointers go to `sym_ptrs`.
+fn kprobe_multi_extra(
+    cmd: Cmd,
+    flags: u32,
+    syms: &[&CStr],
+    addrs: &[u64],
+    cookies: &[u64],
+    sym_ptrs: &mut Vec<*const c_char>,
+) -> Result<attr::LinkKprobeMultiExtra, SysError> {
+    if syms.is_empty() == addrs.is_empty() {
+        return Err(SysError::invalid(
+            cmd.kernel_name(),
+            "kprobe_multi needs either syms or addrs",
+        ));
+    }
+    let cnt = syms.len().max(addrs.len());
+    same_len_or_empty("cookies", cookies.len(), cnt)?;
+    *sym_ptrs = syms.iter().map(|s| s.as_ptr()).collect();
+    Ok(attr::LinkKprobeMultiExtra {
         flags,
-        extra,
-    };
-    // SAFETY: every pointer in `extra` refers to borrowed slices/strings of `spec` or to
-    // `iter_info`/`sym_ptrs`, all alive until after the call, with matching counts.
-    unsafe { sys_bpf_fd(cmd, &mut a) }
+        cnt: len_u32(cmd, "kprobe_multi count", cnt)?,
+        syms: ptr_of(sym_ptrs),
+        addrs: ptr_of(addrs),
+        cookies: ptr_of(cookies),
+    })
+}
+
+/// `uprobe_multi` options: at least one offset; reference counter offsets and cookies
+/// for all offsets or none.
+fn uprobe_multi_extra(
+    cmd: Cmd,
+    path: &CStr,
+    offsets: &[u64],
+    ref_ctr_offsets: &[u64],
+    cookies: &[u64],
+    flags: u32,
+    pid: u32,
+) -> Result<attr::LinkUprobeMultiExtra, SysError> {
+    if offsets.is_empty() {
+        return Err(SysError::invalid(
+            cmd.kernel_name(),
+            "uprobe_multi needs offsets",
+        ));
+    }
+    same_len_or_empty("ref_ctr_offsets", ref_ctr_offsets.len(), offsets.len())?;
+    same_len_or_empty("cookies", cookies.len(), offsets.len())?;
+    Ok(attr::LinkUprobeMultiExtra {
+        path: path.as_ptr() as usize as u64,
+        offsets: ptr_of(offsets),
+        ref_ctr_offsets: ptr_of(ref_ctr_offsets),
+        cookies: ptr_of(cookies),
+        cnt: len_u32(cmd, "uprobe_multi count", offsets.len())?,
+        flags,
+        pid,
+        _pad: 0,
+    })
 }
 
 /// `BPF_LINK_UPDATE`: replaces the link's program (only if it is `old_prog` when given,

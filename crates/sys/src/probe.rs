@@ -347,147 +347,174 @@ fn run_probe(feature: Feature) -> bool {
         | Feature::BtfTypeTag
         | Feature::BtfEnum64 => probe_btf(feature),
         Feature::ProgName => try_load(ProgType::SocketFilter, &ret0(), |a| a.name = "test").is_ok(),
-        Feature::GlobalData => {
-            let Ok(map) = small_map(MapType::Array, 4, 32, 1, 0) else {
-                return false;
-            };
-            use std::os::fd::AsRawFd;
-            let ld = BpfInsn::ld_imm64(1, BPF_PSEUDO_MAP_VALUE, map.as_raw_fd(), 16);
-            let insns = [
-                ld[0],
-                ld[1],
-                BpfInsn::st_mem(op::DW, 1, 0, 42),
-                BpfInsn::mov64_imm(0, 0),
-                BpfInsn::exit(),
-            ];
-            try_load(ProgType::SocketFilter, &insns, |_| {}).is_ok()
-        }
+        Feature::GlobalData => probe_global_data(),
         Feature::ArrayMmap => small_map(MapType::Array, 4, 4, 1, BPF_F_MMAPABLE).is_ok(),
         Feature::ExpAttachType => try_load(ProgType::CgroupSock, &ret0(), |a| {
             a.expected_attach_type = Some(AttachType::CgroupInetSockCreate)
         })
         .is_ok(),
-        Feature::ProbeReadKernel => {
-            let insns = [
-                BpfInsn::mov64_reg(1, 10),
-                BpfInsn::add64_imm(1, -8),
-                BpfInsn::mov64_imm(2, 8),
-                BpfInsn::mov64_imm(3, 0),
-                BpfInsn::call(113),
-                BpfInsn::exit(),
-            ];
-            try_load(ProgType::Tracepoint, &insns, |_| {}).is_ok()
-        }
-        Feature::ProgBindMap => {
-            let (Ok(map), Ok(prog)) = (
-                small_map(MapType::Array, 4, 8, 1, 0),
-                try_load(ProgType::SocketFilter, &ret0(), |_| {}),
-            ) else {
-                return false;
-            };
-            prog_bind_map(prog.as_fd(), map.as_fd(), 0).is_ok()
-        }
-        Feature::MemcgAccount => {
-            // bpf_ktime_get_coarse_ns (160) arrived in 5.11 together with memcg accounting.
-            // Loaded without `memlock_retry`, which asks this very probe; an EPERM from a
-            // spent RLIMIT_MEMLOCK can only happen on kernels without memcg accounting.
-            let bytes = insns_to_bytes(&[BpfInsn::call(160), BpfInsn::exit()]);
-            crate::prog::load_quiet(&ProgLoadAttr {
-                prog_type: ProgType::SocketFilter,
-                insns: &bytes,
-                license: c"GPL",
-                ..Default::default()
-            })
-            .is_ok()
-        }
-        Feature::BpfCookie => {
-            // bpf_get_attach_cookie (174).
-            try_load(
-                ProgType::Tracepoint,
-                &[BpfInsn::call(174), BpfInsn::exit()],
-                |_| {},
-            )
-            .is_ok()
-        }
+        Feature::ProbeReadKernel => probe_probe_read_kernel(),
+        Feature::ProgBindMap => probe_prog_bind_map(),
+        Feature::MemcgAccount => probe_memcg_account(),
+        Feature::BpfCookie => probe_bpf_cookie(),
         Feature::RingBuf => probe_map_type(MapType::RingBuf),
-        Feature::PerfLink => {
-            let Ok(prog) = try_load(ProgType::Tracepoint, &ret0(), |_| {}) else {
-                return false;
-            };
-            // Target fd -1: EBADF if perf links exist, EINVAL if the attach type is unknown.
-            link_errno(
-                &prog,
-                AttachTarget::Ifindex(u32::MAX),
-                AttachType::PerfEvent,
-                LinkCreateOpts::None,
-            ) == Some(libc::EBADF)
-        }
-        Feature::TcxLink => {
-            let Ok(prog) = try_load(ProgType::SchedCls, &ret0(), |_| {}) else {
-                return false;
-            };
-            // Interface 0 does not exist: ENODEV from tcx, EINVAL without it.
-            link_errno(
-                &prog,
-                AttachTarget::Ifindex(0),
-                AttachType::TcxIngress,
-                LinkCreateOpts::None,
-            ) == Some(libc::ENODEV)
-        }
-        Feature::KprobeMultiLink => {
-            let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
-                a.expected_attach_type = Some(AttachType::TraceKprobeMulti)
-            }) else {
-                return false;
-            };
-            let attach = |sym: &std::ffi::CStr| {
-                let syms = [sym];
-                link_errno(
-                    &prog,
-                    AttachTarget::None,
-                    AttachType::TraceKprobeMulti,
-                    LinkCreateOpts::KprobeMulti {
-                        flags: 0,
-                        syms: &syms,
-                        addrs: &[],
-                        cookies: &[],
-                    },
-                )
-            };
-            // A missing symbol: ESRCH (from ftrace_lookup_symbols, 5.19+) only when
-            // kprobe-multi is implemented; EOPNOTSUPP without CONFIG_FPROBE, EINVAL when
-            // the attach type is unknown, and also on 5.18, which says EINVAL for a
-            // missing symbol too. For that case only, attach for real to
-            // bpf_fentry_test1 (called by nothing but BPF_PROG_TEST_RUN), as an
-            // unknown attach type fails the same way whatever the symbol.
-            match attach(c"corebpf_no_such_kernel_function") {
-                Some(libc::ESRCH) => true,
-                Some(libc::EINVAL) => attach(c"bpf_fentry_test1") == Some(0),
-                _ => false,
-            }
-        }
-        Feature::UprobeMultiLink => {
-            let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
-                a.expected_attach_type = Some(AttachType::TraceUprobeMulti)
-            }) else {
-                return false;
-            };
-            // A uprobe in "/" (a directory) fails with EBADF when uprobe-multi exists.
-            link_errno(
-                &prog,
-                AttachTarget::None,
-                AttachType::TraceUprobeMulti,
-                LinkCreateOpts::UprobeMulti {
-                    path: c"/",
-                    offsets: &[0],
-                    ref_ctr_offsets: &[],
-                    cookies: &[],
-                    flags: 0,
-                    pid: 0,
-                },
-            ) == Some(libc::EBADF)
-        }
+        Feature::PerfLink => probe_perf_link(),
+        Feature::TcxLink => probe_tcx_link(),
+        Feature::KprobeMultiLink => probe_kprobe_multi_link(),
+        Feature::UprobeMultiLink => probe_uprobe_multi_link(),
     }
+}
+
+/// A program that stores through a `BPF_PSEUDO_MAP_VALUE` pointer into an array map.
+fn probe_global_data() -> bool {
+    let Ok(map) = small_map(MapType::Array, 4, 32, 1, 0) else {
+        return false;
+    };
+    use std::os::fd::AsRawFd;
+    let ld = BpfInsn::ld_imm64(1, BPF_PSEUDO_MAP_VALUE, map.as_raw_fd(), 16);
+    let insns = [
+        ld[0],
+        ld[1],
+        BpfInsn::st_mem(op::DW, 1, 0, 42),
+        BpfInsn::mov64_imm(0, 0),
+        BpfInsn::exit(),
+    ];
+    try_load(ProgType::SocketFilter, &insns, |_| {}).is_ok()
+}
+
+/// A tracepoint program calling `bpf_probe_read_kernel` (113).
+fn probe_probe_read_kernel() -> bool {
+    let insns = [
+        BpfInsn::mov64_reg(1, 10),
+        BpfInsn::add64_imm(1, -8),
+        BpfInsn::mov64_imm(2, 8),
+        BpfInsn::mov64_imm(3, 0),
+        BpfInsn::call(113),
+        BpfInsn::exit(),
+    ];
+    try_load(ProgType::Tracepoint, &insns, |_| {}).is_ok()
+}
+
+/// `BPF_PROG_BIND_MAP` of a small array to a trivial program.
+fn probe_prog_bind_map() -> bool {
+    let (Ok(map), Ok(prog)) = (
+        small_map(MapType::Array, 4, 8, 1, 0),
+        try_load(ProgType::SocketFilter, &ret0(), |_| {}),
+    ) else {
+        return false;
+    };
+    prog_bind_map(prog.as_fd(), map.as_fd(), 0).is_ok()
+}
+
+/// A helper of the memcg-accounting release, loaded without the memlock retry.
+fn probe_memcg_account() -> bool {
+    // bpf_ktime_get_coarse_ns (160) arrived in 5.11 together with memcg accounting.
+    // Loaded without `memlock_retry`, which asks this very probe; an EPERM from a
+    // spent RLIMIT_MEMLOCK can only happen on kernels without memcg accounting.
+    let bytes = insns_to_bytes(&[BpfInsn::call(160), BpfInsn::exit()]);
+    crate::prog::load_quiet(&ProgLoadAttr {
+        prog_type: ProgType::SocketFilter,
+        insns: &bytes,
+        license: c"GPL",
+        ..Default::default()
+    })
+    .is_ok()
+}
+
+/// A tracepoint program calling `bpf_get_attach_cookie`.
+fn probe_bpf_cookie() -> bool {
+    // bpf_get_attach_cookie (174).
+    try_load(
+        ProgType::Tracepoint,
+        &[BpfInsn::call(174), BpfInsn::exit()],
+        |_| {},
+    )
+    .is_ok()
+}
+
+/// A perf event link to a bad fd, told apart by its errno.
+fn probe_perf_link() -> bool {
+    let Ok(prog) = try_load(ProgType::Tracepoint, &ret0(), |_| {}) else {
+        return false;
+    };
+    // Target fd -1: EBADF if perf links exist, EINVAL if the attach type is unknown.
+    link_errno(
+        &prog,
+        AttachTarget::Ifindex(u32::MAX),
+        AttachType::PerfEvent,
+        LinkCreateOpts::None,
+    ) == Some(libc::EBADF)
+}
+
+/// A tcx link to interface 0, told apart by its errno.
+fn probe_tcx_link() -> bool {
+    let Ok(prog) = try_load(ProgType::SchedCls, &ret0(), |_| {}) else {
+        return false;
+    };
+    // Interface 0 does not exist: ENODEV from tcx, EINVAL without it.
+    link_errno(
+        &prog,
+        AttachTarget::Ifindex(0),
+        AttachType::TcxIngress,
+        LinkCreateOpts::None,
+    ) == Some(libc::ENODEV)
+}
+
+/// A kprobe-multi link to a missing symbol, told apart by its errno.
+fn probe_kprobe_multi_link() -> bool {
+    let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
+        a.expected_attach_type = Some(AttachType::TraceKprobeMulti)
+    }) else {
+        return false;
+    };
+    let attach = |sym: &std::ffi::CStr| {
+        let syms = [sym];
+        link_errno(
+            &prog,
+            AttachTarget::None,
+            AttachType::TraceKprobeMulti,
+            LinkCreateOpts::KprobeMulti {
+                flags: 0,
+                syms: &syms,
+                addrs: &[],
+                cookies: &[],
+            },
+        )
+    };
+    // A missing symbol: ESRCH (from ftrace_lookup_symbols, 5.19+) only when
+    // kprobe-multi is implemented; EOPNOTSUPP without CONFIG_FPROBE, EINVAL when
+    // the attach type is unknown, and also on 5.18, which says EINVAL for a
+    // missing symbol too. For that case only, attach for real to
+    // bpf_fentry_test1 (called by nothing but BPF_PROG_TEST_RUN), as an
+    // unknown attach type fails the same way whatever the symbol.
+    match attach(c"corebpf_no_such_kernel_function") {
+        Some(libc::ESRCH) => true,
+        Some(libc::EINVAL) => attach(c"bpf_fentry_test1") == Some(0),
+        _ => false,
+    }
+}
+
+/// A uprobe-multi link into a directory, told apart by its errno.
+fn probe_uprobe_multi_link() -> bool {
+    let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
+        a.expected_attach_type = Some(AttachType::TraceUprobeMulti)
+    }) else {
+        return false;
+    };
+    // A uprobe in "/" (a directory) fails with EBADF when uprobe-multi exists.
+    link_errno(
+        &prog,
+        AttachTarget::None,
+        AttachType::TraceUprobeMulti,
+        LinkCreateOpts::UprobeMulti {
+            path: c"/",
+            offsets: &[0],
+            ref_ctr_offsets: &[],
+            cookies: &[],
+            flags: 0,
+            pid: 0,
+        },
+    ) == Some(libc::EBADF)
 }
 
 fn run_prog_type_probe(prog_type: ProgType) -> bool {

@@ -5,7 +5,9 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use corebpf_obj::{disasm, ExternKind, KsymKind, MapKind, ObjectSpec, Pinning, SlotTarget};
+use corebpf_obj::{
+    disasm, ExternKind, KsymKind, MapKind, MapSpec, ObjectSpec, Pinning, ProgramSpec, SlotTarget,
+};
 use serde_json::{json, Value};
 
 /// Arguments of `corebpf inspect`.
@@ -92,6 +94,25 @@ fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
     if let Some(v) = spec.kern_version {
         let _ = writeln!(o, "version: {v:#x}");
     }
+    write_programs(&mut o, spec, with_disasm);
+    write_subprograms(&mut o, spec);
+    write_maps(&mut o, spec);
+    write_data_sections(&mut o, spec);
+    write_externs(&mut o, spec);
+    match &spec.btf {
+        Some(b) => {
+            let _ = writeln!(o, "btf: {} types", b.type_count().saturating_sub(1));
+        }
+        None => {
+            let _ = writeln!(o, "btf: none");
+        }
+    }
+    write_core_relocations(&mut o, spec);
+    o
+}
+
+/// One line per program, each followed by its disassembly when asked.
+fn write_programs(o: &mut String, spec: &ObjectSpec, with_disasm: bool) {
     let _ = writeln!(o, "programs: {}", spec.programs.len());
     for (i, p) in spec.programs.iter().enumerate() {
         let f = &spec.functions[p.function];
@@ -125,6 +146,10 @@ fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
             }
         }
     }
+}
+
+/// One line per function that is not a program.
+fn write_subprograms(o: &mut String, spec: &ObjectSpec) {
     let subprogs: Vec<_> = spec
         .functions
         .iter()
@@ -141,6 +166,10 @@ fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
             f.insns.len()
         );
     }
+}
+
+/// One line per map: its definition, inner map and initial slots.
+fn write_maps(o: &mut String, spec: &ObjectSpec) {
     let _ = writeln!(o, "maps: {}", spec.maps.len());
     for m in &spec.maps {
         let _ = write!(
@@ -163,14 +192,22 @@ fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
             );
         }
         for s in &m.init_slots {
-            let t = match &s.target {
-                SlotTarget::Map(i) => spec.maps[*i].name.clone(),
-                SlotTarget::Program(i) => spec.programs[*i].name.clone(),
-            };
-            let _ = write!(o, " [{}]={t}", s.index);
+            let _ = write!(o, " [{}]={}", s.index, slot_target(spec, &s.target));
         }
         o.push('\n');
     }
+}
+
+/// The name of what an initial slot holds.
+fn slot_target(spec: &ObjectSpec, target: &SlotTarget) -> String {
+    match target {
+        SlotTarget::Map(i) => spec.maps[*i].name.clone(),
+        SlotTarget::Program(i) => spec.programs[*i].name.clone(),
+    }
+}
+
+/// One line per global data section (`.data`, `.rodata`, `.bss`, ...).
+fn write_data_sections(o: &mut String, spec: &ObjectSpec) {
     let data: Vec<_> = spec
         .maps
         .iter()
@@ -187,6 +224,10 @@ fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
             if m.data.is_none() { " zeroed" } else { "" }
         );
     }
+}
+
+/// One line per extern.
+fn write_externs(o: &mut String, spec: &ObjectSpec) {
     let _ = writeln!(o, "externs: {}", spec.externs.len());
     for e in &spec.externs {
         let _ = writeln!(
@@ -197,21 +238,16 @@ fn to_text(spec: &ObjectSpec, with_disasm: bool) -> String {
             if e.weak { " weak" } else { "" }
         );
     }
-    match &spec.btf {
-        Some(b) => {
-            let _ = writeln!(o, "btf: {} types", b.type_count().saturating_sub(1));
-        }
-        None => {
-            let _ = writeln!(o, "btf: none");
-        }
-    }
+}
+
+/// The number of CO-RE relocations, in all and per section.
+fn write_core_relocations(o: &mut String, spec: &ObjectSpec) {
     let counts = spec.core_relo_counts();
     let total: usize = counts.iter().map(|c| c.1).sum();
     let _ = writeln!(o, "core relocations: {total}");
     for (sec, n) in counts {
         let _ = writeln!(o, "  sec '{sec}': {n}");
     }
-    o
 }
 
 fn to_json(spec: &ObjectSpec, with_disasm: bool) -> Value {
@@ -219,23 +255,7 @@ fn to_json(spec: &ObjectSpec, with_disasm: bool) -> Value {
         .programs
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            let mut v = json!({
-                "name": p.name,
-                "section": p.section,
-                "type": p.prog_type.name(),
-                "expected_attach_type": p.expected_attach_type.map(|a| a.name()),
-                "attach_target": p.attach_target,
-                "sleepable": p.sleepable,
-                "xdp_frags": p.xdp_frags,
-                "insns": spec.functions[p.function].insns.len(),
-                "error": p.error.as_ref().map(|e| e.to_string()),
-            });
-            if with_disasm {
-                v["disasm"] = json!(program_disasm(spec, i));
-            }
-            v
-        })
+        .map(|(i, p)| program_json(spec, i, p, with_disasm))
         .collect();
     let functions: Vec<Value> = spec
         .functions
@@ -247,36 +267,7 @@ fn to_json(spec: &ObjectSpec, with_disasm: bool) -> Value {
             })
         })
         .collect();
-    let maps: Vec<Value> = spec
-        .maps
-        .iter()
-        .map(|m| {
-            json!({
-                "name": m.name,
-                "kind": map_kind(m.kind),
-                "section": m.section,
-                "type": m.map_type.name(),
-                "key_size": m.key_size,
-                "value_size": m.value_size,
-                "max_entries": m.max_entries,
-                "map_flags": m.map_flags,
-                "numa_node": m.numa_node,
-                "map_extra": m.map_extra,
-                "pinning": pinning(m.pinning),
-                "inner": m.inner.as_ref().map(|i| json!({
-                    "type": i.map_type.name(), "key_size": i.key_size,
-                    "value_size": i.value_size, "max_entries": i.max_entries,
-                })),
-                "init_slots": m.init_slots.iter().map(|s| json!({
-                    "index": s.index,
-                    "target": match &s.target {
-                        SlotTarget::Map(i) => spec.maps[*i].name.clone(),
-                        SlotTarget::Program(i) => spec.programs[*i].name.clone(),
-                    },
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let maps: Vec<Value> = spec.maps.iter().map(|m| map_json(spec, m)).collect();
     let externs: Vec<Value> = spec
         .externs
         .iter()
@@ -297,5 +288,49 @@ fn to_json(spec: &ObjectSpec, with_disasm: bool) -> Value {
         "externs": externs,
         "btf_types": spec.btf.as_ref().map(|b| b.type_count().saturating_sub(1)),
         "core_relocations": core,
+    })
+}
+
+/// Program `i` (`p`) as JSON, with its disassembly when asked.
+fn program_json(spec: &ObjectSpec, i: usize, p: &ProgramSpec, with_disasm: bool) -> Value {
+    let mut v = json!({
+        "name": p.name,
+        "section": p.section,
+        "type": p.prog_type.name(),
+        "expected_attach_type": p.expected_attach_type.map(|a| a.name()),
+        "attach_target": p.attach_target,
+        "sleepable": p.sleepable,
+        "xdp_frags": p.xdp_frags,
+        "insns": spec.functions[p.function].insns.len(),
+        "error": p.error.as_ref().map(|e| e.to_string()),
+    });
+    if with_disasm {
+        v["disasm"] = json!(program_disasm(spec, i));
+    }
+    v
+}
+
+/// A map's definition, inner map and initial slots as JSON.
+fn map_json(spec: &ObjectSpec, m: &MapSpec) -> Value {
+    json!({
+        "name": m.name,
+        "kind": map_kind(m.kind),
+        "section": m.section,
+        "type": m.map_type.name(),
+        "key_size": m.key_size,
+        "value_size": m.value_size,
+        "max_entries": m.max_entries,
+        "map_flags": m.map_flags,
+        "numa_node": m.numa_node,
+        "map_extra": m.map_extra,
+        "pinning": pinning(m.pinning),
+        "inner": m.inner.as_ref().map(|i| json!({
+            "type": i.map_type.name(), "key_size": i.key_size,
+            "value_size": i.value_size, "max_entries": i.max_entries,
+        })),
+        "init_slots": m.init_slots.iter().map(|s| json!({
+            "index": s.index,
+            "target": slot_target(spec, &s.target),
+        })).collect::<Vec<_>>(),
     })
 }

@@ -156,106 +156,189 @@ pub fn run(args: Args) -> Result<Exit, Box<dyn Error>> {
     }
     let mut open = open(&args)?;
     let spec = open.spec().clone();
-    let selected: Vec<String> = if args.progs.is_empty() {
-        spec.programs.iter().map(|p| p.name.clone()).collect()
-    } else {
-        for n in &args.progs {
-            if spec.program_index(n).is_none() {
-                let known: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
-                return Err(usage(format!(
-                    "no program named '{n}' in {} (programs: {})",
-                    args.object.display(),
-                    known.join(", ")
-                )));
-            }
-        }
-        let names: Vec<&str> = args.progs.iter().map(String::as_str).collect();
-        open.load_only(&names)?;
-        args.progs.clone()
-    };
+    let selected = select_programs(&args, &spec, &mut open)?;
     if let Some(dir) = &args.pin {
         prepare_pin_dir(dir)?;
     }
-    let section_of = |n: &str| {
-        spec.program_index(n)
-            .map_or(String::new(), |i| spec.programs[i].section.clone())
-    };
-    let (mut progs, maps, object_error, obj) = match open.load() {
-        Ok(obj) => {
-            let progs = selected
-                .iter()
-                .map(|n| loaded_report(&obj, n, &section_of(n)))
-                .collect();
-            let maps = map_reports(&obj);
-            (progs, maps, None, Some(obj))
-        }
-        Err(e) if !is_program_error(&e) => {
-            // Maps, BTF, externs: no program can load; say so once.
-            let why = (
-                "not loaded: the object failed to load".to_string(),
-                String::new(),
-            );
-            let progs = selected
-                .iter()
-                .map(|n| ProgReport {
-                    error: Some(why.clone()),
-                    ..failed_report(&spec, n, &e)
-                })
-                .collect();
-            (progs, Vec::new(), Some(split_error(&e)), None)
-        }
-        Err(e) if selected.len() <= 1 => {
-            let progs = selected
-                .iter()
-                .map(|n| failed_report(&spec, n, &e))
-                .collect();
-            (progs, Vec::new(), None, None)
-        }
-        Err(e) => {
-            // Load each program alone to report every failure, not just the first.
-            let mut progs = Vec::new();
-            for n in &selected {
-                let mut alone = self::open(&args)?;
-                alone.load_only(&[n.as_str()])?;
-                progs.push(match alone.load() {
-                    Ok(obj) => ProgReport {
-                        alone: true,
-                        ..loaded_report(&obj, n, &section_of(n))
-                    },
-                    Err(e) => failed_report(&spec, n, &e),
-                });
-            }
-            // Every program loads alone: the failure is the object's (maps, BTF, slots).
-            let object_error = progs
-                .iter()
-                .all(|p| p.error.is_none())
-                .then(|| split_error(&e));
-            (progs, Vec::new(), object_error, None)
-        }
-    };
-    let mut maps = maps;
-    if let (Some(obj), Some(dir)) = (&obj, &args.pin) {
-        let by_name: HashSet<&str> = spec
-            .maps
-            .iter()
-            .filter(|m| m.pinning == corebpf_obj::Pinning::ByName)
-            .map(|m| m.name.as_str())
-            .collect();
-        pin_all(obj, dir, &by_name, &mut progs, &mut maps)?;
+    let mut outcome = load_selected(&args, &spec, open, &selected)?;
+    if let (Some(obj), Some(dir)) = (&outcome.obj, &args.pin) {
+        let by_name = pinned_by_name(&spec);
+        pin_all(obj, dir, &by_name, &mut outcome.progs, &mut outcome.maps)?;
     }
-    let ok = obj.is_some();
-    let out = if args.json {
-        let v = to_json(&spec.name, ok, &progs, &maps, object_error.as_ref());
-        serde_json::to_string_pretty(&v)? + "\n"
-    } else {
-        to_text(&spec.name, &progs, &maps, object_error.as_ref())
-    };
-    print!("{out}");
-    if let Some((msg, _)) = &object_error {
+    print_report(&args, &spec.name, &outcome)?;
+    if let Some((msg, _)) = &outcome.object_error {
         eprintln!("corebpf: {msg}");
         return Ok(Exit::Failed);
     }
-    for p in &progs {
+    print_program_errors(&outcome.progs);
+    let Some(obj) = &outcome.obj else {
+        return Ok(Exit::Failed);
+    };
+    if args.attach {
+        super::attach::attach_and_wait(obj, args.json)?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// What loading the selected programs gave.
+struct LoadOutcome {
+    /// One report per selected program.
+    progs: Vec<ProgReport>,
+    /// The object's maps, when it loaded.
+    maps: Vec<MapReport>,
+    /// A failure of the object rather than of one program (message and verifier log).
+    object_error: Option<(String, String)>,
+    /// The loaded object, when every selected program loaded.
+    obj: Option<Object>,
+}
+
+/// The programs to load: all of them, or the `--prog` names (which must exist), with
+/// the others' autoload turned off.
+fn select_programs(
+    args: &Args,
+    spec: &corebpf_obj::ObjectSpec,
+    open: &mut OpenObject,
+) -> Result<Vec<String>, Box<dyn Error>> {
+    if args.progs.is_empty() {
+        return Ok(spec.programs.iter().map(|p| p.name.clone()).collect());
+    }
+    for n in &args.progs {
+        if spec.program_index(n).is_none() {
+            let known: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
+            return Err(usage(format!(
+                "no program named '{n}' in {} (programs: {})",
+                args.object.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    let names: Vec<&str> = args.progs.iter().map(String::as_str).collect();
+    open.load_only(&names)?;
+    Ok(args.progs.clone())
+}
+
+/// The section of program `name`, or "" for a name the object does not have.
+fn section_of(spec: &corebpf_obj::ObjectSpec, name: &str) -> String {
+    spec.program_index(name)
+        .map_or(String::new(), |i| spec.programs[i].section.clone())
+}
+
+/// Loads the selection; when a program fails and more than one was selected, loads
+/// each alone so every failure is reported.
+fn load_selected(
+    args: &Args,
+    spec: &corebpf_obj::ObjectSpec,
+    open: OpenObject,
+    selected: &[String],
+) -> Result<LoadOutcome, Box<dyn Error>> {
+    Ok(match open.load() {
+        Ok(obj) => LoadOutcome {
+            progs: selected
+                .iter()
+                .map(|n| loaded_report(&obj, n, &section_of(spec, n)))
+                .collect(),
+            maps: map_reports(&obj),
+            object_error: None,
+            obj: Some(obj),
+        },
+        Err(e) if !is_program_error(&e) => object_failed(spec, selected, &e),
+        Err(e) if selected.len() <= 1 => LoadOutcome {
+            progs: selected
+                .iter()
+                .map(|n| failed_report(spec, n, &e))
+                .collect(),
+            maps: Vec::new(),
+            object_error: None,
+            obj: None,
+        },
+        Err(e) => load_each_alone(args, spec, selected, &e)?,
+    })
+}
+
+/// Maps, BTF, externs: no program can load; say so once, as the object's error.
+fn object_failed(
+    spec: &corebpf_obj::ObjectSpec,
+    selected: &[String],
+    e: &corebpf::Error,
+) -> LoadOutcome {
+    let why = (
+        "not loaded: the object failed to load".to_string(),
+        String::new(),
+    );
+    let progs = selected
+        .iter()
+        .map(|n| ProgReport {
+            error: Some(why.clone()),
+            ..failed_report(spec, n, e)
+        })
+        .collect();
+    LoadOutcome {
+        progs,
+        maps: Vec::new(),
+        object_error: Some(split_error(e)),
+        obj: None,
+    }
+}
+
+/// Loads each selected program alone (then unloads it) to report every failure, not
+/// just the first; `e` is the error of loading them all together.
+fn load_each_alone(
+    args: &Args,
+    spec: &corebpf_obj::ObjectSpec,
+    selected: &[String],
+    e: &corebpf::Error,
+) -> Result<LoadOutcome, Box<dyn Error>> {
+    let mut progs = Vec::new();
+    for n in selected {
+        let mut alone = open(args)?;
+        alone.load_only(&[n.as_str()])?;
+        progs.push(match alone.load() {
+            Ok(obj) => ProgReport {
+                alone: true,
+                ..loaded_report(&obj, n, &section_of(spec, n))
+            },
+            Err(e) => failed_report(spec, n, &e),
+        });
+    }
+    // Every program loads alone: the failure is the object's (maps, BTF, slots).
+    let object_error = progs
+        .iter()
+        .all(|p| p.error.is_none())
+        .then(|| split_error(e));
+    Ok(LoadOutcome {
+        progs,
+        maps: Vec::new(),
+        object_error,
+        obj: None,
+    })
+}
+
+/// The maps pinned by name (`LIBBPF_PIN_BY_NAME`), which the loader pinned already.
+fn pinned_by_name(spec: &corebpf_obj::ObjectSpec) -> HashSet<&str> {
+    spec.maps
+        .iter()
+        .filter(|m| m.pinning == corebpf_obj::Pinning::ByName)
+        .map(|m| m.name.as_str())
+        .collect()
+}
+
+/// Prints the report on stdout, as text or JSON.
+fn print_report(args: &Args, object: &str, outcome: &LoadOutcome) -> Result<(), Box<dyn Error>> {
+    let (progs, maps) = (&outcome.progs, &outcome.maps);
+    let object_error = outcome.object_error.as_ref();
+    let out = if args.json {
+        let v = to_json(object, outcome.obj.is_some(), progs, maps, object_error);
+        serde_json::to_string_pretty(&v)? + "\n"
+    } else {
+        to_text(object, progs, maps, object_error)
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// Each failed program's message and verifier log, on stderr.
+fn print_program_errors(progs: &[ProgReport]) {
+    for p in progs {
         if let Some((msg, log)) = &p.error {
             eprintln!("corebpf: {msg}");
             if !log.is_empty() {
@@ -266,13 +349,6 @@ pub fn run(args: Args) -> Result<Exit, Box<dyn Error>> {
             }
         }
     }
-    if !ok {
-        return Ok(Exit::Failed);
-    }
-    if let (Some(obj), true) = (&obj, args.attach) {
-        super::attach::attach_and_wait(obj, args.json)?;
-    }
-    Ok(Exit::Ok)
 }
 
 /// Creates the pin directory (mounting bpffs at /sys/fs/bpf if needed) and checks it is
