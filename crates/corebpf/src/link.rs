@@ -209,7 +209,8 @@ impl Link {
 
     /// Pins the link at `path` on a bpffs (parent directories are created): it then stays
     /// attached after this `Link` is dropped and the process exits, until the pin is
-    /// removed ([`crate::pin::unpin`]). Only bpf links can be pinned.
+    /// removed ([`crate::pin::unpin`]). Only bpf links can be pinned; a failure to pin is
+    /// an [`Error::Pin`] carrying the [`PinError`](crate::pin::PinError).
     ///
     /// ```no_run
     /// # let link: corebpf::link::Link = todo!();
@@ -220,8 +221,16 @@ impl Link {
     /// ```
     pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
         let fd = self.need_link_fd("pinning")?;
-        crate::pin::pin(fd, path.as_ref())
-            .map_err(|e| self.err(format!("pinning at {}: {e}", path.as_ref().display()), None))
+        let path = path.as_ref();
+        crate::pin::pin(fd, path).map_err(|source| Error::Pin {
+            what: format!(
+                "program '{}': pinning its link to {} at {}",
+                self.prog,
+                self.target,
+                path.display()
+            ),
+            source,
+        })
     }
 
     /// Opens a link pinned at `path`. Dropping the returned `Link` leaves the link
