@@ -7,6 +7,7 @@ use corebpf_obj::ObjError;
 use corebpf_sys::SysError;
 
 use crate::map::MapError;
+use crate::pin::PinError;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -112,9 +113,29 @@ pub enum Error {
         /// The underlying system error, if one.
         source: Option<SysError>,
     },
+    /// Pinning a link or another object failed: `what` was being pinned where, and the
+    /// [`PinError`] (a bpffs check, a directory, `BPF_OBJ_PIN`).
+    #[error("{what}: {source}")]
+    Pin {
+        /// What was being pinned, and where.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: PinError,
+    },
     /// Any other syscall failure.
     #[error(transparent)]
     Sys(#[from] SysError),
+}
+
+/// A pin function's error met with `?`, outside a [`Link::pin`](crate::link::Link::pin).
+impl From<PinError> for Error {
+    fn from(source: PinError) -> Self {
+        Error::Pin {
+            what: "pinning".into(),
+            source,
+        }
+    }
 }
 
 /// A verifier rejection, explained.
@@ -179,6 +200,7 @@ impl Error {
             Error::Attach {
                 source: Some(e), ..
             } => e.is_permission(),
+            Error::Pin { source, .. } => source.sys_error().is_some_and(SysError::is_permission),
             _ => false,
         }
     }

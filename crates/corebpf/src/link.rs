@@ -1,15 +1,20 @@
 //! [`Link`]: what every `Program::attach_*` returns. It keeps the program attached while
 //! it lives and detaches it when dropped, whatever the mechanism behind it:
 //!
-//! | attachment | dropped |
-//! |---|---|
-//! | a bpf link (`BPF_LINK_CREATE`, `BPF_RAW_TRACEPOINT_OPEN`) | link fd closed |
-//! | a perf event with a bpf link or `PERF_EVENT_IOC_SET_BPF` | disabled, closed |
-//! | a tracefs `kprobe_events`/`uprobe_events` probe | event closed, then the probe removed |
-//! | XDP through netlink | detached from the interface (if still ours) |
-//! | TC through netlink (cls_bpf filter) | filter removed (the clsact qdisc stays) |
-//! | `BPF_PROG_ATTACH` (cgroups without links, sockmaps) | `BPF_PROG_DETACH` |
-//! | `SO_ATTACH_BPF` on a socket | `SO_DETACH_BPF` |
+//! | attachment | dropped | held by (in `attach/`) |
+//! |---|---|---|
+//! | a bpf link (`BPF_LINK_CREATE`, `BPF_RAW_TRACEPOINT_OPEN`) | link fd closed | `bpf_link.rs` |
+//! | a perf event with a bpf link or `PERF_EVENT_IOC_SET_BPF` | disabled, closed | `perf.rs` |
+//! | a tracefs `kprobe_events`/`uprobe_events` probe | event closed, then the probe removed | `perf.rs` |
+//! | XDP through netlink | detached from the interface (if still ours) | `xdp.rs` |
+//! | TC through netlink (cls_bpf filter) | filter removed (the clsact qdisc stays) | `tc.rs` |
+//! | `BPF_PROG_ATTACH` (cgroups without links, sockmaps) | `BPF_PROG_DETACH` | `prog_attach.rs` |
+//! | `SO_ATTACH_BPF` on a socket | `SO_DETACH_BPF` | `socket.rs` |
+//! | several of these as one (a sampling program on every CPU) | each detached | `group.rs` |
+//!
+//! Each kind implements the crate-private `Attachment` trait next to the code that
+//! creates it; a `Link` holds one and adds the program name and target that its errors
+//! and logs report.
 //!
 //! Only bpf links can be pinned ([`Link::pin`]): a pinned link stays attached after the
 //! process exits, until its pin is removed, and [`Link::from_pinned`] opens it again.
@@ -26,13 +31,13 @@
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use corebpf_sys::info::LinkDetails;
-use corebpf_sys::{AttachTarget, AttachType, LinkType, ProgAttachAttr, SysError};
+use corebpf_sys::{LinkType, SysError};
 
-use crate::attach::tracefs::TracefsProbe;
+use crate::attach::bpf_link::BpfLink;
 use crate::error::{Error, Result};
 use crate::program::Program;
 
@@ -51,51 +56,59 @@ pub struct LinkInfo {
     pub details: LinkDetails,
 }
 
-/// How a [`Link`] holds its attachment.
-pub(crate) enum Kind {
-    /// A bpf link fd.
-    Bpf(OwnedFd),
-    /// A perf event (kprobe, uprobe, tracepoint, sampling event) carrying the program,
-    /// through a bpf link (`link`) or `PERF_EVENT_IOC_SET_BPF`, maybe on a tracefs probe.
-    Perf {
-        link: Option<OwnedFd>,
-        event: OwnedFd,
-        probe: Option<TracefsProbe>,
+/// One way of holding a program attached (see the table in the module docs),
+/// implemented next to the `attach_*` code that creates it. A [`Link`] owns one and asks
+/// it to detach, to stay attached for good, or to replace its program.
+pub(crate) trait Attachment: Send + Sync {
+    /// What this is, in words, for `Debug` and errors (`bpf link`, ...).
+    fn kind_name(&self) -> &'static str;
+
+    /// The bpf link fd, if the kernel has a link for this attachment.
+    fn link_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// Undoes the attachment.
+    fn detach(self: Box<Self>) -> std::result::Result<(), SysError>;
+
+    /// Leaves the attachment in place for good, leaking the fds that hold it (if any).
+    fn forget(self: Box<Self>);
+
+    /// Replaces the attached program by `prog` without a gap: by default
+    /// `BPF_LINK_UPDATE` on the bpf link, for attachments that have one.
+    fn update_program(&mut self, prog: BorrowedFd<'_>) -> std::result::Result<(), UpdateError> {
+        let fd = self.link_fd().ok_or(UpdateError::NeedsLink)?;
+        corebpf_sys::link_update(fd, prog, None).map_err(|source| UpdateError::Failed {
+            what: "BPF_LINK_UPDATE",
+            source,
+        })
+    }
+
+    /// The bpf link fd alone, if it keeps the attachment whole (nothing else to tidy
+    /// up); otherwise the attachment, unchanged.
+    fn into_link_fd(self: Box<Self>) -> std::result::Result<OwnedFd, Box<dyn Attachment>>;
+}
+
+/// Why [`Attachment::update_program`] failed.
+pub(crate) enum UpdateError {
+    /// This attachment cannot replace its program (it is not a bpf link).
+    NeedsLink,
+    /// The kernel refused: `what` was being done.
+    Failed {
+        /// The step, in words (`BPF_LINK_UPDATE`).
+        what: &'static str,
+        /// The kernel's answer.
+        source: SysError,
     },
-    /// XDP attached through netlink: detached by ifindex, in the netns it was attached in.
-    NetlinkXdp {
-        ifindex: i32,
-        flags: u32,
-        prog: OwnedFd,
-        netns: Option<OwnedFd>,
-    },
-    /// A cls_bpf filter under a clsact qdisc, added through netlink: removed by ifindex,
-    /// direction, handle and priority, in the netns it was added in.
-    NetlinkTc {
-        ifindex: i32,
-        ingress: bool,
-        handle: u32,
-        priority: u16,
-        netns: Option<OwnedFd>,
-    },
-    /// `BPF_PROG_ATTACH` to a cgroup or map: `BPF_PROG_DETACH` with the same arguments.
-    ProgAttach {
-        target: OwnedFd,
-        prog: OwnedFd,
-        attach_type: AttachType,
-    },
-    /// `SO_ATTACH_BPF`: the socket (a duplicate fd), to detach from.
-    Socket { sock: OwnedFd },
-    /// Several attachments as one (a sampling program on every CPU).
-    Group(Vec<Link>),
-    /// Already detached or forgotten.
-    Gone,
+    /// Keeping track of the new program failed (duplicating its fd).
+    Sys(SysError),
 }
 
 /// An attached program. Dropping it detaches the program (see the [module docs](self));
 /// [`Link::forget`] keeps it attached instead.
 pub struct Link {
-    pub(crate) kind: Kind,
+    /// `None` only while `detach`, `forget` or `into_fd` take the link apart.
+    attachment: Option<Box<dyn Attachment>>,
     pub(crate) prog: String,
     pub(crate) target: String,
 }
@@ -111,12 +124,23 @@ impl fmt::Debug for Link {
 }
 
 impl Link {
-    pub(crate) fn new(prog: &Program, target: impl Into<String>, kind: Kind) -> Link {
+    /// A link of `prog` to `target` (in words), held by `attachment`.
+    pub(crate) fn new(
+        prog: &Program,
+        target: impl Into<String>,
+        attachment: impl Attachment + 'static,
+    ) -> Link {
         Link {
-            kind,
+            attachment: Some(Box::new(attachment)),
             prog: prog.name().to_string(),
             target: target.into(),
         }
+    }
+
+    /// The attachment, taken out of the link (which then drops as a no-op): for
+    /// attachments made of several links.
+    pub(crate) fn into_attachment(mut self) -> Option<Box<dyn Attachment>> {
+        self.attachment.take()
     }
 
     /// The program's name (for a link from [`Link::from_pinned`]: `prog id N`).
@@ -130,17 +154,9 @@ impl Link {
     }
 
     fn kind_name(&self) -> &'static str {
-        match &self.kind {
-            Kind::Bpf(_) => "bpf link",
-            Kind::Perf { link: Some(_), .. } => "perf event with a bpf link",
-            Kind::Perf { link: None, .. } => "perf event (PERF_EVENT_IOC_SET_BPF)",
-            Kind::NetlinkXdp { .. } => "XDP attached through netlink",
-            Kind::NetlinkTc { .. } => "TC filter attached through netlink",
-            Kind::ProgAttach { .. } => "BPF_PROG_ATTACH attachment",
-            Kind::Socket { .. } => "socket filter (SO_ATTACH_BPF)",
-            Kind::Group(_) => "group of attachments",
-            Kind::Gone => "detached attachment",
-        }
+        self.attachment
+            .as_ref()
+            .map_or("detached attachment", |a| a.kind_name())
     }
 
     fn err(&self, reason: impl Into<String>, source: Option<SysError>) -> Error {
@@ -154,11 +170,7 @@ impl Link {
 
     /// The bpf link fd, if this attachment is a bpf link.
     pub fn link_fd(&self) -> Option<BorrowedFd<'_>> {
-        match &self.kind {
-            Kind::Bpf(fd) => Some(fd.as_fd()),
-            Kind::Perf { link: Some(fd), .. } => Some(fd.as_fd()),
-            _ => None,
-        }
+        self.attachment.as_ref()?.link_fd()
     }
 
     /// Whether this attachment is a bpf link (can be pinned, has [`Link::info`]).
@@ -166,16 +178,19 @@ impl Link {
         self.link_fd().is_some()
     }
 
+    /// The error for `what` on an attachment that is no bpf link.
+    fn needs_link(&self, what: &str) -> Error {
+        self.err(
+            format!(
+                "{what} needs a bpf link, and this is a {} (the kernel has no link for it)",
+                self.kind_name()
+            ),
+            None,
+        )
+    }
+
     fn need_link_fd(&self, what: &str) -> Result<BorrowedFd<'_>> {
-        self.link_fd().ok_or_else(|| {
-            self.err(
-                format!(
-                    "{what} needs a bpf link, and this is a {} (the kernel has no link for it)",
-                    self.kind_name()
-                ),
-                None,
-            )
-        })
+        self.link_fd().ok_or_else(|| self.needs_link(what))
     }
 
     /// The kernel's information about the link (`BPF_OBJ_GET_INFO_BY_FD`).
@@ -194,7 +209,8 @@ impl Link {
 
     /// Pins the link at `path` on a bpffs (parent directories are created): it then stays
     /// attached after this `Link` is dropped and the process exits, until the pin is
-    /// removed ([`crate::pin::unpin`]). Only bpf links can be pinned.
+    /// removed ([`crate::pin::unpin`]). Only bpf links can be pinned; a failure to pin is
+    /// an [`Error::Pin`] carrying the [`PinError`](crate::pin::PinError).
     ///
     /// ```no_run
     /// # let link: corebpf::link::Link = todo!();
@@ -205,8 +221,16 @@ impl Link {
     /// ```
     pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
         let fd = self.need_link_fd("pinning")?;
-        crate::pin::pin(fd, path.as_ref())
-            .map_err(|e| self.err(format!("pinning at {}: {e}", path.as_ref().display()), None))
+        let path = path.as_ref();
+        crate::pin::pin(fd, path).map_err(|source| Error::Pin {
+            what: format!(
+                "program '{}': pinning its link to {} at {}",
+                self.prog,
+                self.target,
+                path.display()
+            ),
+            source,
+        })
     }
 
     /// Opens a link pinned at `path`. Dropping the returned `Link` leaves the link
@@ -220,7 +244,7 @@ impl Link {
             source: Some(e),
         })?;
         let mut link = Link {
-            kind: Kind::Bpf(fd),
+            attachment: Some(Box::new(BpfLink(fd))),
             prog: "?".into(),
             target: format!("pinned link {}", path.display()),
         };
@@ -232,49 +256,30 @@ impl Link {
     /// Replaces the attached program by `prog` without a gap (`BPF_LINK_UPDATE`; for XDP
     /// attached through netlink, an atomic `XDP_FLAGS_REPLACE`).
     pub fn update_program(&mut self, prog: &Program) -> Result<()> {
-        if let Kind::NetlinkXdp {
-            ifindex,
-            flags,
-            prog: old,
-            netns,
-        } = &mut self.kind
-        {
-            let (ifindex, flags) = (*ifindex, *flags);
-            let new = prog.as_fd().try_clone_to_owned().map_err(|e| {
-                Error::Sys(SysError::File {
-                    path: "dup(prog fd)".into(),
-                    source: e,
-                })
-            })?;
-            let replace = flags | corebpf_sys::consts::XDP_FLAGS_REPLACE;
-            let r = crate::attach::xdp::in_netns(netns.as_ref(), || {
-                corebpf_sys::netlink::xdp_attach(
-                    ifindex,
-                    Some(prog.as_fd()),
-                    replace,
-                    Some(old.as_fd()),
-                )
-            });
-            return match r {
-                Ok(()) => {
-                    *old = new;
-                    self.prog = prog.name().to_string();
-                    Ok(())
-                }
-                Err(e) => Err(self.err(format!("replacing the XDP program: {e}"), Some(e))),
-            };
+        let r = match self.attachment.as_mut() {
+            Some(a) => a.update_program(prog.as_fd()),
+            None => Err(UpdateError::NeedsLink),
+        };
+        match r {
+            Ok(()) => {
+                self.prog = prog.name().to_string();
+                Ok(())
+            }
+            Err(UpdateError::NeedsLink) => Err(self.needs_link("replacing the program")),
+            Err(UpdateError::Failed { what, source }) => {
+                Err(self.err(format!("{what}: {source}"), Some(source)))
+            }
+            Err(UpdateError::Sys(e)) => Err(Error::Sys(e)),
         }
-        let fd = self.need_link_fd("replacing the program")?;
-        corebpf_sys::link_update(fd, prog.as_fd(), None)
-            .map_err(|e| self.err(format!("BPF_LINK_UPDATE: {e}"), Some(e)))?;
-        self.prog = prog.name().to_string();
-        Ok(())
     }
 
     /// Detaches now, reporting failure (dropping detaches too, silently).
     pub fn detach(mut self) -> Result<()> {
-        let kind = std::mem::replace(&mut self.kind, Kind::Gone);
-        detach_kind(kind).map_err(|e| self.err(format!("detaching: {e}"), Some(e)))
+        let Some(a) = self.attachment.take() else {
+            return Ok(());
+        };
+        a.detach()
+            .map_err(|e| self.err(format!("detaching: {e}"), Some(e)))
     }
 
     /// Keeps the program attached for good: a bpf link or perf event stays attached until
@@ -282,23 +287,22 @@ impl Link {
     /// process); netlink XDP and TC, `BPF_PROG_ATTACH` and socket attachments stay until
     /// someone detaches them (or the interface, cgroup or socket goes away).
     pub fn forget(mut self) {
-        forget_kind(std::mem::replace(&mut self.kind, Kind::Gone));
+        if let Some(a) = self.attachment.take() {
+            a.forget();
+        }
     }
 
     /// The bpf link fd, leaving the link attached as long as the fd (or a pin) lives.
     /// Fails, giving the link back, if this attachment is not a bpf link or also holds a
     /// tracefs probe or perf event that the fd alone would not keep tidy.
     pub fn into_fd(mut self) -> std::result::Result<OwnedFd, Link> {
-        match std::mem::replace(&mut self.kind, Kind::Gone) {
-            Kind::Bpf(fd) => Ok(fd),
-            // The link holds its own reference to the perf event.
-            Kind::Perf {
-                link: Some(link),
-                event: _,
-                probe: None,
-            } => Ok(link),
-            other => {
-                self.kind = other;
+        let Some(a) = self.attachment.take() else {
+            return Err(self);
+        };
+        match a.into_link_fd() {
+            Ok(fd) => Ok(fd),
+            Err(a) => {
+                self.attachment = Some(a);
                 Err(self)
             }
         }
@@ -335,100 +339,12 @@ impl Link {
     }
 }
 
-/// Undoes one attachment.
-fn detach_kind(kind: Kind) -> std::result::Result<(), SysError> {
-    match kind {
-        Kind::Bpf(fd) => {
-            drop(fd);
-            Ok(())
-        }
-        Kind::Perf { link, event, probe } => {
-            let r = match link {
-                Some(l) => {
-                    drop(l);
-                    Ok(())
-                }
-                None => corebpf_sys::perf::perf_event_disable(event.as_fd()),
-            };
-            drop(event);
-            // The probe can be removed only once no perf event uses it.
-            if let Some(p) = probe {
-                p.remove()?;
-            }
-            r
-        }
-        Kind::NetlinkXdp {
-            ifindex,
-            flags,
-            prog,
-            netns,
-        } => crate::attach::xdp::netlink_detach(ifindex, flags, prog.as_fd(), netns.as_ref()),
-        Kind::NetlinkTc {
-            ifindex,
-            ingress,
-            handle,
-            priority,
-            netns,
-        } => crate::attach::xdp::in_netns(netns.as_ref(), || {
-            corebpf_sys::netlink::tc_filter_detach(ifindex, ingress, handle, priority)
-        }),
-        Kind::ProgAttach {
-            target,
-            prog,
-            attach_type,
-        } => corebpf_sys::prog_detach(&ProgAttachAttr::new(
-            AttachTarget::Fd(target.as_fd()),
-            Some(prog.as_fd()),
-            attach_type,
-        )),
-        Kind::Socket { sock } => crate::attach::socket::detach(sock.as_fd()),
-        Kind::Group(links) => {
-            let mut first = Ok(());
-            for mut l in links {
-                let r = detach_kind(std::mem::replace(&mut l.kind, Kind::Gone));
-                if first.is_ok() {
-                    first = r;
-                }
-            }
-            first
-        }
-        Kind::Gone => Ok(()),
-    }
-}
-
-/// Leaves one attachment in place, leaking the fds that hold it.
-fn forget_kind(kind: Kind) {
-    match kind {
-        Kind::Bpf(fd) => {
-            let _ = fd.into_raw_fd();
-        }
-        Kind::Perf { link, event, probe } => {
-            if let Some(l) = link {
-                let _ = l.into_raw_fd();
-            }
-            let _ = event.into_raw_fd();
-            if let Some(p) = probe {
-                p.keep();
-            }
-        }
-        Kind::Group(links) => {
-            for l in links {
-                l.forget();
-            }
-        }
-        // These stay attached without any fd of ours.
-        Kind::NetlinkXdp { .. }
-        | Kind::NetlinkTc { .. }
-        | Kind::ProgAttach { .. }
-        | Kind::Socket { .. }
-        | Kind::Gone => {}
-    }
-}
-
 impl Drop for Link {
     fn drop(&mut self) {
-        let kind = std::mem::replace(&mut self.kind, Kind::Gone);
-        if let Err(e) = detach_kind(kind) {
+        let Some(a) = self.attachment.take() else {
+            return;
+        };
+        if let Err(e) = a.detach() {
             log::warn!(
                 "prog '{}': detaching from {} failed: {e}",
                 self.prog,

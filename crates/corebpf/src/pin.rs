@@ -1,5 +1,7 @@
 //! Pinning kernel objects (maps, programs, links) in a BPF file system, so they outlive
-//! the process and other processes can open them by path.
+//! the process and other processes can open them by path. Failures are [`PinError`]s;
+//! [`Map::pin`] wraps them in [`MapError::Pin`], [`Link::pin`](crate::link::Link::pin) in
+//! [`Error::Pin`](crate::Error::Pin).
 //!
 //! ```no_run
 //! use std::os::fd::AsFd;
@@ -9,14 +11,15 @@
 //! let again = corebpf::pin::open_pinned_map("/sys/fs/bpf/myapp/counts")?;
 //! assert_eq!(again.id(), map.id());
 //! corebpf::pin::unpin("/sys/fs/bpf/myapp/counts")?;
-//! # Ok::<(), corebpf::map::MapError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
-use corebpf_sys::MapType;
+use corebpf_sys::{MapType, SysError};
 
 use crate::map::{Map, MapError};
 
@@ -26,22 +29,92 @@ pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 /// Where bpffs is conventionally mounted.
 pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 
+/// Why pinning, unpinning or a bpffs check failed. Each variant names the path it is
+/// about.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    /// The path is not on a BPF file system.
+    #[error(
+        "{path} is not on a BPF file system (bpffs); mount one with `mount -t bpf bpf /sys/fs/bpf`"
+    )]
+    NotBpffs {
+        /// The path (or its parent directory) checked.
+        path: String,
+    },
+    /// A file system operation (statfs, mount, creating directories, removing a pin)
+    /// failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path (or the mount command).
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// `BPF_OBJ_PIN` failed.
+    #[error("{path}: {source}")]
+    Sys {
+        /// The pin path.
+        path: String,
+        /// The kernel's answer (command, errno).
+        #[source]
+        source: SysError,
+    },
+    /// The path cannot be a pin path.
+    #[error("{path}: {reason}")]
+    InvalidPath {
+        /// The path.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A pinned map does not match what was expected.
+    #[error(transparent)]
+    Incompatible(#[from] Incompatible),
+}
+
+impl PinError {
+    fn io(path: impl Into<String>, source: io::Error) -> Self {
+        PinError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The errno, for errors that came from the kernel.
+    pub fn raw_errno(&self) -> Option<i32> {
+        match self {
+            PinError::Sys { source, .. } => source.raw_errno(),
+            PinError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The underlying system error, for a failed `BPF_OBJ_PIN`.
+    pub fn sys_error(&self) -> Option<&SysError> {
+        match self {
+            PinError::Sys { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// True if `path` (which must exist) is on a BPF file system.
-pub fn is_bpffs(path: impl AsRef<Path>) -> Result<bool, MapError> {
+pub fn is_bpffs(path: impl AsRef<Path>) -> Result<bool, PinError> {
     let path = path.as_ref();
     let st = nix::sys::statfs::statfs(path)
-        .map_err(|e| MapError::io(path.display().to_string(), e.into()))?;
+        .map_err(|e| PinError::io(path.display().to_string(), e.into()))?;
     Ok(st.filesystem_type().0 as i64 == BPF_FS_MAGIC)
 }
 
 /// Makes sure a bpffs is mounted at `/sys/fs/bpf`, mounting one if it is not, and
 /// returns that path.
-pub fn ensure_bpffs() -> Result<PathBuf, MapError> {
+pub fn ensure_bpffs() -> Result<PathBuf, PinError> {
     let root = Path::new(DEFAULT_BPFFS);
     if root.exists() && is_bpffs(root)? {
         return Ok(root.to_path_buf());
     }
-    std::fs::create_dir_all(root).map_err(|e| MapError::io(DEFAULT_BPFFS, e))?;
+    std::fs::create_dir_all(root).map_err(|e| PinError::io(DEFAULT_BPFFS, e))?;
     let mounted = nix::mount::mount(
         Some("bpf"),
         root,
@@ -54,10 +127,10 @@ pub fn ensure_bpffs() -> Result<PathBuf, MapError> {
         return Ok(root.to_path_buf());
     }
     match mounted {
-        Ok(()) => Err(MapError::NotBpffs {
+        Ok(()) => Err(PinError::NotBpffs {
             path: DEFAULT_BPFFS.into(),
         }),
-        Err(e) => Err(MapError::io(
+        Err(e) => Err(PinError::io(
             format!("mount -t bpf bpf {DEFAULT_BPFFS}"),
             e.into(),
         )),
@@ -67,33 +140,36 @@ pub fn ensure_bpffs() -> Result<PathBuf, MapError> {
 /// Pins the object `fd` (map, program, link or BTF) at `path`, creating missing parent
 /// directories. The parent must be on a bpffs; if `path` is under `/sys/fs/bpf` and no
 /// bpffs is mounted there, one is mounted first.
-pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<(), MapError> {
+pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<(), PinError> {
     let path = path.as_ref();
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => {
-            return Err(MapError::invalid(
-                path.display().to_string(),
-                "a pin path needs a directory on a bpffs",
-            ))
+            return Err(PinError::InvalidPath {
+                path: path.display().to_string(),
+                reason: "a pin path needs a directory on a bpffs",
+            })
         }
     };
     if path.starts_with(DEFAULT_BPFFS) {
         ensure_bpffs()?;
     }
-    std::fs::create_dir_all(parent).map_err(|e| MapError::io(parent.display().to_string(), e))?;
+    std::fs::create_dir_all(parent).map_err(|e| PinError::io(parent.display().to_string(), e))?;
     if !is_bpffs(parent)? {
-        return Err(MapError::NotBpffs {
+        return Err(PinError::NotBpffs {
             path: parent.display().to_string(),
         });
     }
-    corebpf_sys::obj_pin(fd, path).map_err(|e| MapError::sys(path.display().to_string(), e))
+    corebpf_sys::obj_pin(fd, path).map_err(|source| PinError::Sys {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Removes the pin at `path` (the object lives on while other references remain).
-pub fn unpin(path: impl AsRef<Path>) -> Result<(), MapError> {
+pub fn unpin(path: impl AsRef<Path>) -> Result<(), PinError> {
     let path = path.as_ref();
-    std::fs::remove_file(path).map_err(|e| MapError::io(path.display().to_string(), e))
+    std::fs::remove_file(path).map_err(|e| PinError::io(path.display().to_string(), e))
 }
 
 /// Opens the map pinned at `path` and reads its type, sizes, name and id.

@@ -7,12 +7,14 @@
 
 mod attach_util;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use attach_util::*;
 use corebpf::attach::kprobe::{kprobe_support, KprobeOpts, KprobeSupport};
 use corebpf::attach::uprobe::UprobeOpts;
 use corebpf::link::Link;
+use corebpf::pin::PinError;
 use corebpf::sys::LinkType;
 
 const N: usize = 25;
@@ -528,6 +530,37 @@ fn pinned_link_outlives_its_process() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A link pinned outside a bpffs is refused with an [`corebpf::Error::Pin`] that names the
+/// program, the target and the path, and keeps the [`PinError`] as its source.
+#[test]
+fn pinning_a_link_outside_bpffs_keeps_the_pin_error() {
+    let obj = load_trace(&["raw_tp_sys_enter"]).unwrap();
+    let link = obj
+        .program("raw_tp_sys_enter")
+        .unwrap()
+        .attach_raw_tracepoint("sys_enter")
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("corebpf_link_nobpffs_{}", std::process::id()));
+    let e = link.pin(dir.join("link")).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = e.to_string();
+    assert!(
+        text.contains("program 'raw_tp_sys_enter'")
+            && text.contains("raw tracepoint sys_enter")
+            && text.contains("not on a BPF file system"),
+        "{text}"
+    );
+    match &e {
+        corebpf::Error::Pin {
+            source: PinError::NotBpffs { path },
+            ..
+        } => assert_eq!(Path::new(path), dir),
+        other => panic!("not a pin error: {other:?}"),
+    }
+    let source = std::error::Error::source(&e).expect("the pin error as source");
+    assert!(source.downcast_ref::<PinError>().is_some());
 }
 
 #[test]

@@ -259,6 +259,50 @@ fn xdp_through_netlink_in_skb_mode_detaches_on_drop() {
     assert_eq!(pair.send_and_receive(pass, dropp, N), (N, N));
 }
 
+/// `Link::update_program` swaps the XDP program without detaching, through an XDP link
+/// (`BPF_LINK_UPDATE`) or netlink (`XDP_FLAGS_REPLACE`, in the link's namespace even when
+/// called from outside it); the netlink link then detaches the new program on drop.
+#[test]
+fn xdp_update_program_through_link_and_netlink() {
+    let pair = Pair::new();
+    let (pass, dropp) = (7013, 7014);
+    let first = load_net(&["xdp_udp"], pass, dropp);
+    let second = load_net(&["xdp_udp"], pass, dropp);
+    let (old, new) = (
+        first.program("xdp_udp").unwrap(),
+        second.program("xdp_udp").unwrap(),
+    );
+    let ifindex = pair.b_ifindex();
+    let attached = || {
+        pair.b
+            .run(|| corebpf::sys::netlink::xdp_query(ifindex as i32))
+            .unwrap()
+            .prog_id
+    };
+    for netlink in [false, true] {
+        let opts = XdpOpts {
+            mode: XdpMode::Skb,
+            netlink,
+            ..Default::default()
+        };
+        let mut link = pair.b.run(|| old.attach_xdp(ifindex, &opts)).unwrap();
+        assert_eq!(link.is_bpf_link(), !netlink);
+        assert_eq!(attached(), old.id().unwrap());
+        link.update_program(new).unwrap();
+        assert_eq!(attached(), new.id().unwrap(), "netlink: {netlink}");
+        if !netlink {
+            assert_eq!(link.info().unwrap().prog_id, new.id().unwrap());
+        }
+        assert_eq!(pair.send_and_receive(pass, dropp, N), (N, 0));
+        drop(link);
+        assert_eq!(
+            attached(),
+            0,
+            "still attached after drop (netlink: {netlink})"
+        );
+    }
+}
+
 #[test]
 fn tc_ingress_on_a_veth_with_tcx_or_netlink() {
     let pair = Pair::new();

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use corebpf::map::{Map, MapError};
-use corebpf::pin::{ensure_bpffs, is_bpffs, pin, pinned_map_compatible, unpin, ExpectedMap};
+use corebpf::pin::{
+    ensure_bpffs, is_bpffs, pin, pinned_map_compatible, unpin, ExpectedMap, PinError,
+};
 use corebpf::sys::{MapType, ProgType};
 use maps_util::*;
 
@@ -99,7 +101,10 @@ fn pinning_outside_bpffs_is_refused() {
     let dir = std::env::temp_dir().join(format!("corebpf_nobpffs_{}", std::process::id()));
     let e = m.pin(dir.join("m")).unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(matches!(e, MapError::NotBpffs { .. }), "{e:?}");
+    assert!(
+        matches!(e, MapError::Pin(PinError::NotBpffs { .. })),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("not on a BPF file system"), "{e}");
 }
 

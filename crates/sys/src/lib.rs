@@ -5,7 +5,7 @@
 //!
 //! Modules are named after what they hold: [`map`], [`prog`], [`link`], [`obj`]
 //! (pinning and ids), [`info`], [`btf`], [`perf`], [`probe`], [`mmap`], [`netlink`],
-//! [`consts`], [`insn`].
+//! [`socket`] (socket filters), [`consts`], [`insn`].
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -24,6 +24,7 @@ pub mod obj;
 pub mod perf;
 pub mod probe;
 pub mod prog;
+pub mod socket;
 mod sys;
 
 pub use btf::btf_load;

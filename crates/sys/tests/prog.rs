@@ -311,3 +311,18 @@ fn vmlinux_btf_is_visible_by_id() {
         "vmlinux BTF visible by id: {found}, expected {has_ids} (ids since 5.11)"
     );
 }
+
+#[test]
+fn socket_filter_attaches_to_a_socket_and_detaches() {
+    let prog = common::load(ProgType::SocketFilter, &common::ret0(), "t_sock_att");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket::attach_bpf(sock.as_fd(), prog.as_fd()).unwrap();
+    socket::detach_bpf(sock.as_fd()).unwrap();
+    // Nothing left to detach.
+    let e = socket::detach_bpf(sock.as_fd()).unwrap_err();
+    assert_eq!(e.raw_errno(), Some(libc::ENOENT), "{e}");
+    assert!(e.to_string().contains("setsockopt(SO_DETACH_BPF)"), "{e}");
+    // A program fd that is no program is refused.
+    let e = socket::attach_bpf(sock.as_fd(), sock.as_fd()).unwrap_err();
+    assert!(e.to_string().contains("setsockopt(SO_ATTACH_BPF)"), "{e}");
+}

@@ -8,9 +8,11 @@ use std::path::Path;
 use corebpf_sys::consts::BPF_F_ALLOW_MULTI;
 use corebpf_sys::{AttachTarget, AttachType, LinkCreateAttr, ProgAttachAttr};
 
-use super::{attach_err, dup, sys_err};
+use super::bpf_link::BpfLink;
+use super::prog_attach::ProgAttachment;
+use super::{attach_err, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::Link;
 use crate::program::Program;
 
 impl Program {
@@ -44,7 +46,7 @@ impl Program {
         let target = format!("cgroup ({attach_type})");
         let attr = LinkCreateAttr::new(self.as_fd(), AttachTarget::Fd(cgroup.as_fd()), attach_type);
         match corebpf_sys::link_create(&attr) {
-            Ok(fd) => return Ok(Link::new(self, target, Kind::Bpf(fd))),
+            Ok(fd) => return Ok(Link::new(self, target, BpfLink(fd))),
             // No cgroup links before 5.7.
             Err(e) if e.raw_errno() == Some(libc::EINVAL) => {
                 log::debug!(
@@ -61,17 +63,8 @@ impl Program {
         );
         pa.flags = BPF_F_ALLOW_MULTI;
         corebpf_sys::prog_attach(&pa).map_err(|e| sys_err(self, &target, "BPF_PROG_ATTACH", e))?;
-        let target_fd = dup(self, &target, cgroup)?;
-        let prog = dup(self, &target, self)?;
-        Ok(Link::new(
-            self,
-            target,
-            Kind::ProgAttach {
-                target: target_fd,
-                prog,
-                attach_type,
-            },
-        ))
+        let attachment = ProgAttachment::new(self, &target, cgroup, attach_type)?;
+        Ok(Link::new(self, target, attachment))
     }
 
     /// Opens the cgroup directory `path` (e.g. `/sys/fs/cgroup/myapp`) and attaches to it

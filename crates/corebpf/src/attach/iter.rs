@@ -5,9 +5,10 @@ use std::os::fd::AsFd;
 
 use corebpf_sys::{AttachTarget, AttachType, IterInfo, LinkCreateAttr, LinkCreateOpts};
 
+use super::bpf_link::BpfLink;
 use super::{attach_err, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::Link;
 use crate::program::Program;
 
 impl Program {
@@ -39,6 +40,6 @@ impl Program {
         attr.opts = LinkCreateOpts::Iter(info);
         let fd = corebpf_sys::link_create(&attr)
             .map_err(|e| sys_err(self, &target, "BPF_LINK_CREATE (iter)", e))?;
-        Ok(Link::new(self, target, Kind::Bpf(fd)))
+        Ok(Link::new(self, target, BpfLink(fd)))
     }
 }

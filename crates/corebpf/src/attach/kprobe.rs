@@ -8,8 +8,9 @@ use std::ffi::CString;
 use corebpf_sys::perf::{perf_event_open_probe, probe_pmu_type, ProbeAttr, ProbeKind};
 use corebpf_sys::ProgType;
 
+use super::perf::attach_perf_event_fd;
 use super::tracefs::{self, ProbeFile, TracefsProbe};
-use super::{attach_err, attach_perf_event_fd, expect_type, sys_err};
+use super::{attach_err, expect_type, sys_err};
 use crate::error::Result;
 use crate::link::Link;
 use crate::program::Program;

@@ -36,12 +36,28 @@
 //! [`Program::attach_perf_event`]: crate::Program::attach_perf_event
 //! [`Program::attach_cpu_clock`]: crate::Program::attach_cpu_clock
 //! [`Program::attach`]: crate::Program::attach
+//!
+//! Each way of holding a program attached is a type next to the code that makes it,
+//! implementing the crate-private `Attachment` trait that [`Link`] calls to detach it,
+//! forget it or replace its program: a bpf link fd (`bpf_link`), a perf event and its
+//! tracefs probe (`perf`, shared by kprobes, uprobes, tracepoints and sampling events),
+//! netlink XDP ([`xdp`]), a netlink cls_bpf filter ([`tc`]), `BPF_PROG_ATTACH`
+//! (`prog_attach`, for [`cgroup`] and [`sockmap`]), `SO_ATTACH_BPF` ([`socket`]) and
+//! several links as one (`group`). Netlink attachments detach in the network namespace
+//! they were made in (`netns`).
+//!
+//! [`Link`]: crate::link::Link
 
 pub mod auto;
+pub(crate) mod bpf_link;
 pub mod cgroup;
+mod group;
 pub mod iter;
 pub mod kprobe;
+mod netns;
+mod perf;
 pub mod perf_event;
+mod prog_attach;
 pub mod raw_tp;
 pub mod socket;
 pub mod sockmap;
@@ -54,13 +70,9 @@ pub mod xdp;
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use corebpf_sys::{
-    link_create, probe_feature, AttachTarget, AttachType, Feature, LinkCreateAttr, LinkCreateOpts,
-    SysError,
-};
+use corebpf_sys::SysError;
 
 use crate::error::Error;
-use crate::link::{Kind, Link};
 use crate::program::Program;
 
 /// An [`Error::Attach`] about `prog` and `target`.
@@ -115,57 +127,5 @@ pub(crate) fn expect_type(
             prog.prog_type()
         ),
         None,
-    ))
-}
-
-/// Puts `prog` on an open perf event (kprobe, uprobe, tracepoint, sampling event): a bpf
-/// link where the kernel has perf links (5.15+), else `PERF_EVENT_IOC_SET_BPF` and enable.
-/// `probe` is the tracefs probe behind the event, removed when the link goes.
-pub(crate) fn attach_perf_event_fd(
-    prog: &Program,
-    target: String,
-    event: OwnedFd,
-    probe: Option<tracefs::TracefsProbe>,
-    cookie: u64,
-) -> crate::Result<Link> {
-    if probe_feature(Feature::PerfLink) {
-        let mut attr = LinkCreateAttr::new(
-            prog.as_fd(),
-            AttachTarget::Fd(event.as_fd()),
-            AttachType::PerfEvent,
-        );
-        attr.opts = LinkCreateOpts::PerfEvent { bpf_cookie: cookie };
-        let link = link_create(&attr)
-            .map_err(|e| sys_err(prog, &target, "BPF_LINK_CREATE (perf event)", e))?;
-        return Ok(Link::new(
-            prog,
-            target,
-            Kind::Perf {
-                link: Some(link),
-                event,
-                probe,
-            },
-        ));
-    }
-    if cookie != 0 {
-        return Err(attach_err(
-            prog,
-            &target,
-            "a bpf cookie needs perf links (Linux 5.15), which this kernel lacks",
-            None,
-        ));
-    }
-    corebpf_sys::perf::perf_event_set_bpf(event.as_fd(), prog.as_fd())
-        .map_err(|e| sys_err(prog, &target, "PERF_EVENT_IOC_SET_BPF", e))?;
-    corebpf_sys::perf::perf_event_enable(event.as_fd())
-        .map_err(|e| sys_err(prog, &target, "PERF_EVENT_IOC_ENABLE", e))?;
-    Ok(Link::new(
-        prog,
-        target,
-        Kind::Perf {
-            link: None,
-            event,
-            probe,
-        },
     ))
 }

@@ -8,9 +8,11 @@ use corebpf_sys::perf::{
 };
 use corebpf_sys::ProgType;
 
-use super::{attach_perf_event_fd, expect_type, sys_err};
+use super::group::Group;
+use super::perf::attach_perf_event_fd;
+use super::{expect_type, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::Link;
 use crate::program::Program;
 
 impl Program {
@@ -53,7 +55,7 @@ impl Program {
                 0,
             )?);
         }
-        Ok(Link::new(self, target, Kind::Group(links)))
+        Ok(Link::new(self, target, Group::new(links)))
     }
 }
 

@@ -5,9 +5,10 @@ use std::os::fd::AsFd;
 
 use corebpf_sys::ProgType;
 
+use super::bpf_link::BpfLink;
 use super::{attach_err, expect_type, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::Link;
 use crate::program::Program;
 
 impl Program {
@@ -37,6 +38,6 @@ impl Program {
             };
             sys_err(self, &target, &format!("{hint}BPF_RAW_TRACEPOINT_OPEN"), e)
         })?;
-        Ok(Link::new(self, target, Kind::Bpf(fd)))
+        Ok(Link::new(self, target, BpfLink(fd)))
     }
 }

@@ -5,9 +5,10 @@ use std::os::fd::AsFd;
 
 use corebpf_sys::{AttachTarget, AttachType, ProgAttachAttr, ProgType};
 
-use super::{attach_err, dup, expect_type, sys_err};
+use super::prog_attach::ProgAttachment;
+use super::{attach_err, expect_type, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::Link;
 use crate::map::Map;
 use crate::program::Program;
 
@@ -50,16 +51,7 @@ impl Program {
             attach_type,
         );
         corebpf_sys::prog_attach(&pa).map_err(|e| sys_err(self, &target, "BPF_PROG_ATTACH", e))?;
-        let target_fd = dup(self, &target, map)?;
-        let prog = dup(self, &target, self)?;
-        Ok(Link::new(
-            self,
-            target,
-            Kind::ProgAttach {
-                target: target_fd,
-                prog,
-                attach_type,
-            },
-        ))
+        let attachment = ProgAttachment::new(self, &target, map, attach_type)?;
+        Ok(Link::new(self, target, attachment))
     }
 }

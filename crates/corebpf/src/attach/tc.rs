@@ -9,12 +9,14 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use corebpf_sys::{
     probe_feature, AttachTarget, AttachType, Feature, LinkCreateAttr, LinkCreateOpts, ProgType,
-    Relative,
+    Relative, SysError,
 };
 
+use super::bpf_link::BpfLink;
+use super::netns::Netns;
 use super::{expect_type, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::{Attachment, Link};
 use crate::program::Program;
 
 /// Which side of the interface.
@@ -37,6 +39,41 @@ pub struct TcOpts {
     /// With netlink: the filter's priority (0: 1, as libbpf). Handle and priority
     /// identify the filter: attaching fails if another filter has them.
     pub priority: u16,
+}
+
+/// A cls_bpf filter under a clsact qdisc, added through netlink: removed by ifindex,
+/// direction, handle and priority, in the network namespace it was added in.
+struct NetlinkTc {
+    ifindex: i32,
+    ingress: bool,
+    handle: u32,
+    priority: u16,
+    netns: Netns,
+}
+
+impl Attachment for NetlinkTc {
+    fn kind_name(&self) -> &'static str {
+        "TC filter attached through netlink"
+    }
+
+    fn detach(self: Box<Self>) -> std::result::Result<(), SysError> {
+        let NetlinkTc {
+            ifindex,
+            ingress,
+            handle,
+            priority,
+            ..
+        } = *self;
+        self.netns
+            .run(|| corebpf_sys::netlink::tc_filter_detach(ifindex, ingress, handle, priority))
+    }
+
+    /// Stays on the interface without any fd of ours.
+    fn forget(self: Box<Self>) {}
+
+    fn into_link_fd(self: Box<Self>) -> std::result::Result<OwnedFd, Box<dyn Attachment>> {
+        Err(self)
+    }
 }
 
 impl Program {
@@ -87,7 +124,7 @@ impl Program {
             };
             let fd = corebpf_sys::link_create(&attr)
                 .map_err(|e| sys_err(self, &target, "BPF_LINK_CREATE (tcx)", e))?;
-            return Ok(Link::new(self, target, Kind::Bpf(fd)));
+            return Ok(Link::new(self, target, BpfLink(fd)));
         }
         let ingress = direction == TcDirection::Ingress;
         let handle = if opts.handle == 0 { 1 } else { opts.handle };
@@ -111,19 +148,13 @@ impl Program {
             };
             sys_err(self, &target, what, e)
         })?;
-        let netns = std::fs::File::open("/proc/thread-self/ns/net")
-            .ok()
-            .map(OwnedFd::from);
-        Ok(Link::new(
-            self,
-            target,
-            Kind::NetlinkTc {
-                ifindex: ifindex as i32,
-                ingress,
-                handle,
-                priority,
-                netns,
-            },
-        ))
+        let attachment = NetlinkTc {
+            ifindex: ifindex as i32,
+            ingress,
+            handle,
+            priority,
+            netns: Netns::current(),
+        };
+        Ok(Link::new(self, target, attachment))
     }
 }

@@ -2,7 +2,8 @@
 
 use corebpf_sys::ProgType;
 
-use super::{attach_perf_event_fd, expect_type, sys_err, tracefs};
+use super::perf::attach_perf_event_fd;
+use super::{expect_type, sys_err, tracefs};
 use crate::error::Result;
 use crate::link::Link;
 use crate::program::Program;

@@ -7,9 +7,10 @@ use std::os::fd::AsFd;
 
 use corebpf_sys::{AttachTarget, AttachType, LinkCreateAttr, LinkCreateOpts, ProgType};
 
+use super::bpf_link::BpfLink;
 use super::{attach_err, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::Link;
 use crate::program::Program;
 
 impl Program {
@@ -72,12 +73,12 @@ impl Program {
             };
         }
         match corebpf_sys::link_create(&attr) {
-            Ok(fd) => Ok(Link::new(self, target, Kind::Bpf(fd))),
+            Ok(fd) => Ok(Link::new(self, target, BpfLink(fd))),
             // Kernels before 5.13 have no LINK_CREATE for these: raw_tracepoint_open(NULL).
             Err(e) if e.raw_errno() == Some(libc::EINVAL) && cookie == 0 => {
                 let fd = corebpf_sys::raw_tracepoint_open(None, self.as_fd(), 0)
                     .map_err(|e| sys_err(self, &target, "BPF_RAW_TRACEPOINT_OPEN", e))?;
-                Ok(Link::new(self, target, Kind::Bpf(fd)))
+                Ok(Link::new(self, target, BpfLink(fd)))
             }
             Err(e) => Err(sys_err(self, &target, "BPF_LINK_CREATE", e)),
         }

@@ -13,8 +13,9 @@ use corebpf_sys::perf::{
 };
 use corebpf_sys::ProgType;
 
+use super::perf::attach_perf_event_fd;
 use super::tracefs::{ProbeFile, TracefsProbe};
-use super::{attach_err, attach_perf_event_fd, expect_type, sys_err};
+use super::{attach_err, expect_type, sys_err};
 use crate::error::Result;
 use crate::link::Link;
 use crate::program::Program;

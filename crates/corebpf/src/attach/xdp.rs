@@ -11,9 +11,11 @@ use corebpf_sys::consts::{
 };
 use corebpf_sys::{AttachTarget, AttachType, LinkCreateAttr, ProgType, SysError};
 
+use super::bpf_link::BpfLink;
+use super::netns::Netns;
 use super::{dup, expect_type, sys_err};
 use crate::error::Result;
-use crate::link::{Kind, Link};
+use crate::link::{Attachment, Link, UpdateError};
 use crate::program::Program;
 
 /// Where XDP runs.
@@ -54,62 +56,56 @@ pub struct XdpOpts {
     pub no_replace: bool,
 }
 
-/// The inode of the calling thread's network namespace.
-fn netns_ino(fd: Option<BorrowedFd<'_>>) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    match fd {
-        Some(fd) => {
-            let f = std::fs::File::from(fd.try_clone_to_owned().ok()?);
-            f.metadata().ok().map(|m| m.ino())
-        }
-        None => std::fs::metadata("/proc/thread-self/ns/net")
-            .ok()
-            .map(|m| m.ino()),
-    }
-}
-
-/// Runs `f` in network namespace `netns` (in a helper thread if that is not the calling
-/// thread's), so ifindex-based netlink calls reach the right interface.
-pub(crate) fn in_netns<T: Send>(
-    netns: Option<&OwnedFd>,
-    f: impl FnOnce() -> std::result::Result<T, SysError> + Send,
-) -> std::result::Result<T, SysError> {
-    let Some(ns) = netns else { return f() };
-    if netns_ino(Some(ns.as_fd())) == netns_ino(None) {
-        return f();
-    }
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-                SysError::File {
-                    path: "setns(CLONE_NEWNET)".into(),
-                    source: e.into(),
-                }
-            })?;
-            f()
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(SysError::File {
-                path: "netns helper thread".into(),
-                source: std::io::Error::other("panicked"),
-            })
-        })
-    })
-}
-
-/// Detaches a netlink XDP attachment if `prog` is still the attached program.
-pub(crate) fn netlink_detach(
+/// XDP attached through netlink: detached by ifindex, in the network namespace it was
+/// attached in, and only if `prog` is still the attached program.
+struct NetlinkXdp {
     ifindex: i32,
     flags: u32,
-    prog: BorrowedFd<'_>,
-    netns: Option<&OwnedFd>,
-) -> std::result::Result<(), SysError> {
-    in_netns(netns, || {
-        let mode = flags & (XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE);
-        // Atomic: only if our program is still there (someone may have replaced it).
-        corebpf_sys::netlink::xdp_attach(ifindex, None, mode | XDP_FLAGS_REPLACE, Some(prog))
-    })
+    prog: OwnedFd,
+    netns: Netns,
+}
+
+impl Attachment for NetlinkXdp {
+    fn kind_name(&self) -> &'static str {
+        "XDP attached through netlink"
+    }
+
+    fn detach(self: Box<Self>) -> std::result::Result<(), SysError> {
+        let (ifindex, prog) = (self.ifindex, self.prog.as_fd());
+        let mode = self.flags & (XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE);
+        self.netns.run(|| {
+            // Atomic: only if our program is still there (someone may have replaced it).
+            corebpf_sys::netlink::xdp_attach(ifindex, None, mode | XDP_FLAGS_REPLACE, Some(prog))
+        })
+    }
+
+    /// Stays attached to the interface without any fd of ours.
+    fn forget(self: Box<Self>) {}
+
+    /// An atomic `XDP_FLAGS_REPLACE` of our program by `prog`, in the attachment's
+    /// network namespace.
+    fn update_program(&mut self, prog: BorrowedFd<'_>) -> std::result::Result<(), UpdateError> {
+        let new = prog.try_clone_to_owned().map_err(|e| {
+            UpdateError::Sys(SysError::File {
+                path: "dup(prog fd)".into(),
+                source: e,
+            })
+        })?;
+        let (ifindex, old) = (self.ifindex, self.prog.as_fd());
+        let replace = self.flags | XDP_FLAGS_REPLACE;
+        self.netns
+            .run(|| corebpf_sys::netlink::xdp_attach(ifindex, Some(prog), replace, Some(old)))
+            .map_err(|source| UpdateError::Failed {
+                what: "replacing the XDP program",
+                source,
+            })?;
+        self.prog = new;
+        Ok(())
+    }
+
+    fn into_link_fd(self: Box<Self>) -> std::result::Result<OwnedFd, Box<dyn Attachment>> {
+        Err(self)
+    }
 }
 
 impl Program {
@@ -134,7 +130,7 @@ impl Program {
             );
             attr.flags = opts.mode.flags();
             match corebpf_sys::link_create(&attr) {
-                Ok(fd) => return Ok(Link::new(self, target, Kind::Bpf(fd))),
+                Ok(fd) => return Ok(Link::new(self, target, BpfLink(fd))),
                 // Before 5.9 there are no XDP links: netlink then.
                 Err(e) if e.raw_errno() == Some(libc::EINVAL) && !xdp_links_exist() => {}
                 Err(e) => {
@@ -153,20 +149,13 @@ impl Program {
         }
         corebpf_sys::netlink::xdp_attach(ifindex as i32, Some(self.as_fd()), flags, None)
             .map_err(|e| sys_err(self, &target, "netlink XDP attach", e))?;
-        let prog = dup(self, &target, self)?;
-        let netns = std::fs::File::open("/proc/thread-self/ns/net")
-            .ok()
-            .map(OwnedFd::from);
-        Ok(Link::new(
-            self,
-            target,
-            Kind::NetlinkXdp {
-                ifindex: ifindex as i32,
-                flags,
-                prog,
-                netns,
-            },
-        ))
+        let attachment = NetlinkXdp {
+            ifindex: ifindex as i32,
+            flags,
+            prog: dup(self, &target, self)?,
+            netns: Netns::current(),
+        };
+        Ok(Link::new(self, target, attachment))
     }
 }
 

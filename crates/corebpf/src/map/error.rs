@@ -4,6 +4,8 @@ use std::io;
 
 use corebpf_sys::SysError;
 
+use crate::pin::PinError;
+
 /// Why a map, pin, ring buffer or perf buffer operation failed. Each variant names the
 /// map (or path) it is about.
 #[derive(Debug, thiserror::Error)]
@@ -81,26 +83,18 @@ pub enum MapError {
         /// What is wrong.
         reason: String,
     },
-    /// A file system operation (bpffs, mount, directories) failed.
+    /// A file or descriptor operation (dup, epoll, poll) failed.
     #[error("{path}: {source}")]
     Io {
-        /// The path.
+        /// The path, or the operation.
         path: String,
         /// The I/O error.
         #[source]
         source: io::Error,
     },
-    /// The path is not on a BPF file system.
-    #[error(
-        "{path} is not on a BPF file system (bpffs); mount one with `mount -t bpf bpf /sys/fs/bpf`"
-    )]
-    NotBpffs {
-        /// The path (or its parent directory) checked.
-        path: String,
-    },
-    /// A pinned map does not match what was expected.
+    /// Pinning the map failed, or a bpffs check ([`crate::pin`]).
     #[error(transparent)]
-    Incompatible(#[from] crate::pin::Incompatible),
+    Pin(#[from] PinError),
 }
 
 impl MapError {
@@ -130,6 +124,7 @@ impl MapError {
         match self {
             MapError::Sys { source, .. } => source.raw_errno(),
             MapError::Io { source, .. } => source.raw_os_error(),
+            MapError::Pin(e) => e.raw_errno(),
             _ => None,
         }
     }

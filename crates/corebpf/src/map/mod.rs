@@ -155,7 +155,7 @@ impl Map {
 
     /// Pins the map at `path` (see [`crate::pin::pin`]).
     pub fn pin(&self, path: impl AsRef<Path>) -> Result<(), MapError> {
-        crate::pin::pin(self.as_fd(), path)
+        Ok(crate::pin::pin(self.as_fd(), path)?)
     }
 
     /// The map name (at most 15 bytes, as the kernel stores it).
