@@ -59,6 +59,8 @@
 //! - [`btf`], [`obj`], [`sys`]: the crates underneath (BTF and CO-RE, the ELF object
 //!   model, the `bpf(2)` syscalls), re-exported.
 
+#![deny(unsafe_code)]
+
 pub use corebpf_btf as btf;
 pub use corebpf_obj as obj;
 pub use corebpf_sys as sys;
@@ -66,8 +68,12 @@ pub use corebpf_sys as sys;
 pub mod attach;
 pub mod link;
 pub mod map;
+// Reads the kernel's mmapped perf ring (unsafe: raw pointers into shared memory).
+#[allow(unsafe_code)]
 pub mod perf_buffer;
 pub mod pin;
+// Reads the kernel's mmapped BPF ring buffer (unsafe: raw pointers into shared memory).
+#[allow(unsafe_code)]
 pub mod ringbuf;
 
 mod error;

@@ -36,10 +36,16 @@ mod batch;
 mod bloom;
 mod error;
 mod hash;
+// Its key type is `Pod` (an `unsafe impl`: a promise about its bytes).
+#[allow(unsafe_code)]
 mod lpm_trie;
 mod map_of_maps;
+// Reads and writes an mmapped array map's values (volatile accesses to shared memory).
+#[allow(unsafe_code)]
 mod mmap_array;
 mod per_cpu;
+// Byte views of `Pod` values: the casts that typed map handles rest on.
+#[allow(unsafe_code)]
 mod pod;
 mod prog_array;
 mod queue;
