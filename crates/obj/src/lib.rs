@@ -14,6 +14,7 @@
 //! }
 //! # Ok::<(), corebpf_obj::ObjError>(())
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod asm;
