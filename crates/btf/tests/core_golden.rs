@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use corebpf_btf::relo::{patch_insn, RawInsn, Relocator, TargetSet};
+use corebpf_abi::Insn;
+use corebpf_btf::relo::{patch_insn, Relocator, TargetSet};
 use corebpf_btf::{Btf, BtfExt};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
@@ -17,7 +18,7 @@ fn testdata() -> PathBuf {
 }
 
 /// The functions of one ELF section: (start byte offset, name, instructions).
-fn functions(file: &object::File<'_>, sec_name: &str) -> Vec<(u64, String, Vec<RawInsn>)> {
+fn functions(file: &object::File<'_>, sec_name: &str) -> Vec<(u64, String, Vec<Insn>)> {
     let sec = file
         .section_by_name(sec_name)
         .expect("relocated section exists");
@@ -33,7 +34,7 @@ fn functions(file: &object::File<'_>, sec_name: &str) -> Vec<(u64, String, Vec<R
             let bytes = &data[addr as usize..(addr + size) as usize];
             let insns = bytes
                 .chunks_exact(8)
-                .map(|c| RawInsn::from_bytes(c.try_into().unwrap()))
+                .map(|c| Insn::from_bytes(c.try_into().unwrap()))
                 .collect();
             (addr, name, insns)
         })
@@ -56,7 +57,7 @@ fn relocate(obj: &[u8], target: Btf) -> Vec<String> {
             sec.records.len()
         ));
         let mut funcs = functions(&file, &sec.sec_name);
-        let mut patched: HashMap<String, Vec<RawInsn>> = HashMap::new();
+        let mut patched: HashMap<String, Vec<Insn>> = HashMap::new();
         for (i, relo) in sec.records.iter().enumerate() {
             let (start, name, insns) = funcs
                 .iter_mut()

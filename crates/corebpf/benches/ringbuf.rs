@@ -20,9 +20,9 @@ use corebpf::map::Map;
 use corebpf::perf_buffer::PerfBuffer;
 use corebpf::ringbuf::RingBuf;
 use corebpf::sys::consts::BPF_PSEUDO_MAP_FD;
-use corebpf::sys::insn::{insns_to_bytes, op};
+use corebpf::sys::insn::{alu, class, size, src};
 use corebpf::sys::{
-    prog_load, prog_test_run, BpfInsn, MapCreateAttr, MapType, ProgLoadAttr, ProgType, TestRunOpts,
+    prog_load, prog_test_run, Insn, MapCreateAttr, MapType, ProgLoadAttr, ProgType, TestRunOpts,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -85,53 +85,53 @@ fn map(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32, name
     .unwrap_or_else(|e| panic!("creating {name} (the bench needs root): {e}"))
 }
 
-fn ld_map(dst: u8, m: &Map) -> [BpfInsn; 2] {
-    BpfInsn::ld_imm64(dst, BPF_PSEUDO_MAP_FD, m.as_fd().as_raw_fd(), 0)
+fn ld_map(dst: u8, m: &Map) -> [Insn; 2] {
+    Insn::ld_imm64(dst, BPF_PSEUDO_MAP_FD, m.as_fd().as_raw_fd(), 0)
 }
 
 /// XDP program: `counters[0] += 1`, then emit a 64-byte record starting with it, to a
 /// ring buffer (`ringbuf = true`, with `BPF_RB_NO_WAKEUP`) or a perf event array.
 fn emitter(counters: &Map, out: &Map, ringbuf: bool) -> OwnedFd {
-    let mut i = vec![BpfInsn::mov64_reg(6, 1), BpfInsn::st_mem(op::W, 10, -4, 0)];
+    let mut i = vec![Insn::mov64_reg(6, 1), Insn::st_mem(size::W, 10, -4, 0)];
     i.extend(ld_map(1, counters));
     i.extend([
-        BpfInsn::mov64_reg(2, 10),
-        BpfInsn::add64_imm(2, -4),
-        BpfInsn::call(1),
-        BpfInsn::jeq_imm(0, 0, 0), // patched below to jump to the exit
-        BpfInsn::ldx_mem(op::DW, 1, 0, 0),
-        BpfInsn::add64_imm(1, 1),
-        BpfInsn::stx_mem(op::DW, 0, 1, 0),
-        BpfInsn::stx_mem(op::DW, 10, 1, -72),
+        Insn::mov64_reg(2, 10),
+        Insn::add64_imm(2, -4),
+        Insn::call(1),
+        Insn::jeq_imm(0, 0, 0), // patched below to jump to the exit
+        Insn::ldx_mem(size::DW, 1, 0, 0),
+        Insn::add64_imm(1, 1),
+        Insn::stx_mem(size::DW, 0, 1, 0),
+        Insn::stx_mem(size::DW, 10, 1, -72),
     ]);
     let jeq = i.len() - 5;
     for off in (-64..-8).step_by(8) {
-        i.push(BpfInsn::st_mem(op::DW, 10, off as i16, 0));
+        i.push(Insn::st_mem(size::DW, 10, off as i16, 0));
     }
     if ringbuf {
         i.extend(ld_map(1, out));
         i.extend([
-            BpfInsn::mov64_reg(2, 10),
-            BpfInsn::add64_imm(2, -72),
-            BpfInsn::mov64_imm(3, 64),
-            BpfInsn::mov64_imm(4, 1), // BPF_RB_NO_WAKEUP: the bench drains without waiting
-            BpfInsn::call(130),
+            Insn::mov64_reg(2, 10),
+            Insn::add64_imm(2, -72),
+            Insn::mov64_imm(3, 64),
+            Insn::mov64_imm(4, 1), // BPF_RB_NO_WAKEUP: the bench drains without waiting
+            Insn::call(130),
         ]);
     } else {
-        i.push(BpfInsn::mov64_reg(1, 6));
+        i.push(Insn::mov64_reg(1, 6));
         i.extend(ld_map(2, out));
         i.extend([
-            BpfInsn::new(op::ALU | op::MOV | op::K, 3, 0, 0, -1), // BPF_F_CURRENT_CPU
-            BpfInsn::mov64_reg(4, 10),
-            BpfInsn::add64_imm(4, -72),
-            BpfInsn::mov64_imm(5, 64),
-            BpfInsn::call(25),
+            Insn::new(class::ALU | alu::MOV | src::K, 3, 0, 0, -1), // BPF_F_CURRENT_CPU
+            Insn::mov64_reg(4, 10),
+            Insn::add64_imm(4, -72),
+            Insn::mov64_imm(5, 64),
+            Insn::call(25),
         ]);
     }
     let exit = i.len();
     i[jeq].off = (exit - jeq - 1) as i16;
-    i.extend([BpfInsn::mov64_imm(0, 2), BpfInsn::exit()]);
-    let bytes = insns_to_bytes(&i);
+    i.extend([Insn::mov64_imm(0, 2), Insn::exit()]);
+    let bytes = Insn::encode_all(&i);
     prog_load(
         &ProgLoadAttr {
             prog_type: ProgType::Xdp,

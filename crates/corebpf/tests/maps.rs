@@ -9,8 +9,8 @@ use corebpf::map::{
     HashMap, LpmKey, Map, MapError, PerCpuValues, Pod, BPF_ANY, BPF_EXIST, BPF_NOEXIST,
 };
 use corebpf::sys::consts::BPF_F_MMAPABLE;
-use corebpf::sys::insn::op;
-use corebpf::sys::{map_get_next_key, BpfInsn, MapCreateAttr, MapType, ProgType};
+use corebpf::sys::insn::size;
+use corebpf::sys::{map_get_next_key, Insn, MapCreateAttr, MapType, ProgType};
 use maps_util::*;
 
 #[test]
@@ -373,22 +373,22 @@ fn lpm_trie_longest_prefix_match() {
 
     // A program inserts 192.168.0.0/16 → 77 (key on the stack: prefixlen then data).
     let mut a = Asm::new();
-    a.push(BpfInsn::st_mem(op::W, 10, -8, 16))
-        .push(BpfInsn::st_mem(
-            op::W,
+    a.push(Insn::st_mem(size::W, 10, -8, 16))
+        .push(Insn::st_mem(
+            size::W,
             10,
             -4,
             i32::from_ne_bytes([192, 168, 0, 0]),
         ))
-        .push(BpfInsn::st_mem(op::W, 10, -12, 77))
+        .push(Insn::st_mem(size::W, 10, -12, 77))
         .extend(ld_map(1, &m))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -8))
-        .push(BpfInsn::mov64_reg(3, 10))
-        .push(BpfInsn::add64_imm(3, -12))
-        .push(BpfInsn::mov64_imm(4, 0))
-        .push(BpfInsn::call(helper::MAP_UPDATE_ELEM))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -8))
+        .push(Insn::mov64_reg(3, 10))
+        .push(Insn::add64_imm(3, -12))
+        .push(Insn::mov64_imm(4, 0))
+        .push(Insn::call(helper::MAP_UPDATE_ELEM))
+        .push(Insn::exit());
     let prog = load(ProgType::RawTracepoint, &a.finish(), "t_lpm_upd");
     assert_eq!(run_raw_tp(prog.as_fd()), 0);
     assert_eq!(find([192, 168, 44, 1]), Some(77));
@@ -409,13 +409,13 @@ fn lpm_trie_longest_prefix_match() {
 /// A raw_tp program pushing the u64 `value` with `bpf_map_push_elem`.
 fn prog_push(m: &Map, value: i32) -> std::os::fd::OwnedFd {
     let mut a = Asm::new();
-    a.push(BpfInsn::st_mem(op::DW, 10, -8, value))
+    a.push(Insn::st_mem(size::DW, 10, -8, value))
         .extend(ld_map(1, m))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -8))
-        .push(BpfInsn::mov64_imm(3, 0))
-        .push(BpfInsn::call(helper::MAP_PUSH_ELEM))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -8))
+        .push(Insn::mov64_imm(3, 0))
+        .push(Insn::call(helper::MAP_PUSH_ELEM))
+        .push(Insn::exit());
     load(ProgType::RawTracepoint, &a.finish(), "t_push")
 }
 
@@ -483,16 +483,16 @@ fn prog_array_tail_calls() {
     let jmp = m.as_prog_array().unwrap();
     let target = load(
         ProgType::Xdp,
-        &[BpfInsn::mov64_imm(0, 3), BpfInsn::exit()],
+        &[Insn::mov64_imm(0, 3), Insn::exit()],
         "t_target",
     );
     // Tail-calls slot 1; returns 1 (XDP_DROP) if the slot is empty.
     let mut a = Asm::new();
     a.extend(ld_map(2, &m))
-        .push(BpfInsn::mov64_imm(3, 1))
-        .push(BpfInsn::call(helper::TAIL_CALL))
-        .push(BpfInsn::mov64_imm(0, 1))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_imm(3, 1))
+        .push(Insn::call(helper::TAIL_CALL))
+        .push(Insn::mov64_imm(0, 1))
+        .push(Insn::exit());
     let caller = load(ProgType::Xdp, &a.finish(), "t_caller");
     assert_eq!(run_xdp(caller.as_fd(), 1), 1);
     jmp.set(1, target.as_fd(), 0).unwrap();
@@ -516,19 +516,19 @@ fn stack_trace_map_filled_by_a_program() {
     // r0 = bpf_get_stackid(ctx, stacks, 0) (the kernel stack of the test run); ids[0] = r0.
     let mut a = Asm::new();
     a.extend(ld_map(2, &st))
-        .push(BpfInsn::mov64_imm(3, 0))
-        .push(BpfInsn::call(helper::GET_STACKID))
-        .push(BpfInsn::stx_mem(op::DW, 10, 0, -16))
-        .push(BpfInsn::st_mem(op::W, 10, -4, 0))
+        .push(Insn::mov64_imm(3, 0))
+        .push(Insn::call(helper::GET_STACKID))
+        .push(Insn::stx_mem(size::DW, 10, 0, -16))
+        .push(Insn::st_mem(size::W, 10, -4, 0))
         .extend(ld_map(1, &ids))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -4))
-        .push(BpfInsn::mov64_reg(3, 10))
-        .push(BpfInsn::add64_imm(3, -16))
-        .push(BpfInsn::mov64_imm(4, 0))
-        .push(BpfInsn::call(helper::MAP_UPDATE_ELEM))
-        .push(BpfInsn::mov64_imm(0, 0))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -4))
+        .push(Insn::mov64_reg(3, 10))
+        .push(Insn::add64_imm(3, -16))
+        .push(Insn::mov64_imm(4, 0))
+        .push(Insn::call(helper::MAP_UPDATE_ELEM))
+        .push(Insn::mov64_imm(0, 0))
+        .push(Insn::exit());
     let prog = load(ProgType::RawTracepoint, &a.finish(), "t_stackid");
     run_raw_tp(prog.as_fd());
     let id = ids.as_array::<i64>().unwrap().get(0, 0).unwrap();
@@ -575,25 +575,25 @@ fn maps_of_maps() {
 
     // A program looks up outer[0] and writes inner[1] = 99.
     let mut a = Asm::new();
-    a.push(BpfInsn::st_mem(op::W, 10, -4, 0))
+    a.push(Insn::st_mem(size::W, 10, -4, 0))
         .extend(ld_map(1, &aom_map))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -4))
-        .push(BpfInsn::call(helper::MAP_LOOKUP_ELEM))
-        .jump(BpfInsn::jeq_imm(0, 0, 0), "out")
-        .push(BpfInsn::mov64_reg(1, 0))
-        .push(BpfInsn::st_mem(op::W, 10, -8, 1))
-        .push(BpfInsn::st_mem(op::DW, 10, -16, 99))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -8))
-        .push(BpfInsn::mov64_reg(3, 10))
-        .push(BpfInsn::add64_imm(3, -16))
-        .push(BpfInsn::mov64_imm(4, 0))
-        .push(BpfInsn::call(helper::MAP_UPDATE_ELEM))
-        .push(BpfInsn::exit())
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -4))
+        .push(Insn::call(helper::MAP_LOOKUP_ELEM))
+        .jump(Insn::jeq_imm(0, 0, 0), "out")
+        .push(Insn::mov64_reg(1, 0))
+        .push(Insn::st_mem(size::W, 10, -8, 1))
+        .push(Insn::st_mem(size::DW, 10, -16, 99))
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -8))
+        .push(Insn::mov64_reg(3, 10))
+        .push(Insn::add64_imm(3, -16))
+        .push(Insn::mov64_imm(4, 0))
+        .push(Insn::call(helper::MAP_UPDATE_ELEM))
+        .push(Insn::exit())
         .label("out")
-        .push(BpfInsn::mov64_imm(0, -1))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_imm(0, -1))
+        .push(Insn::exit());
     let prog = load(ProgType::RawTracepoint, &a.finish(), "t_inner_upd");
     assert_eq!(run_raw_tp(prog.as_fd()), 0);
     assert_eq!(inner.as_array::<u64>().unwrap().get(1, 0).unwrap(), 99);
@@ -631,10 +631,10 @@ fn sock_map_and_sock_hash() {
 fn prog_redirect(m: &Map, index: i32) -> std::os::fd::OwnedFd {
     let mut a = Asm::new();
     a.extend(ld_map(1, m))
-        .push(BpfInsn::mov64_imm(2, index))
-        .push(BpfInsn::mov64_imm(3, 2))
-        .push(BpfInsn::call(helper::REDIRECT_MAP))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_imm(2, index))
+        .push(Insn::mov64_imm(3, 2))
+        .push(Insn::call(helper::REDIRECT_MAP))
+        .push(Insn::exit());
     load(ProgType::Xdp, &a.finish(), "t_redirect")
 }
 

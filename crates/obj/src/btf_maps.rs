@@ -2,8 +2,8 @@
 //! members encode the definition (`__uint(type, ...)` is `int (*type)[N]`, `__type(key, T)`
 //! is `T *key`, `__array(values, T)` is `T *values[]`), as libbpf's `parse_btf_map_def`.
 
+use corebpf_abi::MapType;
 use corebpf_btf::{Btf, Kind, Type};
-use corebpf_sys::MapType;
 
 use crate::elf::{Elf, Section, Symbol};
 use crate::error::{ObjError, Result};

@@ -5,10 +5,10 @@
 //! records per ELF section, finds the function each one patches, and logs libbpf's
 //! `sec '<sec>': found N CO-RE relocations` line.
 
-use corebpf_btf::relo::{patch_insn, RawInsn, ReloFailure, Relocator, TargetSet};
+use corebpf_btf::relo::{patch_insn, ReloFailure, Relocator, TargetSet};
 use corebpf_btf::CoreReloKind;
 
-use crate::{Insn, ObjectSpec};
+use crate::ObjectSpec;
 
 /// One applied CO-RE relocation, for reports (`corebpf relocate`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,14 +72,6 @@ pub enum CoreError {
         /// The byte offset.
         byte_off: u32,
     },
-}
-
-fn to_raw(i: &Insn) -> RawInsn {
-    RawInsn::from_bytes(i.to_bytes())
-}
-
-fn from_raw(r: RawInsn) -> Insn {
-    Insn::from_bytes(r.to_bytes())
 }
 
 /// One record's result from [`ObjectSpec::relocate_core_all`].
@@ -212,9 +204,10 @@ impl ObjectSpec {
                 insn: insn_idx,
             });
         }
-        let mut raw: Vec<RawInsn> = f.insns.iter().map(to_raw).collect();
+        // Patched on a copy: a failed patch leaves the function's instructions alone.
+        let mut copy = f.insns.clone();
         let mut lines = Vec::new();
-        let patched = patch_insn(&mut raw, insn_idx, &name, i, &resolved.res, &mut |l| {
+        let patched = patch_insn(&mut copy, insn_idx, &name, i, &resolved.res, &mut |l| {
             lines.push(l)
         });
         for l in lines {
@@ -229,10 +222,8 @@ impl ObjectSpec {
             })
         })?;
         // Only the patched instruction (and an LD_IMM64's second half) changed.
-        let end = (insn_idx + 2).min(raw.len());
-        for (dst, src) in f.insns[insn_idx..end].iter_mut().zip(&raw[insn_idx..end]) {
-            *dst = from_raw(*src);
-        }
+        let end = (insn_idx + 2).min(copy.len());
+        f.insns[insn_idx..end].copy_from_slice(&copy[insn_idx..end]);
         Ok(CoreOutcome {
             section: section.to_string(),
             relo_idx: i,

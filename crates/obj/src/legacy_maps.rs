@@ -2,7 +2,7 @@
 //! read them. The record size is the section size divided by the number of map symbols, so
 //! objects with larger, extended records still parse (extra bytes must be zero).
 
-use corebpf_sys::MapType;
+use corebpf_abi::MapType;
 
 use crate::elf::{Elf, Section, STT_SECTION};
 use crate::error::{ObjError, Result};

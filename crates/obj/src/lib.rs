@@ -14,6 +14,7 @@
 //! }
 //! # Ok::<(), corebpf_obj::ObjError>(())
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod asm;
@@ -25,7 +26,6 @@ mod elf;
 mod error;
 mod externs;
 pub mod helpers;
-pub mod insn;
 mod kconfig;
 mod ksyms;
 mod legacy_maps;
@@ -36,11 +36,14 @@ mod reloc;
 pub mod section;
 mod struct_ops;
 
+/// `struct bpf_insn` and the instruction set's constants: `corebpf-abi`'s, re-exported.
+pub use corebpf_abi::insn;
+
+pub use corebpf_abi::Insn;
 pub use error::{ObjError, Result};
 pub use externs::{
     ExternKind, ExternSpec, ExternValue, KconfigType, KsymKind, KCONFIG_SEC, KSYMS_SEC,
 };
-pub use insn::Insn;
 pub use kconfig::{kernel_version, parse_kernel_release, KernelConfig};
 pub use ksyms::kallsyms_lookup;
 pub use link::{

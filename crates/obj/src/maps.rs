@@ -1,8 +1,8 @@
 //! [`MapSpec`]: a map definition as the object declares it, whichever way it was declared
 //! (BTF-defined `.maps`, legacy `maps`, global data sections, `.kconfig`, `.struct_ops`).
 
-use corebpf_sys::consts::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
-use corebpf_sys::MapType;
+use corebpf_abi::consts::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
+use corebpf_abi::MapType;
 
 use crate::elf::Elf;
 

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use corebpf_abi::{AttachType, ProgType};
 use corebpf_btf::{Btf, BtfExt, CoreRelo, FuncInfo, LineInfo};
-use corebpf_sys::{AttachType, ProgType};
 
 use crate::elf::{Elf, STB_LOCAL, STT_FUNC};
 use crate::error::{ObjError, Result};
@@ -214,12 +214,12 @@ impl ObjectSpec {
                 0,
                 MapKind::Kconfig,
             );
-            m.map_type = corebpf_sys::MapType::Array;
+            m.map_type = corebpf_abi::MapType::Array;
             m.key_size = 4;
             m.value_size = kcfg_size;
             m.max_entries = 1;
             m.map_flags =
-                corebpf_sys::consts::BPF_F_RDONLY_PROG | corebpf_sys::consts::BPF_F_MMAPABLE;
+                corebpf_abi::consts::BPF_F_RDONLY_PROG | corebpf_abi::consts::BPF_F_MMAPABLE;
             m.freeze = true;
             m.btf_value_type_id = btf
                 .as_ref()

@@ -4,7 +4,7 @@
 //! Matching follows libbpf 1.x: a definition ending in `+` (`kprobe+`) matches the bare
 //! prefix or the prefix followed by `/target`; every other definition matches exactly.
 
-use corebpf_sys::{AttachType, ProgType};
+use corebpf_abi::{AttachType, ProgType};
 
 /// How a program of this convention is attached (what a later `attach()` dispatches on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,9 +2,9 @@
 //! `tcp_congestion_ops`) whose function pointer members are set to `struct_ops/` programs
 //! by relocations (libbpf's `init_struct_ops_maps` and `collect_st_ops_relos`).
 
+use corebpf_abi::consts::BPF_F_LINK;
+use corebpf_abi::MapType;
 use corebpf_btf::{Btf, Kind};
-use corebpf_sys::consts::BPF_F_LINK;
-use corebpf_sys::MapType;
 
 use crate::elf::{Elf, Section};
 use crate::error::{ObjError, Result};

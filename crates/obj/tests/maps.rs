@@ -4,9 +4,9 @@
 mod common;
 
 use common::{parse, CLANGS};
+use corebpf_abi::consts::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG};
+use corebpf_abi::{MapType, ProgType};
 use corebpf_obj::{DataKind, MapKind, MapRelocKind, Pinning, SlotTarget};
-use corebpf_sys::consts::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG};
-use corebpf_sys::{MapType, ProgType};
 
 #[test]
 fn obj_maps_btf_defined() {

@@ -5,8 +5,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::{parse, CLANGS};
+use corebpf_abi::{AttachType as A, ProgType as P};
 use corebpf_obj::{disasm, LinkedProgram, ObjectSpec};
-use corebpf_sys::{AttachType as A, ProgType as P};
 
 /// (program, section, type, expected attach type, attach target, sleepable)
 type SecCase = (

@@ -4,6 +4,9 @@ use std::io;
 
 use nix::errno::Errno;
 
+/// Kept here so `corebpf_sys::error::UnknownValue` still names it; it is `corebpf-abi`'s.
+pub use corebpf_abi::UnknownValue;
+
 /// `ENOTSUPP`, a kernel-internal errno (524) that BPF commands leak to user space.
 pub const ENOTSUPP: i32 = 524;
 
@@ -212,16 +215,6 @@ fn render_log(log: Option<&str>) -> String {
         }
         _ => String::new(),
     }
-}
-
-/// A `u32` that names no known variant of a kernel enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} value {value}")]
-pub struct UnknownValue {
-    /// Which enum was being converted, e.g. `"bpf_prog_type"`.
-    pub kind: &'static str,
-    /// The value that matched no variant.
-    pub value: u32,
 }
 
 #[cfg(test)]

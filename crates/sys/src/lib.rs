@@ -5,17 +5,16 @@
 //!
 //! Modules are named after what they hold: [`map`], [`prog`], [`link`], [`obj`]
 //! (pinning and ids), [`info`], [`btf`], [`perf`], [`probe`], [`mmap`], [`netlink`],
-//! [`socket`] (socket filters), [`consts`], [`insn`].
+//! [`socket`] (socket filters). [`consts`] (kernel enums and flags) and [`insn`] ([`Insn`],
+//! `struct bpf_insn`) are `corebpf-abi`'s, re-exported here.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod attr;
 pub mod btf;
-pub mod consts;
 pub mod error;
 pub mod info;
-pub mod insn;
 pub mod link;
 pub mod map;
 pub mod mmap;
@@ -27,11 +26,12 @@ pub mod prog;
 pub mod socket;
 mod sys;
 
+pub use corebpf_abi::{consts, insn};
+
 pub use btf::btf_load;
-pub use consts::{AttachType, Cmd, LinkType, MapType, ProgType, StatsType};
+pub use corebpf_abi::{AttachType, Cmd, Insn, LinkType, MapType, ProgType, StatsType};
 pub use error::{SysError, UnknownValue};
 pub use info::{btf_data, btf_info, link_details, link_info, map_info, prog_info, prog_map_ids};
-pub use insn::BpfInsn;
 pub use link::{
     iter_create, link_create, link_detach, link_update, raw_tracepoint_open, IterInfo,
     LinkCreateAttr, LinkCreateOpts,

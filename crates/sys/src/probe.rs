@@ -11,7 +11,7 @@ use crate::consts::{
     AttachType, MapType, ProgType, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_PSEUDO_MAP_VALUE,
 };
 use crate::error::SysError;
-use crate::insn::{insns_to_bytes, op, BpfInsn};
+use crate::insn::{size, Insn};
 use crate::link::{link_create_raw, LinkCreateAttr, LinkCreateOpts};
 use crate::map::{map_create, MapCreateAttr};
 use crate::prog::{prog_bind_map, AttachTarget, ProgLoadAttr};
@@ -287,10 +287,10 @@ fn create_map(attr: &MapCreateAttr<'_>) -> Result<OwnedFd, SysError> {
 
 fn try_load(
     prog_type: ProgType,
-    insns: &[BpfInsn],
+    insns: &[Insn],
     tweak: impl FnOnce(&mut ProgLoadAttr<'_>),
 ) -> Result<OwnedFd, SysError> {
-    let bytes = insns_to_bytes(insns);
+    let bytes = Insn::encode_all(insns);
     let mut attr = ProgLoadAttr {
         prog_type,
         insns: &bytes,
@@ -301,8 +301,8 @@ fn try_load(
     memlock_retry(|| crate::prog::load_quiet(&attr))
 }
 
-fn ret0() -> [BpfInsn; 2] {
-    [BpfInsn::mov64_imm(0, 0), BpfInsn::exit()]
+fn ret0() -> [Insn; 2] {
+    [Insn::mov64_imm(0, 0), Insn::exit()]
 }
 
 fn small_map(
@@ -371,13 +371,13 @@ fn probe_global_data() -> bool {
         return false;
     };
     use std::os::fd::AsRawFd;
-    let ld = BpfInsn::ld_imm64(1, BPF_PSEUDO_MAP_VALUE, map.as_raw_fd(), 16);
+    let ld = Insn::ld_imm64(1, BPF_PSEUDO_MAP_VALUE, map.as_raw_fd(), 16);
     let insns = [
         ld[0],
         ld[1],
-        BpfInsn::st_mem(op::DW, 1, 0, 42),
-        BpfInsn::mov64_imm(0, 0),
-        BpfInsn::exit(),
+        Insn::st_mem(size::DW, 1, 0, 42),
+        Insn::mov64_imm(0, 0),
+        Insn::exit(),
     ];
     try_load(ProgType::SocketFilter, &insns, |_| {}).is_ok()
 }
@@ -385,12 +385,12 @@ fn probe_global_data() -> bool {
 /// A tracepoint program calling `bpf_probe_read_kernel` (113).
 fn probe_probe_read_kernel() -> bool {
     let insns = [
-        BpfInsn::mov64_reg(1, 10),
-        BpfInsn::add64_imm(1, -8),
-        BpfInsn::mov64_imm(2, 8),
-        BpfInsn::mov64_imm(3, 0),
-        BpfInsn::call(113),
-        BpfInsn::exit(),
+        Insn::mov64_reg(1, 10),
+        Insn::add64_imm(1, -8),
+        Insn::mov64_imm(2, 8),
+        Insn::mov64_imm(3, 0),
+        Insn::call(113),
+        Insn::exit(),
     ];
     try_load(ProgType::Tracepoint, &insns, |_| {}).is_ok()
 }
@@ -411,7 +411,7 @@ fn probe_memcg_account() -> bool {
     // bpf_ktime_get_coarse_ns (160) arrived in 5.11 together with memcg accounting.
     // Loaded without `memlock_retry`, which asks this very probe; an EPERM from a
     // spent RLIMIT_MEMLOCK can only happen on kernels without memcg accounting.
-    let bytes = insns_to_bytes(&[BpfInsn::call(160), BpfInsn::exit()]);
+    let bytes = Insn::encode_all(&[Insn::call(160), Insn::exit()]);
     crate::prog::load_quiet(&ProgLoadAttr {
         prog_type: ProgType::SocketFilter,
         insns: &bytes,
@@ -426,7 +426,7 @@ fn probe_bpf_cookie() -> bool {
     // bpf_get_attach_cookie (174).
     try_load(
         ProgType::Tracepoint,
-        &[BpfInsn::call(174), BpfInsn::exit()],
+        &[Insn::call(174), Insn::exit()],
         |_| {},
     )
     .is_ok()
@@ -524,7 +524,7 @@ fn run_prog_type_probe(prog_type: ProgType) -> bool {
         ProgType::Tracing | ProgType::Lsm | ProgType::StructOps | ProgType::Ext => {
             // These need a real attach target; with BTF id 1 the load fails, but only
             // types the kernel knows get as far as writing a verifier log.
-            let bytes = insns_to_bytes(&ret0());
+            let bytes = Insn::encode_all(&ret0());
             let attr = ProgLoadAttr {
                 prog_type,
                 insns: &bytes,
@@ -563,11 +563,7 @@ fn run_prog_type_probe(prog_type: ProgType) -> bool {
         ProgType::SkSkb | ProgType::SkMsg | ProgType::LircMode2 => {
             try_load(prog_type, &ret0(), |_| {})
         }
-        _ => try_load(
-            prog_type,
-            &[BpfInsn::mov64_imm(0, 1), BpfInsn::exit()],
-            |_| {},
-        ),
+        _ => try_load(prog_type, &[Insn::mov64_imm(0, 1), Insn::exit()], |_| {}),
     };
     r.is_ok()
 }

@@ -5,7 +5,6 @@ mod common;
 
 use std::os::fd::AsFd;
 
-use corebpf_sys::insn::insns_to_bytes;
 use corebpf_sys::*;
 
 #[test]
@@ -17,7 +16,7 @@ fn create_drop_cycles_do_not_leak_fds() {
     assert_eq!(perf_links, common::kernel_at_least(5, 15));
     let _ = possible_cpus();
     let before = common::open_fds();
-    let bad = insns_to_bytes(&[BpfInsn::mov64_reg(0, 2), BpfInsn::exit()]);
+    let bad = Insn::encode_all(&[Insn::mov64_reg(0, 2), Insn::exit()]);
     for i in 0..50 {
         let m = common::map(MapType::Hash, 4, 4, 8, "t_leak");
         map_update_elem(&m, &(i as u32).to_ne_bytes(), &[0; 4], 0).unwrap();

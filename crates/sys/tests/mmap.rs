@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
 
 use corebpf_sys::consts::{BPF_F_MMAPABLE, BPF_PSEUDO_MAP_FD};
-use corebpf_sys::insn::op;
+use corebpf_sys::insn::size;
 use corebpf_sys::mmap::{page_size, MmapRegion};
 use corebpf_sys::*;
 
@@ -42,18 +42,18 @@ fn ringbuf_record_is_visible_through_mmap() {
     let size = page as u32 * 4;
     let rb = common::map(MapType::RingBuf, 0, 0, size, "t_ringbuf");
     // XDP program: *(u64 *)(r10 - 8) = 0x11223344; bpf_ringbuf_output(rb, r10 - 8, 8, 0); return XDP_PASS
-    let ld = BpfInsn::ld_imm64(1, BPF_PSEUDO_MAP_FD, rb.as_fd().as_raw_fd(), 0);
+    let ld = Insn::ld_imm64(1, BPF_PSEUDO_MAP_FD, rb.as_fd().as_raw_fd(), 0);
     let insns = [
-        BpfInsn::st_mem(op::DW, 10, -8, 0x1122_3344),
+        Insn::st_mem(size::DW, 10, -8, 0x1122_3344),
         ld[0],
         ld[1],
-        BpfInsn::mov64_reg(2, 10),
-        BpfInsn::add64_imm(2, -8),
-        BpfInsn::mov64_imm(3, 8),
-        BpfInsn::mov64_imm(4, 0),
-        BpfInsn::call(130),
-        BpfInsn::mov64_imm(0, 2),
-        BpfInsn::exit(),
+        Insn::mov64_reg(2, 10),
+        Insn::add64_imm(2, -8),
+        Insn::mov64_imm(3, 8),
+        Insn::mov64_imm(4, 0),
+        Insn::call(130),
+        Insn::mov64_imm(0, 2),
+        Insn::exit(),
     ];
     let prog = common::load(ProgType::Xdp, &insns, "t_rb_out");
     let r = prog_test_run(

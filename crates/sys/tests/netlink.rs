@@ -23,12 +23,12 @@ fn xdp_attach_replace_detach_in_private_netns() {
         let lo = ifindex("lo").unwrap();
         let pass = common::load(
             ProgType::Xdp,
-            &[BpfInsn::mov64_imm(0, 2), BpfInsn::exit()],
+            &[Insn::mov64_imm(0, 2), Insn::exit()],
             "t_xdp_pass",
         );
         let drop_ = common::load(
             ProgType::Xdp,
-            &[BpfInsn::mov64_imm(0, 1), BpfInsn::exit()],
+            &[Insn::mov64_imm(0, 1), Insn::exit()],
             "t_xdp_drop",
         );
         let pass_id = prog_info(pass.as_fd()).unwrap().id;
@@ -91,7 +91,7 @@ fn xdp_and_tcx_links_in_private_netns() {
 
         let xdp = common::load(
             ProgType::Xdp,
-            &[BpfInsn::mov64_imm(0, 2), BpfInsn::exit()],
+            &[Insn::mov64_imm(0, 2), Insn::exit()],
             "t_xdp_link",
         );
         let mut attr = LinkCreateAttr::new(
@@ -110,7 +110,7 @@ fn xdp_and_tcx_links_in_private_netns() {
         // LINK_UPDATE swaps the program; LINK_DETACH leaves a defunct link.
         let xdp2 = common::load(
             ProgType::Xdp,
-            &[BpfInsn::mov64_imm(0, 2), BpfInsn::exit()],
+            &[Insn::mov64_imm(0, 2), Insn::exit()],
             "t_xdp_link2",
         );
         link_update(link.as_fd(), xdp2.as_fd(), Some(xdp.as_fd())).unwrap();

@@ -132,7 +132,7 @@ fn kprobe_multi_matches_version_and_fprobe_config() {
         "kprobe PMU: {has_kprobes}, CONFIG_FPROBE: {fprobe}, kprobe-multi links: {multi} (expected {want})"
     );
     assert_eq!(multi, want, "kprobe-multi probe");
-    let bytes = corebpf_sys::insn::insns_to_bytes(&common::ret0());
+    let bytes = corebpf_sys::insn::Insn::encode_all(&common::ret0());
     let prog = prog_load(
         &ProgLoadAttr {
             prog_type: ProgType::Kprobe,

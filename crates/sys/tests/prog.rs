@@ -5,24 +5,24 @@ mod common;
 
 use std::os::fd::AsFd;
 
-use corebpf_sys::insn::{insns_to_bytes, op};
+use corebpf_sys::insn::{class, jmp, size, src};
 use corebpf_sys::*;
 
 /// XDP: if the packet has 4 bytes, return `*(u32 *)data + 42` and set `data[0] = 0xab`;
 /// otherwise `XDP_DROP`.
-fn xdp_add42() -> Vec<BpfInsn> {
+fn xdp_add42() -> Vec<Insn> {
     vec![
-        BpfInsn::ldx_mem(op::W, 2, 1, 0),
-        BpfInsn::ldx_mem(op::W, 3, 1, 4),
-        BpfInsn::mov64_reg(4, 2),
-        BpfInsn::add64_imm(4, 4),
-        BpfInsn::new(op::JMP | 0x20 | op::X, 4, 3, 4, 0), // if r4 > r3 goto +4
-        BpfInsn::ldx_mem(op::W, 0, 2, 0),
-        BpfInsn::add64_imm(0, 42),
-        BpfInsn::st_mem(op::B, 2, 0, 0xab),
-        BpfInsn::exit(),
-        BpfInsn::mov64_imm(0, 1),
-        BpfInsn::exit(),
+        Insn::ldx_mem(size::W, 2, 1, 0),
+        Insn::ldx_mem(size::W, 3, 1, 4),
+        Insn::mov64_reg(4, 2),
+        Insn::add64_imm(4, 4),
+        Insn::new(class::JMP | jmp::JGT | src::X, 4, 3, 4, 0), // if r4 > r3 goto +4
+        Insn::ldx_mem(size::W, 0, 2, 0),
+        Insn::add64_imm(0, 42),
+        Insn::st_mem(size::B, 2, 0, 0xab),
+        Insn::exit(),
+        Insn::mov64_imm(0, 1),
+        Insn::exit(),
     ]
 }
 
@@ -60,9 +60,9 @@ fn socket_filter_sees_skb_len() {
     let prog = common::load(
         ProgType::SocketFilter,
         &[
-            BpfInsn::ldx_mem(op::W, 0, 1, 0),
-            BpfInsn::add64_imm(0, 42),
-            BpfInsn::exit(),
+            Insn::ldx_mem(size::W, 0, 1, 0),
+            Insn::add64_imm(0, 42),
+            Insn::exit(),
         ],
         "t_sock_len",
     );
@@ -82,8 +82,8 @@ fn socket_filter_sees_skb_len() {
 #[test]
 fn verifier_rejection_carries_the_log() {
     // r0 = r2 (uninitialized); exit
-    let insns = [BpfInsn::mov64_reg(0, 2), BpfInsn::exit()];
-    let bytes = insns_to_bytes(&insns);
+    let insns = [Insn::mov64_reg(0, 2), Insn::exit()];
+    let bytes = Insn::encode_all(&insns);
     let attr = ProgLoadAttr {
         prog_type: ProgType::SocketFilter,
         insns: &bytes,
@@ -121,7 +121,7 @@ fn verifier_rejection_carries_the_log() {
 
 #[test]
 fn successful_load_with_log_level_fills_buffer() {
-    let bytes = insns_to_bytes(&common::ret0());
+    let bytes = Insn::encode_all(&common::ret0());
     let mut buf = vec![0u8; 64 * 1024];
     let fd = prog_load(
         &ProgLoadAttr {

@@ -5,7 +5,6 @@ mod common;
 
 use std::process::Command;
 
-use corebpf_sys::insn::insns_to_bytes;
 use corebpf_sys::*;
 
 const CHILD_ENV: &str = "COREBPF_SYS_UNPRIVILEGED_CHILD";
@@ -49,7 +48,7 @@ fn child_checks() {
         );
     }
     // XDP needs CAP_BPF + CAP_NET_ADMIN even where unprivileged BPF is allowed.
-    let bytes = insns_to_bytes(&[BpfInsn::mov64_imm(0, 2), BpfInsn::exit()]);
+    let bytes = Insn::encode_all(&[Insn::mov64_imm(0, 2), Insn::exit()]);
     let e = prog_load(
         &ProgLoadAttr {
             prog_type: ProgType::Xdp,

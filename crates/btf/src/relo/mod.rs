@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 pub use calc::Resolution;
-pub use patch::{patch_insn, RawInsn, POISON_HELPER};
+pub use patch::{is_poison, patch_insn, POISON_HELPER};
 pub use spec::{Accessor, Spec, MAX_SPEC_LEN};
 
 use crate::ext::{CoreRelo, CoreReloKind};

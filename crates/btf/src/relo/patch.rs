@@ -1,6 +1,8 @@
 //! Patching one instruction with a relocation's result, libbpf's `bpf_core_patch_insn`,
 //! including poisoning and the load/store size adjustment.
 
+use corebpf_abi::insn::{class, size, src, Insn};
+
 use super::calc::Resolution;
 use super::ReloError;
 
@@ -8,81 +10,24 @@ use super::ReloError;
 /// `invalid func unknown#195896080` if it is reachable.
 pub const POISON_HELPER: i32 = 195_896_080;
 
-/// A BPF instruction as the kernel lays it out (`struct bpf_insn`), for patching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawInsn {
-    /// Opcode.
-    pub code: u8,
-    /// Destination register in the low nibble, source register in the high nibble.
-    pub regs: u8,
-    /// Signed offset.
-    pub off: i16,
-    /// Signed immediate.
-    pub imm: i32,
-}
-
-const CLASS_LD: u8 = 0x00;
-const CLASS_LDX: u8 = 0x01;
-const CLASS_ST: u8 = 0x02;
-const CLASS_STX: u8 = 0x03;
-const CLASS_ALU: u8 = 0x04;
-const CLASS_ALU64: u8 = 0x07;
-const LD_IMM64: u8 = 0x18;
-const CALL: u8 = 0x85;
-
-impl RawInsn {
-    /// Decodes 8 little-endian bytes.
-    pub fn from_bytes(b: [u8; 8]) -> RawInsn {
-        RawInsn {
-            code: b[0],
-            regs: b[1],
-            off: i16::from_le_bytes([b[2], b[3]]),
-            imm: i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-        }
-    }
-
-    /// Encodes as 8 little-endian bytes.
-    pub fn to_bytes(self) -> [u8; 8] {
-        let off = self.off.to_le_bytes();
-        let imm = self.imm.to_le_bytes();
-        [
-            self.code, self.regs, off[0], off[1], imm[0], imm[1], imm[2], imm[3],
-        ]
-    }
-
-    fn class(self) -> u8 {
-        self.code & 0x07
-    }
-
-    /// Whether this is a poisoned CO-RE instruction.
-    pub fn is_poison(self) -> bool {
-        self.code == CALL && self.imm == POISON_HELPER
-    }
-}
-
-/// Bytes accessed by a load/store for its size bits.
-fn mem_size(code: u8) -> u32 {
-    match code & 0x18 {
-        0x00 => 4,
-        0x08 => 2,
-        0x10 => 1,
-        _ => 8,
-    }
+/// Whether `insn` is a poisoned CO-RE instruction (a call of [`POISON_HELPER`]).
+pub fn is_poison(insn: &Insn) -> bool {
+    insn.is_call() && insn.imm == POISON_HELPER
 }
 
 /// Size bits for a load/store of `bytes`.
 fn size_bits(bytes: u32) -> Option<u8> {
     Some(match bytes {
-        4 => 0x00,
-        2 => 0x08,
-        1 => 0x10,
-        8 => 0x18,
+        4 => size::W,
+        2 => size::H,
+        1 => size::B,
+        8 => size::DW,
         _ => return None,
     })
 }
 
 fn poison(
-    insns: &mut [RawInsn],
+    insns: &mut [Insn],
     idx: usize,
     prog: &str,
     relo_idx: usize,
@@ -90,7 +35,7 @@ fn poison(
 ) {
     // Poison the second half of an ldimm64 too, so the verifier doesn't report a
     // confusing "unknown opcode 00".
-    let n = if insns[idx].code == LD_IMM64 && idx + 1 < insns.len() {
+    let n = if insns[idx].is_ldimm64() && idx + 1 < insns.len() {
         2
     } else {
         1
@@ -99,19 +44,14 @@ fn poison(
         log(format!(
             "prog '{prog}': relo #{relo_idx}: substituting insn #{i} w/ invalid insn"
         ));
-        insns[i] = RawInsn {
-            code: CALL,
-            regs: 0,
-            off: 0,
-            imm: POISON_HELPER,
-        };
+        insns[i] = Insn::call(POISON_HELPER);
     }
 }
 
 /// Patches instruction `idx` of `insns` (a function's instructions) with `res`, logging
 /// each change in libbpf's words through `log`.
 pub fn patch_insn(
-    insns: &mut [RawInsn],
+    insns: &mut [Insn],
     idx: usize,
     prog: &str,
     relo_idx: usize,
@@ -135,8 +75,8 @@ pub fn patch_insn(
         new: new_val,
     };
     match insn.class() {
-        CLASS_ALU | CLASS_ALU64 => {
-            if insn.code & 0x08 != 0 {
+        class::ALU | class::ALU64 => {
+            if insn.src_kind() != src::K {
                 return Err(ReloError::UnexpectedInsn { insn: idx, reason: "ALU instruction with a register source".into() });
             }
             let got = insn.imm as i64 as u64;
@@ -148,7 +88,7 @@ pub fn patch_insn(
                 "prog '{prog}': relo #{relo_idx}: patched insn #{idx} (ALU/ALU64) imm {got} -> {new_val}"
             ));
         }
-        CLASS_LDX | CLASS_ST | CLASS_STX => {
+        class::LDX | class::ST | class::STX => {
             let got = insn.off as i64 as u64;
             if res.validate && got != orig_val {
                 return Err(unexpected("LDX/ST/STX", insn.off.to_string()));
@@ -168,7 +108,7 @@ pub fn patch_insn(
                 "prog '{prog}': relo #{relo_idx}: patched insn #{idx} (LDX/ST/STX) off {got} -> {new_val}"
             ));
             if res.new_sz != res.orig_sz {
-                let have = mem_size(insn.code);
+                let have = insn.size_bytes();
                 if have != res.orig_sz {
                     return Err(ReloError::UnexpectedInsn {
                         insn: idx,
@@ -186,12 +126,12 @@ pub fn patch_insn(
                 ));
             }
         }
-        CLASS_LD => {
+        class::LD => {
             let next = insns.get(idx + 1).copied();
-            let well_formed = insn.code == LD_IMM64
-                && insn.regs >> 4 == 0
+            let well_formed = insn.is_ldimm64()
+                && insn.src == 0
                 && insn.off == 0
-                && next.is_some_and(|n| n.code == 0 && n.regs == 0 && n.off == 0);
+                && next.is_some_and(|n| n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0);
             let Some(next) = next.filter(|_| well_formed) else {
                 return Err(ReloError::UnexpectedInsn { insn: idx, reason: "(LDIMM64) has unexpected form".into() });
             };
@@ -211,8 +151,8 @@ pub fn patch_insn(
                 reason: format!(
                     "trying to relocate unrecognized insn, code:{:#x}, src:{:#x}, dst:{:#x}, off:{:#x}, imm:{:#x}",
                     insn.code,
-                    insn.regs >> 4,
-                    insn.regs & 0xf,
+                    insn.src,
+                    insn.dst,
                     insn.off,
                     insn.imm
                 ),

@@ -6,9 +6,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use corebpf::map::Map;
 use corebpf::sys::consts::{BPF_F_TEST_RUN_ON_CPU, BPF_PSEUDO_MAP_FD};
-use corebpf::sys::insn::{insns_to_bytes, op};
+use corebpf::sys::insn::{alu, class, jmp, size, src};
 use corebpf::sys::{
-    prog_load, prog_test_run, BpfInsn, MapCreateAttr, MapType, ProgLoadAttr, ProgType, TestRunOpts,
+    prog_load, prog_test_run, Insn, MapCreateAttr, MapType, ProgLoadAttr, ProgType, TestRunOpts,
 };
 
 /// Helper ids used by the test programs.
@@ -69,11 +69,11 @@ pub fn map_with(attr: MapCreateAttr<'_>) -> Map {
 }
 
 /// Loads a program or panics with the error and verifier log.
-pub fn load(prog_type: ProgType, insns: &[BpfInsn], name: &str) -> OwnedFd {
+pub fn load(prog_type: ProgType, insns: &[Insn], name: &str) -> OwnedFd {
     // Before 5.11 programs are charged to RLIMIT_MEMLOCK (corebpf's loader and
     // `Map::create` raise it; this raw `prog_load` does not).
     corebpf::sys::bump_memlock_rlimit().expect("raise RLIMIT_MEMLOCK");
-    let bytes = insns_to_bytes(insns);
+    let bytes = Insn::encode_all(insns);
     prog_load(
         &ProgLoadAttr {
             prog_type,
@@ -150,29 +150,29 @@ pub fn pin_thread_to(cpu: u32) {
 }
 
 /// `dst = map` (`BPF_PSEUDO_MAP_FD`).
-pub fn ld_map(dst: u8, map: &impl AsFd) -> [BpfInsn; 2] {
-    BpfInsn::ld_imm64(dst, BPF_PSEUDO_MAP_FD, map.as_fd().as_raw_fd(), 0)
+pub fn ld_map(dst: u8, map: &impl AsFd) -> [Insn; 2] {
+    Insn::ld_imm64(dst, BPF_PSEUDO_MAP_FD, map.as_fd().as_raw_fd(), 0)
 }
 
 /// `dst = imm` (32-bit move, zero-extended).
-pub fn mov32_imm(dst: u8, imm: i32) -> BpfInsn {
-    BpfInsn::new(op::ALU | op::MOV | op::K, dst, 0, 0, imm)
+pub fn mov32_imm(dst: u8, imm: i32) -> Insn {
+    Insn::new(class::ALU | alu::MOV | src::K, dst, 0, 0, imm)
 }
 
 /// `dst &= imm` (64-bit).
-pub fn and64_imm(dst: u8, imm: i32) -> BpfInsn {
-    BpfInsn::new(op::ALU64 | 0x50 | op::K, dst, 0, 0, imm)
+pub fn and64_imm(dst: u8, imm: i32) -> Insn {
+    Insn::new(class::ALU64 | alu::AND | src::K, dst, 0, 0, imm)
 }
 
 /// `goto pc + off`.
-pub fn ja(off: i16) -> BpfInsn {
-    BpfInsn::new(op::JMP, 0, 0, off, 0)
+pub fn ja(off: i16) -> Insn {
+    Insn::new(class::JMP | jmp::JA, 0, 0, off, 0)
 }
 
 /// A small assembler with forward jumps to labels.
 #[derive(Default)]
 pub struct Asm {
-    pub insns: Vec<BpfInsn>,
+    pub insns: Vec<Insn>,
     fixups: Vec<(usize, &'static str)>,
     labels: Vec<(&'static str, usize)>,
 }
@@ -182,18 +182,18 @@ impl Asm {
         Self::default()
     }
 
-    pub fn push(&mut self, i: BpfInsn) -> &mut Self {
+    pub fn push(&mut self, i: Insn) -> &mut Self {
         self.insns.push(i);
         self
     }
 
-    pub fn extend(&mut self, i: impl IntoIterator<Item = BpfInsn>) -> &mut Self {
+    pub fn extend(&mut self, i: impl IntoIterator<Item = Insn>) -> &mut Self {
         self.insns.extend(i);
         self
     }
 
     /// A jump instruction whose offset will point at `label`.
-    pub fn jump(&mut self, i: BpfInsn, label: &'static str) -> &mut Self {
+    pub fn jump(&mut self, i: Insn, label: &'static str) -> &mut Self {
         self.fixups.push((self.insns.len(), label));
         self.insns.push(i);
         self
@@ -204,7 +204,7 @@ impl Asm {
         self
     }
 
-    pub fn finish(&mut self) -> Vec<BpfInsn> {
+    pub fn finish(&mut self) -> Vec<Insn> {
         for &(at, name) in &self.fixups {
             let target = self.labels.iter().find(|l| l.0 == name).expect("label").1;
             self.insns[at].off = (target as i64 - at as i64 - 1) as i16;
@@ -217,18 +217,18 @@ impl Asm {
 /// u64 value (`bpf_map_update_elem`, `BPF_ANY`); returns the helper's result.
 pub fn prog_update_u32_u64(map: &Map, key: u32, value_base: i32) -> OwnedFd {
     let mut a = Asm::new();
-    a.push(BpfInsn::st_mem(op::W, 10, -4, key as i32))
-        .push(BpfInsn::call(helper::GET_SMP_PROCESSOR_ID))
-        .push(BpfInsn::add64_imm(0, value_base))
-        .push(BpfInsn::stx_mem(op::DW, 10, 0, -16))
+    a.push(Insn::st_mem(size::W, 10, -4, key as i32))
+        .push(Insn::call(helper::GET_SMP_PROCESSOR_ID))
+        .push(Insn::add64_imm(0, value_base))
+        .push(Insn::stx_mem(size::DW, 10, 0, -16))
         .extend(ld_map(1, map))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -4))
-        .push(BpfInsn::mov64_reg(3, 10))
-        .push(BpfInsn::add64_imm(3, -16))
-        .push(BpfInsn::mov64_imm(4, 0))
-        .push(BpfInsn::call(helper::MAP_UPDATE_ELEM))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -4))
+        .push(Insn::mov64_reg(3, 10))
+        .push(Insn::add64_imm(3, -16))
+        .push(Insn::mov64_imm(4, 0))
+        .push(Insn::call(helper::MAP_UPDATE_ELEM))
+        .push(Insn::exit());
     load(ProgType::RawTracepoint, &a.finish(), "t_update")
 }
 
@@ -246,53 +246,53 @@ pub enum Emit {
 /// `counters[1]` (drops). Returns `XDP_PASS`.
 pub fn prog_emit_counter(counters: &Map, out: &Map, how: Emit) -> OwnedFd {
     let mut a = Asm::new();
-    a.push(BpfInsn::mov64_reg(6, 1))
-        .push(BpfInsn::st_mem(op::W, 10, -4, 0))
+    a.push(Insn::mov64_reg(6, 1))
+        .push(Insn::st_mem(size::W, 10, -4, 0))
         .extend(ld_map(1, counters))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -4))
-        .push(BpfInsn::call(helper::MAP_LOOKUP_ELEM))
-        .jump(BpfInsn::jeq_imm(0, 0, 0), "exit")
-        .push(BpfInsn::ldx_mem(op::DW, 1, 0, 0))
-        .push(BpfInsn::add64_imm(1, 1))
-        .push(BpfInsn::stx_mem(op::DW, 0, 1, 0))
-        .push(BpfInsn::stx_mem(op::DW, 10, 1, -72));
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -4))
+        .push(Insn::call(helper::MAP_LOOKUP_ELEM))
+        .jump(Insn::jeq_imm(0, 0, 0), "exit")
+        .push(Insn::ldx_mem(size::DW, 1, 0, 0))
+        .push(Insn::add64_imm(1, 1))
+        .push(Insn::stx_mem(size::DW, 0, 1, 0))
+        .push(Insn::stx_mem(size::DW, 10, 1, -72));
     for off in (-64..-8).step_by(8) {
-        a.push(BpfInsn::st_mem(op::DW, 10, off as i16, 0));
+        a.push(Insn::st_mem(size::DW, 10, off as i16, 0));
     }
     match how {
         Emit::RingBuf(flags) => {
             a.extend(ld_map(1, out))
-                .push(BpfInsn::mov64_reg(2, 10))
-                .push(BpfInsn::add64_imm(2, -72))
-                .push(BpfInsn::mov64_imm(3, 64))
-                .push(BpfInsn::mov64_imm(4, flags))
-                .push(BpfInsn::call(helper::RINGBUF_OUTPUT));
+                .push(Insn::mov64_reg(2, 10))
+                .push(Insn::add64_imm(2, -72))
+                .push(Insn::mov64_imm(3, 64))
+                .push(Insn::mov64_imm(4, flags))
+                .push(Insn::call(helper::RINGBUF_OUTPUT));
         }
         Emit::Perf => {
-            a.push(BpfInsn::mov64_reg(1, 6))
+            a.push(Insn::mov64_reg(1, 6))
                 .extend(ld_map(2, out))
                 .push(mov32_imm(3, -1)) // BPF_F_CURRENT_CPU
-                .push(BpfInsn::mov64_reg(4, 10))
-                .push(BpfInsn::add64_imm(4, -72))
-                .push(BpfInsn::mov64_imm(5, 64))
-                .push(BpfInsn::call(helper::PERF_EVENT_OUTPUT));
+                .push(Insn::mov64_reg(4, 10))
+                .push(Insn::add64_imm(4, -72))
+                .push(Insn::mov64_imm(5, 64))
+                .push(Insn::call(helper::PERF_EVENT_OUTPUT));
         }
     }
     // On failure (r0 != 0): counters[1] += 1.
-    a.jump(BpfInsn::jeq_imm(0, 0, 0), "exit")
-        .push(BpfInsn::st_mem(op::W, 10, -4, 1))
+    a.jump(Insn::jeq_imm(0, 0, 0), "exit")
+        .push(Insn::st_mem(size::W, 10, -4, 1))
         .extend(ld_map(1, counters))
-        .push(BpfInsn::mov64_reg(2, 10))
-        .push(BpfInsn::add64_imm(2, -4))
-        .push(BpfInsn::call(helper::MAP_LOOKUP_ELEM))
-        .jump(BpfInsn::jeq_imm(0, 0, 0), "exit")
-        .push(BpfInsn::ldx_mem(op::DW, 1, 0, 0))
-        .push(BpfInsn::add64_imm(1, 1))
-        .push(BpfInsn::stx_mem(op::DW, 0, 1, 0))
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -4))
+        .push(Insn::call(helper::MAP_LOOKUP_ELEM))
+        .jump(Insn::jeq_imm(0, 0, 0), "exit")
+        .push(Insn::ldx_mem(size::DW, 1, 0, 0))
+        .push(Insn::add64_imm(1, 1))
+        .push(Insn::stx_mem(size::DW, 0, 1, 0))
         .label("exit")
-        .push(BpfInsn::mov64_imm(0, 2))
-        .push(BpfInsn::exit());
+        .push(Insn::mov64_imm(0, 2))
+        .push(Insn::exit());
     load(ProgType::Xdp, &a.finish(), "t_emit")
 }
 
@@ -314,6 +314,6 @@ pub fn counter_of(rec: &[u8]) -> u64 {
 }
 
 /// `r0 = 0; exit`.
-pub fn prog_ret0() -> Vec<BpfInsn> {
-    vec![BpfInsn::mov64_imm(0, 0), BpfInsn::exit()]
+pub fn prog_ret0() -> Vec<Insn> {
+    vec![Insn::mov64_imm(0, 0), Insn::exit()]
 }

@@ -3,8 +3,7 @@
 
 use std::os::fd::OwnedFd;
 
-use corebpf_sys::insn::insns_to_bytes;
-use corebpf_sys::{prog_load, BpfInsn, MapCreateAttr, MapFd, MapType, ProgLoadAttr, ProgType};
+use corebpf_sys::{prog_load, Insn, MapCreateAttr, MapFd, MapType, ProgLoadAttr, ProgType};
 
 /// Creates a map or panics with the error.
 pub fn map(
@@ -26,8 +25,8 @@ pub fn map(
 }
 
 /// Loads a program from instructions or panics with the error (and log).
-pub fn load(prog_type: ProgType, insns: &[BpfInsn], name: &str) -> OwnedFd {
-    let bytes = insns_to_bytes(insns);
+pub fn load(prog_type: ProgType, insns: &[Insn], name: &str) -> OwnedFd {
+    let bytes = Insn::encode_all(insns);
     prog_load(
         &ProgLoadAttr {
             prog_type,
@@ -42,8 +41,8 @@ pub fn load(prog_type: ProgType, insns: &[BpfInsn], name: &str) -> OwnedFd {
 }
 
 /// `r0 = 0; exit`.
-pub fn ret0() -> Vec<BpfInsn> {
-    vec![BpfInsn::mov64_imm(0, 0), BpfInsn::exit()]
+pub fn ret0() -> Vec<Insn> {
+    vec![Insn::mov64_imm(0, 0), Insn::exit()]
 }
 
 /// Number of open fds of this process.

@@ -1,5 +1,6 @@
-//! [`Insn`]: one 8-byte `struct bpf_insn`, with opcode field accessors and the constants of
-//! the BPF instruction set (`BPF_LD`, `BPF_ALU64`, `BPF_JEQ`, ...).
+//! [`Insn`]: one 8-byte `struct bpf_insn`, with opcode field accessors, the constants of
+//! the BPF instruction set (`BPF_LD`, `BPF_ALU64`, `BPF_JEQ`, ...) and builders for
+//! hand-assembled programs (feature probes, tests).
 
 /// Size of one instruction in bytes (`BPF_INSN_SZ`).
 pub const INSN_SIZE: usize = 8;
@@ -124,24 +125,27 @@ pub mod jmp {
     pub const JSLE: u8 = 0xd0;
 }
 
-/// `src_reg` values with a special meaning (`BPF_PSEUDO_*`).
+/// `src_reg` values with a special meaning (`BPF_PSEUDO_*`, the same values as the
+/// `BPF_PSEUDO_*` constants of [`consts`](crate::consts)).
 pub mod pseudo {
+    use crate::consts;
+
     /// `LD_IMM64`: `imm` is a map fd.
-    pub const MAP_FD: u8 = 1;
+    pub const MAP_FD: u8 = consts::BPF_PSEUDO_MAP_FD;
     /// `LD_IMM64`: `imm` is a map fd, the second half's `imm` an offset into its value.
-    pub const MAP_VALUE: u8 = 2;
+    pub const MAP_VALUE: u8 = consts::BPF_PSEUDO_MAP_VALUE;
     /// `LD_IMM64`: `imm` is the BTF id of a kernel variable.
-    pub const BTF_ID: u8 = 3;
+    pub const BTF_ID: u8 = consts::BPF_PSEUDO_BTF_ID;
     /// `LD_IMM64`: `imm` is an instruction offset to a function (callbacks).
-    pub const FUNC: u8 = 4;
+    pub const FUNC: u8 = consts::BPF_PSEUDO_FUNC;
     /// `LD_IMM64`: `imm` is an index into `fd_array`.
-    pub const MAP_IDX: u8 = 5;
+    pub const MAP_IDX: u8 = consts::BPF_PSEUDO_MAP_IDX;
     /// `LD_IMM64`: `imm` is an index into `fd_array`, plus a value offset.
-    pub const MAP_IDX_VALUE: u8 = 6;
+    pub const MAP_IDX_VALUE: u8 = consts::BPF_PSEUDO_MAP_IDX_VALUE;
     /// `CALL`: `imm` is a pc-relative offset to a BPF function.
-    pub const CALL: u8 = 1;
+    pub const CALL: u8 = consts::BPF_PSEUDO_CALL;
     /// `CALL`: `imm` is the BTF id of a kernel function.
-    pub const KFUNC_CALL: u8 = 2;
+    pub const KFUNC_CALL: u8 = consts::BPF_PSEUDO_KFUNC_CALL;
 }
 
 /// One BPF instruction (`struct bpf_insn`). `LD_IMM64` occupies two consecutive `Insn`s:
@@ -301,6 +305,64 @@ impl Insn {
     }
 }
 
+/// Builders for hand-assembled programs (feature probes, tests, benchmarks).
+impl Insn {
+    /// `dst = imm` (64-bit).
+    pub const fn mov64_imm(dst: u8, imm: i32) -> Insn {
+        Insn::new(class::ALU64 | alu::MOV | src::K, dst, 0, 0, imm)
+    }
+
+    /// `dst = src` (64-bit).
+    pub const fn mov64_reg(dst: u8, src: u8) -> Insn {
+        Insn::new(class::ALU64 | alu::MOV | src::X, dst, src, 0, 0)
+    }
+
+    /// `dst += imm` (64-bit).
+    pub const fn add64_imm(dst: u8, imm: i32) -> Insn {
+        Insn::new(class::ALU64 | alu::ADD | src::K, dst, 0, 0, imm)
+    }
+
+    /// `dst = *(size *)(src + off)`; `size` is one of [`size::W`], [`size::H`], [`size::B`],
+    /// [`size::DW`].
+    pub const fn ldx_mem(size: u8, dst: u8, src: u8, off: i16) -> Insn {
+        Insn::new(class::LDX | mode::MEM | size, dst, src, off, 0)
+    }
+
+    /// `*(size *)(dst + off) = src`.
+    pub const fn stx_mem(size: u8, dst: u8, src: u8, off: i16) -> Insn {
+        Insn::new(class::STX | mode::MEM | size, dst, src, off, 0)
+    }
+
+    /// `*(size *)(dst + off) = imm`.
+    pub const fn st_mem(size: u8, dst: u8, off: i16, imm: i32) -> Insn {
+        Insn::new(class::ST | mode::MEM | size, dst, 0, off, imm)
+    }
+
+    /// The two halves of `dst = imm64` (`LD_IMM64`) with a pseudo `src_reg`
+    /// (e.g. [`pseudo::MAP_FD`]): `imm` goes in the first half, `imm_hi` in the second.
+    pub const fn ld_imm64(dst: u8, src: u8, imm: i32, imm_hi: i32) -> [Insn; 2] {
+        [
+            Insn::new(class::LD | size::DW | mode::IMM, dst, src, 0, imm),
+            Insn::new(0, 0, 0, 0, imm_hi),
+        ]
+    }
+
+    /// `call helper` (helper id in `imm`).
+    pub const fn call(helper: i32) -> Insn {
+        Insn::new(class::JMP | jmp::CALL, 0, 0, 0, helper)
+    }
+
+    /// `if dst == imm goto pc + off`.
+    pub const fn jeq_imm(dst: u8, imm: i32, off: i16) -> Insn {
+        Insn::new(class::JMP | jmp::JEQ | src::K, dst, 0, off, imm)
+    }
+
+    /// `exit`.
+    pub const fn exit() -> Insn {
+        Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +388,45 @@ mod tests {
         assert!(Insn::new(0x15, 0, 0, 3, 0).is_jump());
         assert!(Insn::new(0x61, 1, 6, 0, 0).is_ldx_mem());
         assert_eq!(Insn::new(0x61, 1, 6, 0, 0).size_bytes(), 4);
+    }
+
+    #[test]
+    fn builders_encode_like_the_kernel() {
+        let cases: [(Insn, [u8; 8]); 10] = [
+            (Insn::mov64_imm(0, 2), [0xb7, 0x00, 0, 0, 2, 0, 0, 0]),
+            (Insn::mov64_reg(2, 10), [0xbf, 0xa2, 0, 0, 0, 0, 0, 0]),
+            (
+                Insn::add64_imm(2, -4),
+                [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff],
+            ),
+            (
+                Insn::ldx_mem(size::W, 2, 1, 4),
+                [0x61, 0x12, 4, 0, 0, 0, 0, 0],
+            ),
+            (
+                Insn::stx_mem(size::DW, 10, 1, -72),
+                [0x7b, 0x1a, 0xb8, 0xff, 0, 0, 0, 0],
+            ),
+            (
+                Insn::st_mem(size::B, 2, 0, 0xab),
+                [0x72, 0x02, 0, 0, 0xab, 0, 0, 0],
+            ),
+            (Insn::call(130), [0x85, 0x00, 0, 0, 130, 0, 0, 0]),
+            (Insn::jeq_imm(7, 0, 3), [0x15, 0x07, 3, 0, 0, 0, 0, 0]),
+            (Insn::exit(), [0x95, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                Insn::new(class::JMP | jmp::JGT | src::X, 4, 3, 4, 0),
+                [0x2d, 0x34, 4, 0, 0, 0, 0, 0],
+            ),
+        ];
+        for (insn, bytes) in cases {
+            assert_eq!(insn.to_bytes(), bytes, "{insn:?}");
+        }
+        let ld = Insn::ld_imm64(1, pseudo::MAP_VALUE, 7, 16);
+        assert_eq!(
+            Insn::encode_all(&ld),
+            [0x18, 0x21, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0]
+        );
+        assert!(ld[0].is_ldimm64());
     }
 }

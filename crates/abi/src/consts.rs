@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::UnknownValue;
+use crate::UnknownValue;
 
 /// Defines a `#[repr(u32)]` enum mirroring a kernel enum, with `name()`, `kernel_name()`,
 /// `from_name()`, `ALL`, `TryFrom<u32>`, `From<Self> for u32` and `Display`.
