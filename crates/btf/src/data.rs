@@ -2,6 +2,7 @@
 //! mapping of a file (the kernel's `/sys/kernel/btf/vmlinux` is mmapable since Linux 6.16).
 
 use std::fs::File;
+#[cfg(feature = "mmap")]
 use std::os::fd::AsRawFd;
 
 /// The backing bytes of a BTF blob.
@@ -30,17 +31,37 @@ impl Data {
 }
 
 /// A read-only, private mapping of a whole file, unmapped on drop.
+#[cfg(feature = "mmap")]
 pub(crate) struct Mapping {
     ptr: *mut libc::c_void,
     len: usize,
 }
 
+/// Without the `mmap` feature nothing is mapped: every file is read into memory.
+#[cfg(not(feature = "mmap"))]
+pub(crate) enum Mapping {}
+
+#[cfg(not(feature = "mmap"))]
+impl Mapping {
+    /// Never maps (the `mmap` feature is off): the caller reads the file instead.
+    pub(crate) fn map(_file: &File, _len: usize) -> Option<Mapping> {
+        None
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "mmap")]
 // SAFETY: the mapping is read-only and private; no one writes through it, so sharing the
 // pointer across threads is as safe as sharing a `&[u8]`.
 unsafe impl Send for Mapping {}
+#[cfg(feature = "mmap")]
 // SAFETY: see `Send`: the bytes are immutable for the mapping's whole life.
 unsafe impl Sync for Mapping {}
 
+#[cfg(feature = "mmap")]
 impl Mapping {
     /// Maps `len` bytes of `file` read-only; `None` if the file system refuses (older
     /// kernels cannot mmap sysfs BTF), so the caller falls back to reading.
@@ -74,6 +95,7 @@ impl Mapping {
     }
 }
 
+#[cfg(feature = "mmap")]
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`len` are exactly what mmap returned and nothing borrows the bytes
