@@ -6,7 +6,7 @@ use corebpf_btf::{Btf, Kind, Type};
 use corebpf_sys::MapType;
 
 use crate::elf::{Elf, Rel, Section, Symbol};
-use crate::error::{ObjError, Result};
+use crate::error::{obj_btf_err, ObjError, Result};
 use crate::maps::{InitSlot, MapKind, MapSpec, Pinning, SlotTarget};
 
 /// Where a BTF-defined map's definition lies, for its `.values` relocations.
@@ -318,13 +318,6 @@ pub(crate) fn btf_maps(
         maps.push(spec);
     }
     Ok(locs)
-}
-
-fn obj_btf_err(source: corebpf_btf::BtfError) -> ObjError {
-    ObjError::Btf {
-        section: ".BTF",
-        source,
-    }
 }
 
 /// The DATASEC describing section `sec` (named as it is).

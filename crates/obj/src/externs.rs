@@ -4,7 +4,7 @@
 use corebpf_btf::{Btf, Kind, Linkage, Type, INT_BOOL, INT_SIGNED};
 
 use crate::elf::{Elf, Symbol, STB_WEAK};
-use crate::error::{ObjError, Result};
+use crate::error::{obj_btf_err, ObjError, Result};
 
 /// Name of the DATASEC of kconfig externs (and of the internal map holding them).
 pub const KCONFIG_SEC: &str = ".kconfig";
@@ -169,13 +169,6 @@ pub(crate) fn collect_externs(elf: &Elf<'_>, btf: Option<&Btf>) -> Result<Vec<Ex
     externs.sort_by(libbpf_order);
     assign_kconfig_offsets(&mut externs)?;
     Ok(externs)
-}
-
-fn obj_btf_err(source: corebpf_btf::BtfError) -> ObjError {
-    ObjError::Btf {
-        section: ".BTF",
-        source,
-    }
 }
 
 /// The extern undefined symbol `sym` declares, or `None` (logged) if its BTF doesn't make
