@@ -398,22 +398,32 @@ fn collect_functions(elf: &Elf<'_>) -> Result<(Vec<FunctionSpec>, Vec<ProgramSpe
                 programs.push(program_spec(s, sym, functions.len(), insns.len()));
                 Some(programs.len() - 1)
             };
-            functions.push(FunctionSpec {
-                name: sym.name.clone(),
-                section: s.name.clone(),
-                section_index: s.index,
-                sec_insn_off: (sym.value / INSN_SIZE as u64) as usize,
-                insns,
-                global: sym.bind != STB_LOCAL,
-                program,
-                relocs: Vec::new(),
-                func_info: Vec::new(),
-                line_info: Vec::new(),
-                core_relos: Vec::new(),
-            });
+            functions.push(function_spec(s, sym, insns, program));
         }
     }
     Ok((functions, programs))
+}
+
+/// Function `sym` of section `s`, its relocations and `.BTF.ext` records still to come.
+fn function_spec(
+    s: &Section<'_>,
+    sym: &Symbol,
+    insns: Vec<Insn>,
+    program: Option<usize>,
+) -> FunctionSpec {
+    FunctionSpec {
+        name: sym.name.clone(),
+        section: s.name.clone(),
+        section_index: s.index,
+        sec_insn_off: (sym.value / INSN_SIZE as u64) as usize,
+        insns,
+        global: sym.bind != STB_LOCAL,
+        program,
+        relocs: Vec::new(),
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+        core_relos: Vec::new(),
+    }
 }
 
 /// The STT_FUNC symbols of section `s`, by offset.

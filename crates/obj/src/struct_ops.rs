@@ -125,14 +125,7 @@ fn struct_ops_slot(
         });
     };
     let moff = (rel.offset - m.sec_offset) as u32;
-    let ty = btf
-        .type_by_id(m.struct_ops_type_id.unwrap_or(0))
-        .map_err(obj_btf_err)?;
-    let member = ty
-        .members()
-        .find(|mm| mm.bit_offset / 8 == moff)
-        .map(|mm| mm.name().to_string())
-        .ok_or_else(|| map_err(&m.name, &sec.name, format!("no member at offset {moff}")))?;
+    let member = member_at(btf, sec, m, moff)?;
     let program = sym
         .shndx
         .and_then(|s| program_at(s, sym.value))
@@ -149,4 +142,15 @@ fn struct_ops_slot(
         program,
     });
     Ok(())
+}
+
+/// The name of the member of `m`'s ops struct at byte offset `moff`.
+fn member_at(btf: &Btf, sec: &Section<'_>, m: &MapSpec, moff: u32) -> Result<String> {
+    let ty = btf
+        .type_by_id(m.struct_ops_type_id.unwrap_or(0))
+        .map_err(obj_btf_err)?;
+    ty.members()
+        .find(|mm| mm.bit_offset / 8 == moff)
+        .map(|mm| mm.name().to_string())
+        .ok_or_else(|| map_err(&m.name, &sec.name, format!("no member at offset {moff}")))
 }
