@@ -5,8 +5,8 @@
 use corebpf_abi::MapType;
 use corebpf_btf::{Btf, Kind, Type};
 
-use crate::elf::{Elf, Section, Symbol};
-use crate::error::{ObjError, Result};
+use crate::elf::{Elf, Rel, Section, Symbol};
+use crate::error::{obj_btf_err, ObjError, Result};
 use crate::maps::{InitSlot, MapKind, MapSpec, Pinning, SlotTarget};
 
 /// Where a BTF-defined map's definition lies, for its `.values` relocations.
@@ -77,135 +77,72 @@ fn field_type(btf: &Btf, map: &str, name: &str, t: u32) -> Result<(u32, u32)> {
 /// Parses one definition struct into `spec`. Returns the byte offset of `values`.
 fn parse_def(btf: &Btf, def: Type<'_>, spec: &mut MapSpec, inner: bool) -> Result<Option<u64>> {
     let name = spec.name.clone();
-    let map = name.as_str();
-    let mut values_off = None;
-    let (mut key_size, mut value_size) = (None::<u32>, None::<u32>);
-    let vlen = def.vlen();
-    for (i, m) in def.members().enumerate() {
+    let mut p = DefParser {
+        btf,
+        map: &name,
+        inner,
+        vlen: def.vlen(),
+        key_size: None,
+        value_size: None,
+        values_off: None,
+    };
+    for m in def.members() {
+        p.member(spec, &m)?;
+    }
+    spec.key_size = p.key_size.unwrap_or(0);
+    spec.value_size = p.value_size.unwrap_or(0);
+    Ok(p.values_off)
+}
+
+/// One map definition being parsed, member by member. Key and value sizes can be given
+/// more than once (`key_size` and `key`, `values` implies 4), so they are kept aside until
+/// every member agreed on them.
+struct DefParser<'b> {
+    btf: &'b Btf,
+    map: &'b str,
+    /// An inner map's definition (no `values`, no pinning).
+    inner: bool,
+    /// Number of members (`values` must be the last).
+    vlen: u32,
+    key_size: Option<u32>,
+    value_size: Option<u32>,
+    values_off: Option<u64>,
+}
+
+impl DefParser<'_> {
+    /// Applies one member (`__uint`, `__type` or `__array` attribute) to `spec`.
+    fn member(&mut self, spec: &mut MapSpec, m: &corebpf_btf::Member<'_>) -> Result<()> {
+        let (btf, map) = (self.btf, self.map);
         let mname = m.name();
+        let int = || field_int(btf, map, mname, m.type_id);
         match mname {
             "type" => {
-                let v = field_int(btf, map, mname, m.type_id)?;
+                let v = int()?;
                 spec.map_type = MapType::try_from(v)
                     .map_err(|_| map_err(map, format!("unknown map type {v}")))?;
             }
-            "max_entries" => spec.max_entries = field_int(btf, map, mname, m.type_id)?,
-            "map_flags" => spec.map_flags = field_int(btf, map, mname, m.type_id)?,
-            "numa_node" => spec.numa_node = field_int(btf, map, mname, m.type_id)?,
-            "map_extra" => spec.map_extra = field_int(btf, map, mname, m.type_id)? as u64,
-            "key_size" | "value_size" => {
-                let v = field_int(btf, map, mname, m.type_id)?;
-                let slot = if mname == "key_size" {
-                    &mut key_size
-                } else {
-                    &mut value_size
-                };
-                if slot.is_some_and(|s| s != v) {
-                    return Err(map_err(
-                        map,
-                        format!("conflicting {mname} {} != {v}", slot.unwrap_or(0)),
-                    ));
-                }
-                *slot = Some(v);
+            "max_entries" => spec.max_entries = int()?,
+            "map_flags" => spec.map_flags = int()?,
+            "numa_node" => spec.numa_node = int()?,
+            "map_extra" => spec.map_extra = int()? as u64,
+            "key_size" => agree(map, &mut self.key_size, int()?, mname)?,
+            "value_size" => agree(map, &mut self.value_size, int()?, mname)?,
+            "key" => {
+                let (id, size) = field_type(btf, map, mname, m.type_id)?;
+                agree(map, &mut self.key_size, size, "key size")?;
+                spec.btf_key_type_id = Some(id);
             }
-            "key" | "value" => {
-                let (id, sz) = field_type(btf, map, mname, m.type_id)?;
-                let (slot, tid) = if mname == "key" {
-                    (&mut key_size, &mut spec.btf_key_type_id)
-                } else {
-                    (&mut value_size, &mut spec.btf_value_type_id)
-                };
-                if slot.is_some_and(|s| s != sz) {
-                    return Err(map_err(
-                        map,
-                        format!("conflicting {mname} size {} != {sz}", slot.unwrap_or(0)),
-                    ));
-                }
-                *slot = Some(sz);
-                *tid = Some(id);
+            "value" => {
+                let (id, size) = field_type(btf, map, mname, m.type_id)?;
+                agree(map, &mut self.value_size, size, "value size")?;
+                spec.btf_value_type_id = Some(id);
             }
-            "values" => {
-                if inner {
-                    return Err(map_err(map, "multi-level inner maps are not supported"));
-                }
-                if i as u32 + 1 != vlen {
-                    return Err(map_err(map, "'values' must be the last member"));
-                }
-                let arr = btf.type_by_id(m.type_id).map_err(|e| btf_err(map, e))?;
-                let a = match arr.array() {
-                    Some(a) if arr.kind() == Kind::Array => a,
-                    _ => {
-                        return Err(map_err(
-                            map,
-                            format!("values spec is not an array: {}", arr.kind().name()),
-                        ))
-                    }
-                };
-                if a.nelems != 0 {
-                    return Err(map_err(map, "values spec must be a zero-sized array"));
-                }
-                let ptr = btf
-                    .skip_mods_and_typedefs(a.elem_type)
-                    .map_err(|e| btf_err(map, e))?;
-                if ptr.kind() != Kind::Ptr {
-                    return Err(map_err(map, "values element is not a pointer"));
-                }
-                let target = btf
-                    .skip_mods_and_typedefs(ptr.type_id().unwrap_or(0))
-                    .map_err(|e| btf_err(map, e))?;
-                match spec.map_type {
-                    MapType::ProgArray => {
-                        if target.kind() != Kind::FuncProto {
-                            return Err(map_err(
-                                map,
-                                format!(
-                                    "prog-array value def is of unexpected kind {}",
-                                    target.kind().name()
-                                ),
-                            ));
-                        }
-                    }
-                    MapType::ArrayOfMaps | MapType::HashOfMaps => {
-                        if target.kind() != Kind::Struct {
-                            return Err(map_err(
-                                map,
-                                format!(
-                                    "map-in-map inner def is of unexpected kind {}",
-                                    target.kind().name()
-                                ),
-                            ));
-                        }
-                        let mut inner_spec = MapSpec::new(
-                            format!("{map}.inner"),
-                            spec.section.clone(),
-                            spec.section_index,
-                            MapKind::Btf,
-                        );
-                        parse_def(btf, target, &mut inner_spec, true)?;
-                        check_type(&inner_spec)?;
-                        spec.inner = Some(Box::new(inner_spec));
-                    }
-                    t => {
-                        return Err(map_err(
-                            map,
-                            format!(
-                                "'values' is only valid for prog arrays and map-in-map, not {t}"
-                            ),
-                        ))
-                    }
-                }
-                // The kernel stores fds (u32) or prog ids in these maps.
-                if value_size.is_some_and(|v| v != 4) {
-                    return Err(map_err(map, "conflicting value size (must be 4)"));
-                }
-                value_size = Some(4);
-                values_off = Some((m.bit_offset / 8) as u64);
-            }
+            "values" => self.values(spec, m)?,
             "pinning" => {
-                if inner {
+                if self.inner {
                     return Err(map_err(map, "inner map definition can't be pinned"));
                 }
-                spec.pinning = match field_int(btf, map, mname, m.type_id)? {
+                spec.pinning = match int()? {
                     0 => Pinning::None,
                     1 => Pinning::ByName,
                     v => return Err(map_err(map, format!("invalid pinning value {v}"))),
@@ -215,10 +152,118 @@ fn parse_def(btf: &Btf, def: Type<'_>, spec: &mut MapSpec, inner: bool) -> Resul
                 return Err(map_err(map, format!("unknown field '{other}'")));
             }
         }
+        Ok(())
     }
-    spec.key_size = key_size.unwrap_or(0);
-    spec.value_size = value_size.unwrap_or(0);
-    Ok(values_off)
+
+    /// `__array(values, T)`: the initial slots of a prog array or map of maps, which then
+    /// holds 4-byte values (the kernel stores fds or ids).
+    fn values(&mut self, spec: &mut MapSpec, m: &corebpf_btf::Member<'_>) -> Result<()> {
+        let map = self.map;
+        if self.inner {
+            return Err(map_err(map, "multi-level inner maps are not supported"));
+        }
+        if m.index + 1 != self.vlen {
+            return Err(map_err(map, "'values' must be the last member"));
+        }
+        let target = values_elem(self.btf, map, m.type_id)?;
+        values_target(self.btf, spec, target)?;
+        if self.value_size.is_some_and(|v| v != 4) {
+            return Err(map_err(map, "conflicting value size (must be 4)"));
+        }
+        self.value_size = Some(4);
+        self.values_off = Some((m.bit_offset / 8) as u64);
+        Ok(())
+    }
+}
+
+/// Records a key or value size, which every attribute implying it must agree on.
+fn agree(map: &str, slot: &mut Option<u32>, v: u32, what: &str) -> Result<()> {
+    if slot.is_some_and(|s| s != v) {
+        return Err(map_err(
+            map,
+            format!("conflicting {what} {} != {v}", slot.unwrap_or(0)),
+        ));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+/// The element type of `values` (type `t`): a zero-sized array of pointers, to a FUNC_PROTO
+/// (prog arrays) or an inner map's definition struct (maps of maps).
+fn values_elem<'b>(btf: &'b Btf, map: &str, t: u32) -> Result<Type<'b>> {
+    let arr = btf.type_by_id(t).map_err(|e| btf_err(map, e))?;
+    let a = match arr.array() {
+        Some(a) if arr.kind() == Kind::Array => a,
+        _ => {
+            return Err(map_err(
+                map,
+                format!("values spec is not an array: {}", arr.kind().name()),
+            ))
+        }
+    };
+    if a.nelems != 0 {
+        return Err(map_err(map, "values spec must be a zero-sized array"));
+    }
+    let ptr = btf
+        .skip_mods_and_typedefs(a.elem_type)
+        .map_err(|e| btf_err(map, e))?;
+    if ptr.kind() != Kind::Ptr {
+        return Err(map_err(map, "values element is not a pointer"));
+    }
+    btf.skip_mods_and_typedefs(ptr.type_id().unwrap_or(0))
+        .map_err(|e| btf_err(map, e))
+}
+
+/// Checks what `values` points to against the map type; a map of maps gets its inner map
+/// from it.
+fn values_target(btf: &Btf, spec: &mut MapSpec, target: Type<'_>) -> Result<()> {
+    let map = spec.name.as_str();
+    match spec.map_type {
+        MapType::ProgArray => {
+            if target.kind() != Kind::FuncProto {
+                return Err(map_err(
+                    map,
+                    format!(
+                        "prog-array value def is of unexpected kind {}",
+                        target.kind().name()
+                    ),
+                ));
+            }
+        }
+        MapType::ArrayOfMaps | MapType::HashOfMaps => {
+            if target.kind() != Kind::Struct {
+                return Err(map_err(
+                    map,
+                    format!(
+                        "map-in-map inner def is of unexpected kind {}",
+                        target.kind().name()
+                    ),
+                ));
+            }
+            let inner = inner_def(btf, spec, target)?;
+            spec.inner = Some(Box::new(inner));
+        }
+        t => {
+            return Err(map_err(
+                map,
+                format!("'values' is only valid for prog arrays and map-in-map, not {t}"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// A map of maps' inner map, named `<map>.inner`.
+fn inner_def(btf: &Btf, outer: &MapSpec, def: Type<'_>) -> Result<MapSpec> {
+    let mut inner = MapSpec::new(
+        format!("{}.inner", outer.name),
+        outer.section.clone(),
+        outer.section_index,
+        MapKind::Btf,
+    );
+    parse_def(btf, def, &mut inner, true)?;
+    check_type(&inner)?;
+    Ok(inner)
 }
 
 fn check_type(spec: &MapSpec) -> Result<()> {
@@ -244,57 +289,12 @@ pub(crate) fn btf_maps(
             reason: "BTF-defined maps need the object's .BTF, which is missing".into(),
         });
     };
-    let Some(ds) = btf.find_by_name_kind(&sec.name, Kind::Datasec) else {
-        return Err(ObjError::Section {
-            section: sec.name.clone(),
-            reason: "no DATASEC of that name in .BTF".into(),
-        });
-    };
-    let ds = btf.type_by_id(ds).map_err(|source| ObjError::Btf {
-        section: ".BTF",
-        source,
-    })?;
+    let ds = section_datasec(btf, sec)?;
     let mut locs = Vec::new();
     for v in ds.datasec_vars() {
-        let var = btf.type_by_id(v.type_id).map_err(|source| ObjError::Btf {
-            section: ".BTF",
-            source,
-        })?;
-        let name = var.name().to_string();
-        if var.kind() != Kind::Var {
-            return Err(map_err(
-                &name,
-                format!("unexpected {} in .maps DATASEC", var.kind().name()),
-            ));
-        }
-        let def = btf
-            .skip_mods_and_typedefs(var.type_id().unwrap_or(0))
-            .map_err(|e| btf_err(&name, e))?;
-        if def.kind() != Kind::Struct {
-            return Err(map_err(
-                &name,
-                format!("unexpected def kind {}", def.kind().name()),
-            ));
-        }
-        // The ELF symbol is authoritative (clang may leave DATASEC offsets 0).
-        let (sec_offset, size) = match elf.symbol_in(sec.index, &name) {
-            Some(Symbol { value, size, .. }) => (*value, (*size).max(def.size() as u64)),
-            None => (v.offset as u64, v.size as u64),
-        };
-        if sec_offset
-            .checked_add(def.size() as u64)
-            .is_none_or(|e| e > sec.size)
-        {
-            return Err(map_err(
-                &name,
-                format!(
-                    "definition at offset {sec_offset} (size {}) is outside the section ({} bytes)",
-                    def.size(),
-                    sec.size
-                ),
-            ));
-        }
-        let mut spec = MapSpec::new(name.clone(), sec.name.clone(), sec.index, MapKind::Btf);
+        let (name, def) = map_var(btf, &v)?;
+        let (sec_offset, size) = def_extent(elf, sec, &name, &v, def)?;
+        let mut spec = MapSpec::new(name, sec.name.clone(), sec.index, MapKind::Btf);
         spec.sec_offset = sec_offset;
         let values_off = parse_def(btf, def, &mut spec, false)?;
         check_type(&spec)?;
@@ -320,6 +320,68 @@ pub(crate) fn btf_maps(
     Ok(locs)
 }
 
+/// The DATASEC describing section `sec` (named as it is).
+pub(crate) fn section_datasec<'b>(btf: &'b Btf, sec: &Section<'_>) -> Result<Type<'b>> {
+    let Some(ds) = btf.find_by_name_kind(&sec.name, Kind::Datasec) else {
+        return Err(ObjError::Section {
+            section: sec.name.clone(),
+            reason: "no DATASEC of that name in .BTF".into(),
+        });
+    };
+    btf.type_by_id(ds).map_err(obj_btf_err)
+}
+
+/// A `.maps` variable: its name and its definition struct.
+fn map_var<'b>(btf: &'b Btf, v: &corebpf_btf::DatasecVar) -> Result<(String, Type<'b>)> {
+    let var = btf.type_by_id(v.type_id).map_err(obj_btf_err)?;
+    let name = var.name().to_string();
+    if var.kind() != Kind::Var {
+        return Err(map_err(
+            &name,
+            format!("unexpected {} in .maps DATASEC", var.kind().name()),
+        ));
+    }
+    let def = btf
+        .skip_mods_and_typedefs(var.type_id().unwrap_or(0))
+        .map_err(|e| btf_err(&name, e))?;
+    if def.kind() != Kind::Struct {
+        return Err(map_err(
+            &name,
+            format!("unexpected def kind {}", def.kind().name()),
+        ));
+    }
+    Ok((name, def))
+}
+
+/// Where map `name`'s definition lies in `.maps`: (offset, size), checked to fit.
+fn def_extent(
+    elf: &Elf<'_>,
+    sec: &Section<'_>,
+    name: &str,
+    v: &corebpf_btf::DatasecVar,
+    def: Type<'_>,
+) -> Result<(u64, u64)> {
+    // The ELF symbol is authoritative (clang may leave DATASEC offsets 0).
+    let (sec_offset, size) = match elf.symbol_in(sec.index, name) {
+        Some(Symbol { value, size, .. }) => (*value, (*size).max(def.size() as u64)),
+        None => (v.offset as u64, v.size as u64),
+    };
+    if sec_offset
+        .checked_add(def.size() as u64)
+        .is_none_or(|e| e > sec.size)
+    {
+        return Err(map_err(
+            name,
+            format!(
+                "definition at offset {sec_offset} (size {}) is outside the section ({} bytes)",
+                def.size(),
+                sec.size
+            ),
+        ));
+    }
+    Ok((sec_offset, size))
+}
+
 /// Records `.values` initial slots from the `.maps` relocations (libbpf's
 /// `bpf_object__collect_map_relos`). `program_at` finds a program by (section, offset).
 pub(crate) fn collect_map_relos(
@@ -330,80 +392,103 @@ pub(crate) fn collect_map_relos(
     program_at: &dyn Fn(usize, u64) -> Option<usize>,
 ) -> Result<()> {
     for rel in &sec.relocs {
-        let sym = elf
-            .symbols
-            .get(rel.sym as usize)
-            .ok_or_else(|| ObjError::Section {
-                section: sec.name.clone(),
-                reason: format!(
-                    "relocation at offset {:#x} names symbol #{} of {}",
-                    rel.offset,
-                    rel.sym,
-                    elf.symbols.len()
-                ),
-            })?;
-        let Some(loc) = locs.iter().find(|l| {
-            rel.offset >= l.sec_offset && rel.offset < l.sec_offset.saturating_add(l.size)
-        }) else {
-            return Err(ObjError::Section {
-                section: sec.name.clone(),
-                reason: format!(
-                    "relocation at offset {:#x} against '{}' is in no map definition",
-                    rel.offset, sym.name
-                ),
-            });
-        };
-        let map_name = maps[loc.map].name.clone();
-        let Some(values_off) = loc.values_off else {
-            return Err(map_err(
-                &map_name,
-                format!("relocation against '{}' outside 'values'", sym.name),
-            ));
-        };
-        let moff = rel.offset - loc.sec_offset;
-        if moff < values_off || (moff - values_off) % 8 != 0 {
-            return Err(map_err(
-                &map_name,
-                format!("unaligned or misplaced 'values' relocation at offset {moff}"),
-            ));
-        }
-        let index = u32::try_from((moff - values_off) / 8)
-            .map_err(|_| map_err(&map_name, "'values' slot index too large"))?;
-        let target = if maps[loc.map].map_type == MapType::ProgArray {
+        let sym = reloc_symbol(elf, sec, rel)?;
+        let loc = def_containing(sec, locs, rel, sym)?;
+        let map = &maps[loc.map];
+        let index = values_slot(map, loc, rel, sym)?;
+        let target = if map.map_type == MapType::ProgArray {
             let p = sym
                 .shndx
                 .and_then(|s| program_at(s, sym.value))
                 .ok_or_else(|| {
                     map_err(
-                        &map_name,
+                        &map.name,
                         format!("slot [{index}]: '{}' is not a program", sym.name),
                     )
                 })?;
             SlotTarget::Program(p)
         } else {
-            let m = locs
-                .iter()
-                .find(|l| Some(sec.index) == sym.shndx && l.sec_offset == sym.value)
-                .map(|l| l.map)
-                .ok_or_else(|| {
-                    map_err(
-                        &map_name,
-                        format!("slot [{index}]: '{}' is not a map in .maps", sym.name),
-                    )
-                })?;
-            SlotTarget::Map(m)
+            SlotTarget::Map(inner_map_at(sec, locs, map, index, sym)?)
         };
-        if index >= maps[loc.map].max_entries && maps[loc.map].map_type != MapType::HashOfMaps {
+        if index >= map.max_entries && map.map_type != MapType::HashOfMaps {
             return Err(map_err(
-                &map_name,
-                format!(
-                    "slot [{index}] is past max_entries {}",
-                    maps[loc.map].max_entries
-                ),
+                &map.name,
+                format!("slot [{index}] is past max_entries {}", map.max_entries),
             ));
         }
-        log::debug!("map '{map_name}': slot [{index}] set to '{}'", sym.name);
+        log::debug!("map '{}': slot [{index}] set to '{}'", map.name, sym.name);
         maps[loc.map].init_slots.push(InitSlot { index, target });
     }
     Ok(())
+}
+
+/// The symbol a `.maps` relocation names.
+fn reloc_symbol<'e>(elf: &'e Elf<'_>, sec: &Section<'_>, rel: &Rel) -> Result<&'e Symbol> {
+    elf.symbols
+        .get(rel.sym as usize)
+        .ok_or_else(|| ObjError::Section {
+            section: sec.name.clone(),
+            reason: format!(
+                "relocation at offset {:#x} names symbol #{} of {}",
+                rel.offset,
+                rel.sym,
+                elf.symbols.len()
+            ),
+        })
+}
+
+/// The map definition a `.maps` relocation lies in.
+fn def_containing<'l>(
+    sec: &Section<'_>,
+    locs: &'l [MapDefLoc],
+    rel: &Rel,
+    sym: &Symbol,
+) -> Result<&'l MapDefLoc> {
+    locs.iter()
+        .find(|l| rel.offset >= l.sec_offset && rel.offset < l.sec_offset.saturating_add(l.size))
+        .ok_or_else(|| ObjError::Section {
+            section: sec.name.clone(),
+            reason: format!(
+                "relocation at offset {:#x} against '{}' is in no map definition",
+                rel.offset, sym.name
+            ),
+        })
+}
+
+/// The `values` slot (array index) a relocation within `map`'s definition sets.
+fn values_slot(map: &MapSpec, loc: &MapDefLoc, rel: &Rel, sym: &Symbol) -> Result<u32> {
+    let Some(values_off) = loc.values_off else {
+        return Err(map_err(
+            &map.name,
+            format!("relocation against '{}' outside 'values'", sym.name),
+        ));
+    };
+    let moff = rel.offset - loc.sec_offset;
+    if moff < values_off || (moff - values_off) % 8 != 0 {
+        return Err(map_err(
+            &map.name,
+            format!("unaligned or misplaced 'values' relocation at offset {moff}"),
+        ));
+    }
+    u32::try_from((moff - values_off) / 8)
+        .map_err(|_| map_err(&map.name, "'values' slot index too large"))
+}
+
+/// The map (by its definition's symbol in `.maps`) a map of maps' slot `index` holds.
+fn inner_map_at(
+    sec: &Section<'_>,
+    locs: &[MapDefLoc],
+    map: &MapSpec,
+    index: u32,
+    sym: &Symbol,
+) -> Result<usize> {
+    locs.iter()
+        .find(|l| Some(sec.index) == sym.shndx && l.sec_offset == sym.value)
+        .map(|l| l.map)
+        .ok_or_else(|| {
+            map_err(
+                &map.name,
+                format!("slot [{index}]: '{}' is not a map in .maps", sym.name),
+            )
+        })
 }

@@ -78,51 +78,11 @@ pub fn disasm_insn(insns: &[Insn], idx: usize) -> (String, usize) {
     };
     let (d, s) = (i.dst, i.src);
     let text = match i.class() {
-        class::ALU | class::ALU64 => {
-            let r = if i.class() == class::ALU64 { 'r' } else { 'w' };
-            match i.op() {
-                alu::END => {
-                    let kind = match (i.class(), i.src_kind()) {
-                        (class::ALU64, _) => "bswap",
-                        (_, src::X) => "be",
-                        _ => "le",
-                    };
-                    format!("r{d} = {kind}{} r{d}", i.imm)
-                }
-                alu::NEG => format!("{r}{d} = -{r}{d}"),
-                alu::MOV if i.src_kind() == src::X && i.off != 0 => {
-                    format!("{r}{d} = (s{}){r}{s}", i.off)
-                }
-                op if i.src_kind() == src::X => {
-                    format!("{r}{d} {} {r}{s}", alu_op(op, i.off == 1))
-                }
-                op => format!("{r}{d} {} {}", alu_op(op, i.off == 1), i.imm),
-            }
-        }
+        class::ALU | class::ALU64 => alu_insn(i),
         class::STX if i.mode() == mode::MEM => {
             format!("*({} *){} = r{s}", size_name(i, false), mem(d, i.off))
         }
-        class::STX if i.mode() == mode::ATOMIC => {
-            let w = if i.size() == size::DW { "64" } else { "" };
-            let ptr = format!("({} *){}", size_name(i, false), mem(d, i.off));
-            let base = i.imm & !1;
-            let fetch = i.imm & 1 != 0;
-            match (base, fetch) {
-                (0xe0, true) => format!("r{s} = atomic{w}_xchg({ptr}, r{s})"),
-                (0xf0, true) => format!("r0 = atomic{w}_cmpxchg({ptr}, r0, r{s})"),
-                (op, false) => format!("lock *{ptr} {} r{s}", alu_op(op as u8, false)),
-                (op, true) => {
-                    let n = match op as u8 {
-                        alu::ADD => "add",
-                        alu::AND => "and",
-                        alu::OR => "or",
-                        alu::XOR => "xor",
-                        _ => "?",
-                    };
-                    format!("r{s} = atomic{w}_fetch_{n}({ptr}, r{s})")
-                }
-            }
-        }
+        class::STX if i.mode() == mode::ATOMIC => atomic_insn(i),
         class::ST if i.mode() == mode::MEM => {
             format!("*({} *){} = {}", size_name(i, false), mem(d, i.off), i.imm)
         }
@@ -139,48 +99,106 @@ pub fn disasm_insn(insns: &[Insn], idx: usize) -> (String, usize) {
         }
         class::LD if i.is_ldimm64() => {
             let hi = insns.get(idx + 1).map_or(0, |n| n.imm);
-            let text = match s {
-                pseudo::MAP_FD => format!("r{d} = map[fd:{}] ll", i.imm),
-                pseudo::MAP_VALUE => format!("r{d} = map[fd:{}][0]+{} ll", i.imm, hi),
-                pseudo::MAP_IDX => format!("r{d} = map[idx:{}] ll", i.imm),
-                pseudo::MAP_IDX_VALUE => format!("r{d} = map[idx:{}][0]+{} ll", i.imm, hi),
-                pseudo::BTF_ID => format!("r{d} = btf_id[{}] ll", i.imm),
-                pseudo::FUNC => format!("r{d} = subprog[{}] ll", pc(i.imm as i64)),
-                _ => {
-                    let v = (i.imm as u32 as u64) | ((hi as u32 as u64) << 32);
-                    format!("r{d} = {v:#x} ll")
-                }
-            };
-            return (text, 2);
+            return (ldimm64_insn(i, hi), 2);
         }
-        class::JMP | class::JMP32 => {
-            let r = if i.class() == class::JMP { 'r' } else { 'w' };
-            match i.op() {
-                jmp::CALL if i.class() == class::JMP => match s {
-                    pseudo::CALL => format!("call {}", pc(i.imm as i64)),
-                    pseudo::KFUNC_CALL => format!("call kfunc#{}", i.imm),
-                    _ => match helper_name(i.imm) {
-                        Some(n) => format!("call {n}#{}", i.imm),
-                        None => format!("call unknown#{}", i.imm),
-                    },
-                },
-                jmp::EXIT if i.class() == class::JMP => "exit".to_string(),
-                jmp::JA if i.class() == class::JMP => format!("goto {}", pc(i.off as i64)),
-                jmp::JA => format!("gotol {}", pc(i.imm as i64)),
-                op if i.src_kind() == src::X => {
-                    format!("if {r}{d} {} {r}{s} goto {}", jmp_op(op), pc(i.off as i64))
-                }
-                op => format!(
-                    "if {r}{d} {} {:#x} goto {}",
-                    jmp_op(op),
-                    i.imm,
-                    pc(i.off as i64)
-                ),
-            }
-        }
+        class::JMP | class::JMP32 => jmp_insn(i),
         _ => format!("unknown opcode {:#04x}", i.code),
     };
     (text, 1)
+}
+
+/// ALU and ALU64: `r0 += r1`, `w2 <<= 3`, byte swaps, negation, sign-extending moves.
+fn alu_insn(i: &Insn) -> String {
+    let (d, s) = (i.dst, i.src);
+    let r = if i.class() == class::ALU64 { 'r' } else { 'w' };
+    match i.op() {
+        alu::END => {
+            let kind = match (i.class(), i.src_kind()) {
+                (class::ALU64, _) => "bswap",
+                (_, src::X) => "be",
+                _ => "le",
+            };
+            format!("r{d} = {kind}{} r{d}", i.imm)
+        }
+        alu::NEG => format!("{r}{d} = -{r}{d}"),
+        alu::MOV if i.src_kind() == src::X && i.off != 0 => {
+            format!("{r}{d} = (s{}){r}{s}", i.off)
+        }
+        op if i.src_kind() == src::X => {
+            format!("{r}{d} {} {r}{s}", alu_op(op, i.off == 1))
+        }
+        op => format!("{r}{d} {} {}", alu_op(op, i.off == 1), i.imm),
+    }
+}
+
+/// Atomic STX: `lock *(u64 *)(r1 + 0) += r2`, `r2 = atomic64_fetch_add(...)`, xchg, cmpxchg.
+fn atomic_insn(i: &Insn) -> String {
+    let s = i.src;
+    let w = if i.size() == size::DW { "64" } else { "" };
+    let ptr = format!("({} *){}", size_name(i, false), mem(i.dst, i.off));
+    let base = i.imm & !1;
+    let fetch = i.imm & 1 != 0;
+    match (base, fetch) {
+        (0xe0, true) => format!("r{s} = atomic{w}_xchg({ptr}, r{s})"),
+        (0xf0, true) => format!("r0 = atomic{w}_cmpxchg({ptr}, r0, r{s})"),
+        (op, false) => format!("lock *{ptr} {} r{s}", alu_op(op as u8, false)),
+        (op, true) => {
+            let n = match op as u8 {
+                alu::ADD => "add",
+                alu::AND => "and",
+                alu::OR => "or",
+                alu::XOR => "xor",
+                _ => "?",
+            };
+            format!("r{s} = atomic{w}_fetch_{n}({ptr}, r{s})")
+        }
+    }
+}
+
+/// `LD_IMM64` (`hi`: the second slot's `imm`): by its pseudo source a map, a map value, a
+/// BTF id, a callback, else the 64-bit constant.
+fn ldimm64_insn(i: &Insn, hi: i32) -> String {
+    let d = i.dst;
+    match i.src {
+        pseudo::MAP_FD => format!("r{d} = map[fd:{}] ll", i.imm),
+        pseudo::MAP_VALUE => format!("r{d} = map[fd:{}][0]+{} ll", i.imm, hi),
+        pseudo::MAP_IDX => format!("r{d} = map[idx:{}] ll", i.imm),
+        pseudo::MAP_IDX_VALUE => format!("r{d} = map[idx:{}][0]+{} ll", i.imm, hi),
+        pseudo::BTF_ID => format!("r{d} = btf_id[{}] ll", i.imm),
+        pseudo::FUNC => format!("r{d} = subprog[{}] ll", pc(i.imm as i64)),
+        _ => {
+            let v = (i.imm as u32 as u64) | ((hi as u32 as u64) << 32);
+            format!("r{d} = {v:#x} ll")
+        }
+    }
+}
+
+/// JMP and JMP32: calls (BPF function, kfunc, helper), exit, gotos, conditional jumps.
+fn jmp_insn(i: &Insn) -> String {
+    let (d, s) = (i.dst, i.src);
+    let r = if i.class() == class::JMP { 'r' } else { 'w' };
+    match i.op() {
+        jmp::CALL if i.class() == class::JMP => match s {
+            pseudo::CALL => format!("call {}", pc(i.imm as i64)),
+            pseudo::KFUNC_CALL => format!("call kfunc#{}", i.imm),
+            _ => match helper_name(i.imm) {
+                Some(n) => format!("call {n}#{}", i.imm),
+                None => format!("call unknown#{}", i.imm),
+            },
+        },
+        jmp::EXIT if i.class() == class::JMP => "exit".to_string(),
+        jmp::JA if i.class() == class::JMP => format!("goto {}", pc(i.off as i64)),
+        jmp::JA => format!("gotol {}", pc(i.imm as i64)),
+        op if i.src_kind() == src::X => {
+            format!("if {r}{d} {} {r}{s} goto {}", jmp_op(op), pc(i.off as i64))
+        }
+        op => format!(
+            "if {r}{d} {} {:#x} goto {}",
+            jmp_op(op),
+            i.imm,
+            pc(i.off as i64)
+        ),
+    }
 }
 
 /// Disassembles a whole program, one `NNNN: (code) text` line per instruction (as

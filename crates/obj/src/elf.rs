@@ -101,102 +101,11 @@ impl<'a> Elf<'a> {
     /// Reads headers, sections, symbols and relocations of a little-endian ELF64 BPF object.
     pub fn parse(bytes: &'a [u8]) -> Result<Elf<'a>> {
         let header = FileHeader64::<Endianness>::parse(bytes).map_err(elf_err)?;
-        let endian = header.endian().map_err(elf_err)?;
-        if endian != Endianness::Little {
-            return Err(elf_err("big-endian BPF objects are not supported"));
-        }
-        let machine = header.e_machine(endian).0;
-        // EM_NONE: very old clang emitted it for BPF; libbpf accepts both.
-        if machine != EM_BPF && machine != 0 {
-            return Err(elf_err(format!("e_machine {machine} is not BPF (247)")));
-        }
+        let endian = check_header(header)?;
         let table = header.sections(endian, bytes).map_err(elf_err)?;
-        let mut sections = Vec::with_capacity(table.len());
-        for (index, sh) in table.iter().enumerate() {
-            let name = match table.section_name(endian, sh) {
-                Ok(n) => String::from_utf8_lossy(n).into_owned(),
-                Err(_) => format!("#{index}"),
-            };
-            let sh_type = sh.sh_type(endian).0;
-            let data = if sh_type == SHT_NOBITS {
-                Ok(&[][..])
-            } else {
-                sh.data(endian, bytes).map_err(|e| {
-                    format!(
-                        "contents (offset {:#x}, size {:#x}) lie outside the file ({} bytes): {e}",
-                        sh.sh_offset(endian),
-                        sh.sh_size(endian),
-                        bytes.len()
-                    )
-                })
-            };
-            sections.push(Section {
-                index,
-                name,
-                sh_type,
-                flags: sh.sh_flags(endian).0,
-                size: sh.sh_size(endian),
-                data,
-                relocs: Vec::new(),
-            });
-        }
-        for (index, sh) in table.iter().enumerate() {
-            if sh.sh_type(endian).0 != SHT_REL {
-                continue;
-            }
-            let target = sh.sh_info(endian) as usize;
-            let rels = match sh.rel(endian, bytes) {
-                Ok(Some((rels, _))) => rels,
-                Ok(None) => continue,
-                Err(e) => {
-                    return Err(ObjError::Section {
-                        section: sections[index].name.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-            };
-            let Some(t) = sections.get_mut(target) else {
-                return Err(ObjError::Section {
-                    section: sections[index].name.clone(),
-                    reason: format!("sh_info {target} names no section"),
-                });
-            };
-            t.relocs.extend(rels.iter().map(|r| Rel {
-                offset: r.r_offset(endian),
-                r_type: r.r_type(endian).0,
-                sym: r.r_sym(endian),
-            }));
-        }
-        let mut symbols = Vec::new();
-        let symtab = table
-            .symbols(endian, bytes, SHT_SYMTAB)
-            .map_err(|e| ObjError::Section {
-                section: ".symtab".into(),
-                reason: e.to_string(),
-            })?;
-        for s in symtab.iter() {
-            let name = symtab
-                .symbol_name(endian, s)
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .unwrap_or_default();
-            let shndx = s.st_shndx(endian).0;
-            let undefined = shndx == 0;
-            let shndx = if undefined || shndx >= SHN_LORESERVE {
-                None
-            } else {
-                let i = SectionIndex(shndx as usize);
-                (i.0 < sections.len()).then_some(i.0)
-            };
-            symbols.push(Symbol {
-                name,
-                value: s.st_value(endian),
-                size: s.st_size(endian),
-                st_type: s.st_type().0,
-                bind: s.st_bind().0,
-                shndx,
-                undefined,
-            });
-        }
+        let mut sections = read_sections(&table, endian, bytes);
+        attach_relocs(&table, endian, bytes, &mut sections)?;
+        let symbols = read_symbols(&table, endian, bytes, sections.len())?;
         Ok(Elf { sections, symbols })
     }
 
@@ -211,4 +120,136 @@ impl<'a> Elf<'a> {
             .iter()
             .find(|s| s.shndx == Some(shndx) && s.name == name && s.st_type != STT_SECTION)
     }
+}
+
+/// The section table of a little-endian ELF64 file.
+type SectionTable<'a> = object::read::elf::SectionTable<'a, FileHeader64<Endianness>, &'a [u8]>;
+
+/// Checks that the file is a little-endian BPF object; returns its byte order.
+fn check_header(header: &FileHeader64<Endianness>) -> Result<Endianness> {
+    let endian = header.endian().map_err(elf_err)?;
+    if endian != Endianness::Little {
+        return Err(elf_err("big-endian BPF objects are not supported"));
+    }
+    let machine = header.e_machine(endian).0;
+    // EM_NONE: very old clang emitted it for BPF; libbpf accepts both.
+    if machine != EM_BPF && machine != 0 {
+        return Err(elf_err(format!("e_machine {machine} is not BPF (247)")));
+    }
+    Ok(endian)
+}
+
+/// Every section, its contents or (kept for when they are used) why they can't be read.
+fn read_sections<'a>(
+    table: &SectionTable<'a>,
+    endian: Endianness,
+    bytes: &'a [u8],
+) -> Vec<Section<'a>> {
+    let mut sections = Vec::with_capacity(table.len());
+    for (index, sh) in table.iter().enumerate() {
+        let name = match table.section_name(endian, sh) {
+            Ok(n) => String::from_utf8_lossy(n).into_owned(),
+            Err(_) => format!("#{index}"),
+        };
+        let sh_type = sh.sh_type(endian).0;
+        let data = if sh_type == SHT_NOBITS {
+            Ok(&[][..])
+        } else {
+            sh.data(endian, bytes).map_err(|e| {
+                format!(
+                    "contents (offset {:#x}, size {:#x}) lie outside the file ({} bytes): {e}",
+                    sh.sh_offset(endian),
+                    sh.sh_size(endian),
+                    bytes.len()
+                )
+            })
+        };
+        sections.push(Section {
+            index,
+            name,
+            sh_type,
+            flags: sh.sh_flags(endian).0,
+            size: sh.sh_size(endian),
+            data,
+            relocs: Vec::new(),
+        });
+    }
+    sections
+}
+
+/// Gives each section the relocations of the `SHT_REL` section whose `sh_info` names it.
+fn attach_relocs(
+    table: &SectionTable<'_>,
+    endian: Endianness,
+    bytes: &[u8],
+    sections: &mut [Section<'_>],
+) -> Result<()> {
+    for (index, sh) in table.iter().enumerate() {
+        if sh.sh_type(endian).0 != SHT_REL {
+            continue;
+        }
+        let target = sh.sh_info(endian) as usize;
+        let rels = match sh.rel(endian, bytes) {
+            Ok(Some((rels, _))) => rels,
+            Ok(None) => continue,
+            Err(e) => {
+                return Err(ObjError::Section {
+                    section: sections[index].name.clone(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let Some(t) = sections.get_mut(target) else {
+            return Err(ObjError::Section {
+                section: sections[index].name.clone(),
+                reason: format!("sh_info {target} names no section"),
+            });
+        };
+        t.relocs.extend(rels.iter().map(|r| Rel {
+            offset: r.r_offset(endian),
+            r_type: r.r_type(endian).0,
+            sym: r.r_sym(endian),
+        }));
+    }
+    Ok(())
+}
+
+/// The symbol table; section indexes past the `n_sections` sections read as none.
+fn read_symbols(
+    table: &SectionTable<'_>,
+    endian: Endianness,
+    bytes: &[u8],
+    n_sections: usize,
+) -> Result<Vec<Symbol>> {
+    let symtab = table
+        .symbols(endian, bytes, SHT_SYMTAB)
+        .map_err(|e| ObjError::Section {
+            section: ".symtab".into(),
+            reason: e.to_string(),
+        })?;
+    let mut symbols = Vec::new();
+    for s in symtab.iter() {
+        let name = symtab
+            .symbol_name(endian, s)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let shndx = s.st_shndx(endian).0;
+        let undefined = shndx == 0;
+        let shndx = if undefined || shndx >= SHN_LORESERVE {
+            None
+        } else {
+            let i = SectionIndex(shndx as usize);
+            (i.0 < n_sections).then_some(i.0)
+        };
+        symbols.push(Symbol {
+            name,
+            value: s.st_value(endian),
+            size: s.st_size(endian),
+            st_type: s.st_type().0,
+            bind: s.st_bind().0,
+            shndx,
+            undefined,
+        });
+    }
+    Ok(symbols)
 }

@@ -118,3 +118,11 @@ pub enum ObjError {
 
 /// `Result` with [`ObjError`].
 pub type Result<T, E = ObjError> = std::result::Result<T, E>;
+
+/// An error in the object's `.BTF` section.
+pub(crate) fn obj_btf_err(source: BtfError) -> ObjError {
+    ObjError::Btf {
+        section: ".BTF",
+        source,
+    }
+}

@@ -1,10 +1,10 @@
 //! `__kconfig` and `__ksym` externs: undefined ELF symbols whose BTF VAR/FUNC lives in the
 //! `.kconfig` or `.ksyms` DATASEC (libbpf's `bpf_object__collect_externs`).
 
-use corebpf_btf::{Btf, Kind, Linkage, INT_BOOL, INT_SIGNED};
+use corebpf_btf::{Btf, Kind, Linkage, Type, INT_BOOL, INT_SIGNED};
 
-use crate::elf::{Elf, STB_WEAK};
-use crate::error::{ObjError, Result};
+use crate::elf::{Elf, Symbol, STB_WEAK};
+use crate::error::{obj_btf_err, ObjError, Result};
 
 /// Name of the DATASEC of kconfig externs (and of the internal map holding them).
 pub const KCONFIG_SEC: &str = ".kconfig";
@@ -162,103 +162,121 @@ pub(crate) fn collect_externs(elf: &Elf<'_>, btf: Option<&Btf>) -> Result<Vec<Ex
         if !sym.undefined || sym.name.is_empty() {
             continue;
         }
-        let name = sym.name.as_str();
-        let Some(id) = btf.find_by_name(name).find(|&id| {
-            btf.type_by_id(id).is_ok_and(|t| {
-                matches!(t.kind(), Kind::Var | Kind::Func) && t.linkage() == Some(Linkage::Extern)
-            })
-        }) else {
-            log::debug!("extern '{name}': no BTF VAR/FUNC with extern linkage, skipping");
-            continue;
-        };
-        let t = btf.type_by_id(id).map_err(|source| ObjError::Btf {
-            section: ".BTF",
-            source,
-        })?;
-        let weak = sym.bind == STB_WEAK;
-        let sec = extern_sec(btf, id).unwrap_or_default();
-        let kind = match sec.as_str() {
-            KCONFIG_SEC => {
-                if t.kind() == Kind::Func {
-                    return Err(ext_err(name, "extern function can't be in .kconfig"));
-                }
-                let ty_id = t.type_id().unwrap_or(0);
-                let ty = kcfg_type(btf, ty_id, true)
-                    .ok_or_else(|| ext_err(name, "kconfig extern type is unsupported"))?;
-                let size = btf
-                    .size_of(ty_id)
-                    .map_err(|e| ext_err(name, e.to_string()))?;
-                let align = btf
-                    .align_of(ty_id)
-                    .map_err(|e| ext_err(name, e.to_string()))?;
-                if size == 0 || size > MAX_KCONFIG_SIZE || !matches!(align, 1 | 2 | 4 | 8) {
-                    return Err(ext_err(
-                        name,
-                        format!("kconfig extern of size {size}, alignment {align}"),
-                    ));
-                }
-                if name == "LINUX_KERNEL_VERSION" && !matches!(ty, KconfigType::Int { .. }) {
-                    return Err(ext_err(name, "must be an integer"));
-                }
-                ExternKind::Kconfig {
-                    ty,
-                    size,
-                    align,
-                    data_off: 0,
-                }
-            }
-            KSYMS_SEC => {
-                if t.kind() == Kind::Func {
-                    ExternKind::Ksym(KsymKind::Func {
-                        proto_id: t.type_id().unwrap_or(0),
-                    })
-                } else {
-                    let ty = btf
-                        .skip_mods_and_typedefs(t.type_id().unwrap_or(0))
-                        .map_err(|source| ObjError::Btf {
-                            section: ".BTF",
-                            source,
-                        })?;
-                    if ty.kind() == Kind::Void {
-                        ExternKind::Ksym(KsymKind::Typeless)
-                    } else {
-                        ExternKind::Ksym(KsymKind::Var { type_id: ty.id() })
-                    }
-                }
-            }
-            _ => {
-                log::debug!("extern '{name}': in no .kconfig/.ksyms DATASEC ('{sec}'), skipping");
-                continue;
-            }
-        };
-        externs.push(ExternSpec {
-            name: name.to_string(),
-            weak,
-            btf_id: id,
-            kind,
-            resolved: None,
-        });
-    }
-    externs.sort_by(|a, b| {
-        use std::cmp::Ordering;
-        match (&a.kind, &b.kind) {
-            (ExternKind::Kconfig { .. }, ExternKind::Ksym(_)) => Ordering::Less,
-            (ExternKind::Ksym(_), ExternKind::Kconfig { .. }) => Ordering::Greater,
-            (
-                ExternKind::Kconfig {
-                    align: aa,
-                    size: sa,
-                    ..
-                },
-                ExternKind::Kconfig {
-                    align: ab,
-                    size: sb,
-                    ..
-                },
-            ) => ab.cmp(aa).then(sa.cmp(sb)).then(a.name.cmp(&b.name)),
-            _ => a.name.cmp(&b.name),
+        if let Some(e) = extern_of(btf, sym)? {
+            externs.push(e);
         }
-    });
+    }
+    externs.sort_by(libbpf_order);
+    assign_kconfig_offsets(&mut externs)?;
+    Ok(externs)
+}
+
+/// The extern undefined symbol `sym` declares, or `None` (logged) if its BTF doesn't make
+/// it a `.kconfig` or `.ksyms` one.
+fn extern_of(btf: &Btf, sym: &Symbol) -> Result<Option<ExternSpec>> {
+    let name = sym.name.as_str();
+    let Some(id) = btf.find_by_name(name).find(|&id| {
+        btf.type_by_id(id).is_ok_and(|t| {
+            matches!(t.kind(), Kind::Var | Kind::Func) && t.linkage() == Some(Linkage::Extern)
+        })
+    }) else {
+        log::debug!("extern '{name}': no BTF VAR/FUNC with extern linkage, skipping");
+        return Ok(None);
+    };
+    let t = btf.type_by_id(id).map_err(obj_btf_err)?;
+    let sec = extern_sec(btf, id).unwrap_or_default();
+    let kind = match sec.as_str() {
+        KCONFIG_SEC => kconfig_kind(btf, name, t)?,
+        KSYMS_SEC => ksym_kind(btf, t)?,
+        _ => {
+            log::debug!("extern '{name}': in no .kconfig/.ksyms DATASEC ('{sec}'), skipping");
+            return Ok(None);
+        }
+    };
+    Ok(Some(ExternSpec {
+        name: name.to_string(),
+        weak: sym.bind == STB_WEAK,
+        btf_id: id,
+        kind,
+        resolved: None,
+    }))
+}
+
+/// A `.kconfig` extern (VAR `t`): a type libbpf can fill from the kernel config, of a size
+/// and alignment that fit the map. Its offset is assigned once all are known.
+fn kconfig_kind(btf: &Btf, name: &str, t: Type<'_>) -> Result<ExternKind> {
+    if t.kind() == Kind::Func {
+        return Err(ext_err(name, "extern function can't be in .kconfig"));
+    }
+    let ty_id = t.type_id().unwrap_or(0);
+    let ty = kcfg_type(btf, ty_id, true)
+        .ok_or_else(|| ext_err(name, "kconfig extern type is unsupported"))?;
+    let size = btf
+        .size_of(ty_id)
+        .map_err(|e| ext_err(name, e.to_string()))?;
+    let align = btf
+        .align_of(ty_id)
+        .map_err(|e| ext_err(name, e.to_string()))?;
+    if size == 0 || size > MAX_KCONFIG_SIZE || !matches!(align, 1 | 2 | 4 | 8) {
+        return Err(ext_err(
+            name,
+            format!("kconfig extern of size {size}, alignment {align}"),
+        ));
+    }
+    if name == "LINUX_KERNEL_VERSION" && !matches!(ty, KconfigType::Int { .. }) {
+        return Err(ext_err(name, "must be an integer"));
+    }
+    Ok(ExternKind::Kconfig {
+        ty,
+        size,
+        align,
+        data_off: 0,
+    })
+}
+
+/// A `.ksyms` extern (VAR or FUNC `t`): a kfunc, a typed kernel variable or a typeless
+/// symbol (`void`).
+fn ksym_kind(btf: &Btf, t: Type<'_>) -> Result<ExternKind> {
+    if t.kind() == Kind::Func {
+        return Ok(ExternKind::Ksym(KsymKind::Func {
+            proto_id: t.type_id().unwrap_or(0),
+        }));
+    }
+    let ty = btf
+        .skip_mods_and_typedefs(t.type_id().unwrap_or(0))
+        .map_err(obj_btf_err)?;
+    Ok(if ty.kind() == Kind::Void {
+        ExternKind::Ksym(KsymKind::Typeless)
+    } else {
+        ExternKind::Ksym(KsymKind::Var { type_id: ty.id() })
+    })
+}
+
+/// libbpf's extern order: kconfig before ksym; kconfig by alignment descending, then size
+/// ascending; then by name.
+fn libbpf_order(a: &ExternSpec, b: &ExternSpec) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (&a.kind, &b.kind) {
+        (ExternKind::Kconfig { .. }, ExternKind::Ksym(_)) => Ordering::Less,
+        (ExternKind::Ksym(_), ExternKind::Kconfig { .. }) => Ordering::Greater,
+        (
+            ExternKind::Kconfig {
+                align: aa,
+                size: sa,
+                ..
+            },
+            ExternKind::Kconfig {
+                align: ab,
+                size: sb,
+                ..
+            },
+        ) => ab.cmp(aa).then(sa.cmp(sb)).then(a.name.cmp(&b.name)),
+        _ => a.name.cmp(&b.name),
+    }
+}
+
+/// Lays the (sorted) kconfig externs out in the `.kconfig` map, each at its alignment.
+fn assign_kconfig_offsets(externs: &mut [ExternSpec]) -> Result<()> {
     let mut off = 0u32;
     for (i, e) in externs.iter_mut().enumerate() {
         if let ExternKind::Kconfig {
@@ -284,7 +302,7 @@ pub(crate) fn collect_externs(elf: &Elf<'_>, btf: Option<&Btf>) -> Result<Vec<Ex
             log::debug!("extern (ksym) #{i}: name {}, weak {}", e.name, e.weak);
         }
     }
-    Ok(externs)
+    Ok(())
 }
 
 /// Total size of the `.kconfig` map value for these externs (0 if there are none).

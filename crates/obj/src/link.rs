@@ -9,8 +9,8 @@ use crate::error::{ObjError, Result};
 use crate::externs::{ExternKind, ExternValue, KsymKind};
 use crate::insn::{pseudo, Insn};
 use crate::maps::MapKind;
-use crate::object::ObjectSpec;
-use crate::reloc::RelocKind;
+use crate::object::{FunctionSpec, ObjectSpec, ProgramSpec};
+use crate::reloc::{Reloc, RelocKind};
 
 /// libbpf's `POISON_CALL_KFUNC_BASE`: a missing `__weak` kfunc's call becomes a call of
 /// helper `base + extern index`, which the verifier rejects only if it is reachable.
@@ -95,222 +95,40 @@ impl ObjectSpec {
             .programs
             .get(prog)
             .ok_or_else(|| ObjError::NoSuchProgram(format!("#{prog}")))?;
-        let main = p.function;
-        let mut insns = self.functions[main].insns.clone();
-        let mut layout = vec![Placement {
-            function: main,
-            start: 0,
-        }];
-        let mut map_relocs = Vec::new();
-        let mut extern_relocs = Vec::new();
-        let kcfg_map = self.maps.iter().position(|m| m.kind == MapKind::Kconfig);
-
+        let mut linker = Linker::new(self, p);
+        // The layout grows while it is walked: linking a function appends the subprograms it
+        // reaches, which are linked in turn (each once, in the order they were reached).
         let mut k = 0;
-        while k < layout.len() {
-            let Placement {
-                function: fi,
-                start: base,
-            } = layout[k];
+        while let Some(&placed) = linker.layout.get(k) {
+            linker.link_function(placed)?;
             k += 1;
-            let f = &self.functions[fi];
-            let call_err = |insn: usize, reason: String| ObjError::Call {
-                program: p.name.clone(),
-                function: f.name.clone(),
-                section: f.section.clone(),
-                insn,
-                reason,
-            };
-            // Callee by (section, instruction index in section): must be a function start.
-            let place = |insns: &mut Vec<Insn>,
-                         layout: &mut Vec<Placement>,
-                         i: usize,
-                         sec: usize,
-                         target: i64|
-             -> Result<()> {
-                let callee = usize::try_from(target)
-                    .ok()
-                    .and_then(|t| {
-                        self.functions
-                            .iter()
-                            .position(|g| g.section_index == sec && g.sec_insn_off == t)
-                    })
-                    .ok_or_else(|| {
-                        call_err(
-                            i,
-                            format!(
-                                "target insn #{target} of sec '{}' is not the start of a function",
-                                self.section_name(sec)
-                            ),
-                        )
-                    })?;
-                let start = match layout.iter().find(|pl| pl.function == callee) {
-                    Some(pl) => pl.start,
-                    None => {
-                        let start = insns.len();
-                        log::debug!(
-                            "prog '{}': added {} insns from sub-prog '{}' at insn {}",
-                            p.name,
-                            self.functions[callee].insns.len(),
-                            self.functions[callee].name,
-                            start
-                        );
-                        insns.extend_from_slice(&self.functions[callee].insns);
-                        layout.push(Placement {
-                            function: callee,
-                            start,
-                        });
-                        start
-                    }
-                };
-                let at = base + i;
-                insns[at].imm = (start as i64 - at as i64 - 1) as i32;
-                Ok(())
-            };
-
-            let mut relocated = vec![false; f.insns.len()];
-            for r in &f.relocs {
-                let i = r.insn_idx;
-                let Some(orig) = f.insns.get(i).copied() else {
-                    return Err(call_err(i, "relocation past the function's end".into()));
-                };
-                relocated[i] = true;
-                if orig.is_ldimm64() && i + 1 >= f.insns.len() {
-                    return Err(call_err(i, "LD_IMM64 cut off by the function's end".into()));
-                }
-                let at = base + i;
-                match &r.kind {
-                    RelocKind::Call {
-                        section_index,
-                        sym_off,
-                    } => {
-                        let target = (*sym_off / 8) as i64 + orig.imm as i64 + 1;
-                        place(&mut insns, &mut layout, i, *section_index, target)?;
-                    }
-                    RelocKind::SubprogAddr {
-                        section_index,
-                        sym_off,
-                    } => {
-                        let target = (*sym_off as i64 + orig.imm as i64) / 8;
-                        insns[at].src = pseudo::FUNC;
-                        place(&mut insns, &mut layout, i, *section_index, target)?;
-                    }
-                    RelocKind::Map { map } => {
-                        insns[at].src = pseudo::MAP_FD;
-                        insns[at].imm = 0;
-                        map_relocs.push(MapReloc {
-                            insn_idx: at,
-                            map: *map,
-                            kind: MapRelocKind::Fd,
-                        });
-                    }
-                    RelocKind::Data { map, sym_off } => {
-                        let offset = u32::try_from(*sym_off as i64 + orig.imm as i64)
-                            .ok()
-                            .filter(|&o| o <= self.maps[*map].value_size)
-                            .ok_or_else(|| {
-                                call_err(i, format!("'{}': offset outside its section", r.symbol))
-                            })?;
-                        insns[at].src = pseudo::MAP_VALUE;
-                        insns[at].imm = 0;
-                        insns[at + 1].imm = offset as i32;
-                        map_relocs.push(MapReloc {
-                            insn_idx: at,
-                            map: *map,
-                            kind: MapRelocKind::Value { offset },
-                        });
-                    }
-                    RelocKind::Extern { ext } => {
-                        let e = &self.externs[*ext];
-                        let call = orig.is_call();
-                        match (e.kind, call) {
-                            (ExternKind::Kconfig { data_off, .. }, false) => {
-                                let map = kcfg_map.ok_or_else(|| {
-                                    call_err(i, "no .kconfig map for a kconfig extern".into())
-                                })?;
-                                insns[at].src = pseudo::MAP_VALUE;
-                                insns[at].imm = 0;
-                                insns[at + 1].imm = data_off as i32;
-                                map_relocs.push(MapReloc {
-                                    insn_idx: at,
-                                    map,
-                                    kind: MapRelocKind::Value { offset: data_off },
-                                });
-                            }
-                            (ExternKind::Kconfig { .. }, true) => {
-                                return Err(call_err(
-                                    i,
-                                    format!("call to kconfig extern '{}'", e.name),
-                                ))
-                            }
-                            (ExternKind::Ksym(kind), true) => {
-                                if !matches!(kind, KsymKind::Func { .. }) {
-                                    return Err(call_err(
-                                        i,
-                                        format!("call to non-function ksym '{}'", e.name),
-                                    ));
-                                }
-                                match &e.resolved {
-                                    Some(ExternValue::KsymBtf { btf_id, .. }) => {
-                                        insns[at].src = pseudo::KFUNC_CALL;
-                                        insns[at].imm = *btf_id as i32;
-                                        insns[at].off = 0;
-                                    }
-                                    Some(ExternValue::Missing) => {
-                                        insns[at].src = 0;
-                                        insns[at].off = 0;
-                                        insns[at].imm = POISON_CALL_KFUNC_BASE + *ext as i32;
-                                    }
-                                    _ => {}
-                                }
-                                extern_relocs.push(ExternReloc {
-                                    insn_idx: at,
-                                    ext: *ext,
-                                    call: true,
-                                });
-                            }
-                            (ExternKind::Ksym(_), false) => {
-                                match &e.resolved {
-                                    Some(ExternValue::KsymBtf { btf_id, .. }) => {
-                                        insns[at].src = pseudo::BTF_ID;
-                                        insns[at].imm = *btf_id as i32;
-                                        insns[at + 1].imm = 0;
-                                    }
-                                    Some(ExternValue::KsymAddr(a)) => {
-                                        insns[at].src = 0;
-                                        insns[at].imm = *a as u32 as i32;
-                                        insns[at + 1].imm = (*a >> 32) as u32 as i32;
-                                    }
-                                    Some(_) => {
-                                        insns[at].src = 0;
-                                        insns[at].imm = 0;
-                                        insns[at + 1].imm = 0;
-                                    }
-                                    None => {}
-                                }
-                                extern_relocs.push(ExternReloc {
-                                    insn_idx: at,
-                                    ext: *ext,
-                                    call: false,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            // Calls within one section need no relocation: imm is relative already.
-            for (i, insn) in f.insns.iter().enumerate() {
-                if insn.is_pseudo_call() && !relocated[i] {
-                    let target = (f.sec_insn_off + i) as i64 + insn.imm as i64 + 1;
-                    place(&mut insns, &mut layout, i, f.section_index, target)?;
-                } else if insn.is_pseudo_func() && !relocated[i] {
-                    return Err(call_err(i, "missing subprog addr relo".into()));
-                }
-            }
         }
+        let (func_info, line_info) = self.rebase_ext_info(&linker.layout);
+        log::debug!(
+            "prog '{}': linked {} insns ({} functions, {} map refs, {} extern refs)",
+            p.name,
+            linker.insns.len(),
+            linker.layout.len(),
+            linker.map_relocs.len(),
+            linker.extern_relocs.len()
+        );
+        Ok(LinkedProgram {
+            program: prog,
+            insns: linker.insns,
+            layout: linker.layout,
+            map_relocs: linker.map_relocs,
+            extern_relocs: linker.extern_relocs,
+            func_info,
+            line_info,
+        })
+    }
 
+    /// func_info and line_info of the functions in `layout`, their `insn_off` rebased from
+    /// the function's start to the linked program's (in instructions).
+    pub(crate) fn rebase_ext_info(&self, layout: &[Placement]) -> (Vec<FuncInfo>, Vec<LineInfo>) {
         let mut func_info = Vec::new();
         let mut line_info = Vec::new();
-        for pl in &layout {
+        for pl in layout {
             let f = &self.functions[pl.function];
             func_info.extend(f.func_info.iter().map(|r| FuncInfo {
                 insn_off: (pl.start + r.insn_idx) as u32,
@@ -321,23 +139,15 @@ impl ObjectSpec {
                 ..r.record
             }));
         }
-        log::debug!(
-            "prog '{}': linked {} insns ({} functions, {} map refs, {} extern refs)",
-            p.name,
-            insns.len(),
-            layout.len(),
-            map_relocs.len(),
-            extern_relocs.len()
-        );
-        Ok(LinkedProgram {
-            program: prog,
-            insns,
-            layout,
-            map_relocs,
-            extern_relocs,
-            func_info,
-            line_info,
-        })
+        (func_info, line_info)
+    }
+
+    /// The function starting at instruction `insn` of section `sec` (a call's target).
+    pub(crate) fn function_starting_at(&self, sec: usize, insn: i64) -> Option<usize> {
+        let insn = usize::try_from(insn).ok()?;
+        self.functions
+            .iter()
+            .position(|g| g.section_index == sec && g.sec_insn_off == insn)
     }
 
     fn section_name(&self, sec: usize) -> String {
@@ -345,5 +155,318 @@ impl ObjectSpec {
             .iter()
             .find(|f| f.section_index == sec)
             .map_or_else(|| format!("#{sec}"), |f| f.section.clone())
+    }
+}
+
+/// Callee's instruction index in its section for a `Call` relocation: `sym_off` is a
+/// function's (or 0 for the section symbol's) byte offset, `imm` is relative to the next insn.
+fn call_reloc_target(sym_off: u64, imm: i32) -> i64 {
+    (sym_off / 8) as i64 + imm as i64 + 1
+}
+
+/// Callee's instruction index in its section for a `SubprogAddr` relocation (`imm` is a
+/// byte offset from the symbol).
+fn subprog_addr_target(sym_off: u64, imm: i32) -> i64 {
+    (sym_off as i64 + imm as i64) / 8
+}
+
+/// A call within its own section: `imm` is already relative to the next instruction.
+fn local_call_target(f: &FunctionSpec, i: usize, imm: i32) -> i64 {
+    (f.sec_insn_off + i) as i64 + imm as i64 + 1
+}
+
+/// The `imm` of a call at `at` reaching instruction `start` of the same program.
+fn call_offset(at: usize, start: usize) -> i32 {
+    (start as i64 - at as i64 - 1) as i32
+}
+
+/// One program being linked: its instructions so far, where each function landed, and the
+/// references the loader must fill in.
+struct Linker<'a> {
+    spec: &'a ObjectSpec,
+    prog: &'a ProgramSpec,
+    insns: Vec<Insn>,
+    layout: Vec<Placement>,
+    map_relocs: Vec<MapReloc>,
+    extern_relocs: Vec<ExternReloc>,
+    /// The `.kconfig` map, which kconfig externs point into.
+    kcfg_map: Option<usize>,
+}
+
+impl<'a> Linker<'a> {
+    /// Starts with the program's own function at instruction 0.
+    fn new(spec: &'a ObjectSpec, prog: &'a ProgramSpec) -> Self {
+        Linker {
+            spec,
+            prog,
+            insns: spec.functions[prog.function].insns.clone(),
+            layout: vec![Placement {
+                function: prog.function,
+                start: 0,
+            }],
+            map_relocs: Vec::new(),
+            extern_relocs: Vec::new(),
+            kcfg_map: spec.maps.iter().position(|m| m.kind == MapKind::Kconfig),
+        }
+    }
+
+    /// A linking error at instruction `insn` of `f`, naming the program being linked.
+    fn err(&self, f: &FunctionSpec, insn: usize, reason: String) -> ObjError {
+        ObjError::Call {
+            program: self.prog.name.clone(),
+            function: f.name.clone(),
+            section: f.section.clone(),
+            insn,
+            reason,
+        }
+    }
+
+    /// Applies the relocations of the function placed at `pl`, then links the calls within
+    /// its section (which have none).
+    fn link_function(&mut self, pl: Placement) -> Result<()> {
+        let f = &self.spec.functions[pl.function];
+        let mut relocated = vec![false; f.insns.len()];
+        for r in &f.relocs {
+            let orig = self.reloc_site(f, r.insn_idx)?;
+            relocated[r.insn_idx] = true;
+            self.apply_reloc(pl, f, r, orig)?;
+        }
+        self.link_local_calls(pl, f, &relocated)
+    }
+
+    /// The original instruction a relocation patches, checked to lie within the function
+    /// (both halves of an `LD_IMM64`).
+    fn reloc_site(&self, f: &FunctionSpec, i: usize) -> Result<Insn> {
+        let Some(orig) = f.insns.get(i).copied() else {
+            return Err(self.err(f, i, "relocation past the function's end".into()));
+        };
+        if orig.is_ldimm64() && i + 1 >= f.insns.len() {
+            return Err(self.err(f, i, "LD_IMM64 cut off by the function's end".into()));
+        }
+        Ok(orig)
+    }
+
+    /// Patches one relocated instruction: a call or callback address points at its
+    /// (appended) callee; map, global data and extern references are recorded for the loader.
+    fn apply_reloc(
+        &mut self,
+        pl: Placement,
+        f: &FunctionSpec,
+        r: &Reloc,
+        orig: Insn,
+    ) -> Result<()> {
+        let i = r.insn_idx;
+        let at = pl.start + i;
+        match &r.kind {
+            RelocKind::Call {
+                section_index,
+                sym_off,
+            } => {
+                let target = call_reloc_target(*sym_off, orig.imm);
+                self.link_call(pl, f, i, *section_index, target)
+            }
+            RelocKind::SubprogAddr {
+                section_index,
+                sym_off,
+            } => {
+                let target = subprog_addr_target(*sym_off, orig.imm);
+                self.insns[at].src = pseudo::FUNC;
+                self.link_call(pl, f, i, *section_index, target)
+            }
+            RelocKind::Map { map } => {
+                self.map_fd_ref(at, *map);
+                Ok(())
+            }
+            RelocKind::Data { map, sym_off } => {
+                let offset = u32::try_from(*sym_off as i64 + orig.imm as i64)
+                    .ok()
+                    .filter(|&o| o <= self.spec.maps[*map].value_size)
+                    .ok_or_else(|| {
+                        self.err(f, i, format!("'{}': offset outside its section", r.symbol))
+                    })?;
+                self.map_value_ref(at, *map, offset);
+                Ok(())
+            }
+            RelocKind::Extern { ext } => self.extern_ref(f, i, at, orig, *ext),
+        }
+    }
+
+    /// Calls within one section need no relocation: their `imm` is relative already. A
+    /// callback address (`BPF_PSEUDO_FUNC`) always has one.
+    fn link_local_calls(
+        &mut self,
+        pl: Placement,
+        f: &FunctionSpec,
+        relocated: &[bool],
+    ) -> Result<()> {
+        for (i, insn) in f.insns.iter().enumerate() {
+            if insn.is_pseudo_call() && !relocated[i] {
+                let target = local_call_target(f, i, insn.imm);
+                self.link_call(pl, f, i, f.section_index, target)?;
+            } else if insn.is_pseudo_func() && !relocated[i] {
+                return Err(self.err(f, i, "missing subprog addr relo".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Points the call (or callback address) at instruction `i` of the function placed at
+    /// `pl` to its callee, which must be a function start in section `sec`, appending the
+    /// callee first if the program doesn't hold it yet.
+    fn link_call(
+        &mut self,
+        pl: Placement,
+        f: &FunctionSpec,
+        i: usize,
+        sec: usize,
+        target: i64,
+    ) -> Result<()> {
+        let callee = self.spec.function_starting_at(sec, target).ok_or_else(|| {
+            self.err(
+                f,
+                i,
+                format!(
+                    "target insn #{target} of sec '{}' is not the start of a function",
+                    self.spec.section_name(sec)
+                ),
+            )
+        })?;
+        let start = self.place(callee);
+        let at = pl.start + i;
+        self.insns[at].imm = call_offset(at, start);
+        Ok(())
+    }
+
+    /// Where `callee` starts in the program: its existing place, or appended at the end.
+    fn place(&mut self, callee: usize) -> usize {
+        if let Some(pl) = self.layout.iter().find(|pl| pl.function == callee) {
+            return pl.start;
+        }
+        let g = &self.spec.functions[callee];
+        let start = self.insns.len();
+        log::debug!(
+            "prog '{}': added {} insns from sub-prog '{}' at insn {}",
+            self.prog.name,
+            g.insns.len(),
+            g.name,
+            start
+        );
+        self.insns.extend_from_slice(&g.insns);
+        self.layout.push(Placement {
+            function: callee,
+            start,
+        });
+        start
+    }
+
+    /// `LD_IMM64` at `at` becomes a map fd the loader fills in.
+    fn map_fd_ref(&mut self, at: usize, map: usize) {
+        self.insns[at].src = pseudo::MAP_FD;
+        self.insns[at].imm = 0;
+        self.map_relocs.push(MapReloc {
+            insn_idx: at,
+            map,
+            kind: MapRelocKind::Fd,
+        });
+    }
+
+    /// `LD_IMM64` at `at` becomes the address of `offset` in a map's value (global data,
+    /// kconfig values).
+    fn map_value_ref(&mut self, at: usize, map: usize, offset: u32) {
+        self.insns[at].src = pseudo::MAP_VALUE;
+        self.insns[at].imm = 0;
+        self.insns[at + 1].imm = offset as i32;
+        self.map_relocs.push(MapReloc {
+            insn_idx: at,
+            map,
+            kind: MapRelocKind::Value { offset },
+        });
+    }
+
+    /// An extern reference: a kconfig value, a kfunc call or a ksym's id or address.
+    fn extern_ref(
+        &mut self,
+        f: &FunctionSpec,
+        i: usize,
+        at: usize,
+        orig: Insn,
+        ext: usize,
+    ) -> Result<()> {
+        let e = &self.spec.externs[ext];
+        match (e.kind, orig.is_call()) {
+            (ExternKind::Kconfig { data_off, .. }, false) => {
+                let map = self
+                    .kcfg_map
+                    .ok_or_else(|| self.err(f, i, "no .kconfig map for a kconfig extern".into()))?;
+                self.map_value_ref(at, map, data_off);
+                Ok(())
+            }
+            (ExternKind::Kconfig { .. }, true) => {
+                Err(self.err(f, i, format!("call to kconfig extern '{}'", e.name)))
+            }
+            (ExternKind::Ksym(kind), true) => {
+                if !matches!(kind, KsymKind::Func { .. }) {
+                    return Err(self.err(f, i, format!("call to non-function ksym '{}'", e.name)));
+                }
+                self.kfunc_call(at, ext);
+                Ok(())
+            }
+            (ExternKind::Ksym(_), false) => {
+                self.ksym_ldimm64(at, ext);
+                Ok(())
+            }
+        }
+    }
+
+    /// A kfunc call: the kernel function's BTF id, or a poisoned helper call for a missing
+    /// `__weak` one. The loader fills in a module's BTF fd.
+    fn kfunc_call(&mut self, at: usize, ext: usize) {
+        let insn = &mut self.insns[at];
+        match &self.spec.externs[ext].resolved {
+            Some(ExternValue::KsymBtf { btf_id, .. }) => {
+                insn.src = pseudo::KFUNC_CALL;
+                insn.imm = *btf_id as i32;
+                insn.off = 0;
+            }
+            Some(ExternValue::Missing) => {
+                insn.src = 0;
+                insn.off = 0;
+                insn.imm = POISON_CALL_KFUNC_BASE + ext as i32;
+            }
+            _ => {}
+        }
+        self.extern_relocs.push(ExternReloc {
+            insn_idx: at,
+            ext,
+            call: true,
+        });
+    }
+
+    /// A ksym `LD_IMM64`: a typed variable's BTF id, a typeless symbol's address, or 0 for a
+    /// missing `__weak` one.
+    fn ksym_ldimm64(&mut self, at: usize, ext: usize) {
+        match &self.spec.externs[ext].resolved {
+            Some(ExternValue::KsymBtf { btf_id, .. }) => {
+                self.insns[at].src = pseudo::BTF_ID;
+                self.insns[at].imm = *btf_id as i32;
+                self.insns[at + 1].imm = 0;
+            }
+            Some(ExternValue::KsymAddr(a)) => {
+                self.insns[at].src = 0;
+                self.insns[at].imm = *a as u32 as i32;
+                self.insns[at + 1].imm = (*a >> 32) as u32 as i32;
+            }
+            Some(_) => {
+                self.insns[at].src = 0;
+                self.insns[at].imm = 0;
+                self.insns[at + 1].imm = 0;
+            }
+            None => {}
+        }
+        self.extern_relocs.push(ExternReloc {
+            insn_idx: at,
+            ext,
+            call: false,
+        });
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use corebpf_abi::{AttachType, ProgType};
 use corebpf_btf::{Btf, BtfExt, CoreRelo, FuncInfo, LineInfo};
 
-use crate::elf::{Elf, STB_LOCAL, STT_FUNC};
+use crate::elf::{Elf, Section, Symbol, STB_LOCAL, STT_FUNC};
 use crate::error::{ObjError, Result};
 use crate::externs::{ExternSpec, KCONFIG_SEC};
 use crate::insn::{Insn, INSN_SIZE};
@@ -159,114 +159,27 @@ impl ObjectSpec {
     pub fn parse_named(bytes: &[u8], name: &str) -> Result<ObjectSpec> {
         let elf = Elf::parse(bytes)?;
         log::debug!("elf: section count {}", elf.sections.len());
-
-        let mut license = String::new();
-        let mut kern_version = None;
-        let mut btf = None;
-        for s in &elf.sections {
-            match s.name.as_str() {
-                "license" => {
-                    let d = s.data()?;
-                    let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
-                    license = String::from_utf8_lossy(&d[..end]).into_owned();
-                    log::debug!("elf: section({}) license, size {}", s.index, d.len());
-                }
-                "version" => {
-                    let d = s.data()?;
-                    let v: [u8; 4] = d.try_into().map_err(|_| ObjError::Section {
-                        section: s.name.clone(),
-                        reason: format!("invalid size {} (must be 4)", d.len()),
-                    })?;
-                    kern_version = Some(u32::from_le_bytes(v));
-                }
-                ".BTF" => btf = Some(Btf::parse(s.data()?).map_err(btf_err(".BTF"))?),
-                _ => {}
-            }
-        }
+        let (license, kern_version, btf) = read_meta_sections(&elf)?;
         let btf_ext = match (&btf, elf.section_by_name(".BTF.ext")) {
             (Some(b), Some(s)) => Some(BtfExt::parse(s.data()?, b).map_err(btf_err(".BTF.ext"))?),
             _ => None,
         };
-
-        let (functions, programs) = collect_functions(&elf)?;
+        let (mut functions, programs) = collect_functions(&elf)?;
         let program_at = |sec: usize, off: u64| -> Option<usize> {
             functions
                 .iter()
                 .find(|f| f.section_index == sec && (f.sec_insn_off * INSN_SIZE) as u64 == off)
                 .and_then(|f| f.program)
         };
-
-        let mut maps = Vec::new();
-        if let Some(s) = elf.section_by_name("maps") {
-            crate::legacy_maps::legacy_maps(&elf, s, &mut maps)?;
-        }
-        let mut btf_map_locs = Vec::new();
-        if let Some(s) = elf.section_by_name(".maps") {
-            btf_map_locs = crate::btf_maps::btf_maps(&elf, btf.as_ref(), s, &mut maps)?;
-        }
-        maps.extend(crate::maps::data_maps(&elf, name, btf.as_ref())?);
-        let externs = crate::externs::collect_externs(&elf, btf.as_ref())?;
-        let kcfg_size = crate::externs::kconfig_size(&externs);
-        if kcfg_size > 0 {
-            let mut m = MapSpec::new(
-                crate::maps::internal_map_name(name, KCONFIG_SEC),
-                KCONFIG_SEC.into(),
-                0,
-                MapKind::Kconfig,
-            );
-            m.map_type = corebpf_abi::MapType::Array;
-            m.key_size = 4;
-            m.value_size = kcfg_size;
-            m.max_entries = 1;
-            m.map_flags =
-                corebpf_abi::consts::BPF_F_RDONLY_PROG | corebpf_abi::consts::BPF_F_MMAPABLE;
-            m.freeze = true;
-            m.btf_value_type_id = btf
-                .as_ref()
-                .and_then(|b| b.find_by_name_kind(KCONFIG_SEC, corebpf_btf::Kind::Datasec));
-            maps.push(m);
-        }
-        for s in &elf.sections {
-            if crate::struct_ops::is_struct_ops_sec(&s.name) {
-                crate::struct_ops::struct_ops_maps(&elf, btf.as_ref(), s, &mut maps, &program_at)?;
-            }
-        }
-        if let Some(s) = elf.section_by_name(".maps") {
-            crate::btf_maps::collect_map_relos(&elf, s, &btf_map_locs, &mut maps, &program_at)?;
-        }
-
-        let mut functions = functions;
-        for s in elf
-            .sections
-            .iter()
-            .filter(|s| s.is_exec() && !s.relocs.is_empty())
-        {
-            let insns = Insn::decode_all(s.data()?);
-            let relocs = crate::reloc::collect_section_relocs(&elf, s, &insns, &maps, &externs)?;
-            for (sec_idx, mut r) in relocs {
-                let f = functions
-                    .iter_mut()
-                    .find(|f| f.section_index == s.index && f.contains_sec_insn(sec_idx))
-                    .ok_or_else(|| ObjError::Reloc {
-                        section: s.name.clone(),
-                        insn: sec_idx,
-                        symbol: r.symbol.clone(),
-                        reason: "instruction is in no function".into(),
-                    })?;
-                r.insn_idx = sec_idx - f.sec_insn_off;
-                f.relocs.push(r);
-            }
-        }
-
+        let (maps, externs) = collect_maps(&elf, name, btf.as_ref(), &program_at)?;
+        assign_relocs(&elf, &maps, &externs, &mut functions)?;
         if let Some(ext) = &btf_ext {
             assign_ext_records(ext, &elf, &mut functions)?;
         }
-
         let btf = match &btf {
             Some(b) => Some(crate::btf_fixup::finalize(b, &elf, &externs)?),
             None => None,
         };
-
         Ok(ObjectSpec {
             name: name.to_string(),
             license,
@@ -334,6 +247,121 @@ impl ObjectSpec {
     }
 }
 
+/// The `license` string, the `version` value and the `.BTF`, from their sections.
+fn read_meta_sections(elf: &Elf<'_>) -> Result<(String, Option<u32>, Option<Btf>)> {
+    let mut license = String::new();
+    let mut kern_version = None;
+    let mut btf = None;
+    for s in &elf.sections {
+        match s.name.as_str() {
+            "license" => {
+                let d = s.data()?;
+                let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
+                license = String::from_utf8_lossy(&d[..end]).into_owned();
+                log::debug!("elf: section({}) license, size {}", s.index, d.len());
+            }
+            "version" => {
+                let d = s.data()?;
+                let v: [u8; 4] = d.try_into().map_err(|_| ObjError::Section {
+                    section: s.name.clone(),
+                    reason: format!("invalid size {} (must be 4)", d.len()),
+                })?;
+                kern_version = Some(u32::from_le_bytes(v));
+            }
+            ".BTF" => btf = Some(Btf::parse(s.data()?).map_err(btf_err(".BTF"))?),
+            _ => {}
+        }
+    }
+    Ok((license, kern_version, btf))
+}
+
+/// The maps in libbpf's order (legacy, BTF-defined, global data, `.kconfig`, struct_ops)
+/// and the externs, which size `.kconfig`. `program_at` finds the programs struct_ops and
+/// prog array slots name.
+fn collect_maps(
+    elf: &Elf<'_>,
+    name: &str,
+    btf: Option<&Btf>,
+    program_at: &dyn Fn(usize, u64) -> Option<usize>,
+) -> Result<(Vec<MapSpec>, Vec<ExternSpec>)> {
+    let mut maps = Vec::new();
+    if let Some(s) = elf.section_by_name("maps") {
+        crate::legacy_maps::legacy_maps(elf, s, &mut maps)?;
+    }
+    let mut btf_map_locs = Vec::new();
+    if let Some(s) = elf.section_by_name(".maps") {
+        btf_map_locs = crate::btf_maps::btf_maps(elf, btf, s, &mut maps)?;
+    }
+    maps.extend(crate::maps::data_maps(elf, name, btf)?);
+    let externs = crate::externs::collect_externs(elf, btf)?;
+    maps.extend(kconfig_map(name, btf, &externs));
+    for s in &elf.sections {
+        if crate::struct_ops::is_struct_ops_sec(&s.name) {
+            crate::struct_ops::struct_ops_maps(elf, btf, s, &mut maps, program_at)?;
+        }
+    }
+    // Slots can name any map, so they are read once all maps are known.
+    if let Some(s) = elf.section_by_name(".maps") {
+        crate::btf_maps::collect_map_relos(elf, s, &btf_map_locs, &mut maps, program_at)?;
+    }
+    Ok((maps, externs))
+}
+
+/// The internal `.kconfig` map holding the kconfig externs' values, if there are any.
+fn kconfig_map(name: &str, btf: Option<&Btf>, externs: &[ExternSpec]) -> Option<MapSpec> {
+    let kcfg_size = crate::externs::kconfig_size(externs);
+    if kcfg_size == 0 {
+        return None;
+    }
+    let mut m = MapSpec::new(
+        crate::maps::internal_map_name(name, KCONFIG_SEC),
+        KCONFIG_SEC.into(),
+        0,
+        MapKind::Kconfig,
+    );
+    m.map_type = corebpf_abi::MapType::Array;
+    m.key_size = 4;
+    m.value_size = kcfg_size;
+    m.max_entries = 1;
+    m.map_flags = corebpf_abi::consts::BPF_F_RDONLY_PROG | corebpf_abi::consts::BPF_F_MMAPABLE;
+    m.freeze = true;
+    m.btf_value_type_id =
+        btf.and_then(|b| b.find_by_name_kind(KCONFIG_SEC, corebpf_btf::Kind::Datasec));
+    Some(m)
+}
+
+/// Records each program section's relocations on the function whose instruction they
+/// patch.
+fn assign_relocs(
+    elf: &Elf<'_>,
+    maps: &[MapSpec],
+    externs: &[ExternSpec],
+    functions: &mut [FunctionSpec],
+) -> Result<()> {
+    for s in elf
+        .sections
+        .iter()
+        .filter(|s| s.is_exec() && !s.relocs.is_empty())
+    {
+        let insns = Insn::decode_all(s.data()?);
+        let relocs = crate::reloc::collect_section_relocs(elf, s, &insns, maps, externs)?;
+        for (sec_idx, mut r) in relocs {
+            let f = functions
+                .iter_mut()
+                .find(|f| f.section_index == s.index && f.contains_sec_insn(sec_idx))
+                .ok_or_else(|| ObjError::Reloc {
+                    section: s.name.clone(),
+                    insn: sec_idx,
+                    symbol: r.symbol.clone(),
+                    reason: "instruction is in no function".into(),
+                })?;
+            r.insn_idx = sec_idx - f.sec_insn_off;
+            f.relocs.push(r);
+        }
+    }
+    Ok(())
+}
+
 /// Finds functions (STT_FUNC symbols) in executable sections; non-`.text` ones are programs.
 fn collect_functions(elf: &Elf<'_>) -> Result<(Vec<FunctionSpec>, Vec<ProgramSpec>)> {
     let mut functions = Vec::new();
@@ -349,89 +377,15 @@ fn collect_functions(elf: &Elf<'_>) -> Result<(Vec<FunctionSpec>, Vec<ProgramSpe
                 reason: format!("size {} is not a multiple of {INSN_SIZE}", data.len()),
             });
         }
-        let is_text = s.name == ".text";
-        let mut syms: Vec<_> = elf
-            .symbols
-            .iter()
-            .filter(|y| y.shndx == Some(s.index) && y.st_type == STT_FUNC)
-            .collect();
-        syms.sort_by_key(|y| y.value);
         let mut prev_end = 0u64;
-        for sym in syms {
-            let err = |reason: String| ObjError::Symbol {
-                symbol: sym.name.clone(),
-                section: s.name.clone(),
-                reason,
-            };
-            let end = sym.value.saturating_add(sym.size);
-            if sym.value % INSN_SIZE as u64 != 0 || sym.size % INSN_SIZE as u64 != 0 {
-                return Err(err(format!(
-                    "offset {} or size {} not a multiple of {INSN_SIZE}",
-                    sym.value, sym.size
-                )));
-            }
-            if end > data.len() as u64 {
-                return Err(err(format!(
-                    "function [{}, {end}) runs past the section ({} bytes)",
-                    sym.value,
-                    data.len()
-                )));
-            }
-            if sym.value < prev_end {
-                return Err(err("function overlaps the previous one".into()));
-            }
+        for sym in function_symbols(elf, s) {
+            let end = check_function_symbol(s, sym, data.len(), prev_end)?;
             if sym.size == 0 {
                 continue;
             }
             prev_end = end;
             let insns = Insn::decode_all(&data[sym.value as usize..end as usize]);
-            let global = sym.bind != STB_LOCAL;
-            let program = (!is_text).then_some(programs.len());
-            if let Some(pi) = program {
-                let sec_def = find_sec_def(&s.name);
-                let error = if sec_def.is_none() {
-                    Some(ObjError::UnknownSection {
-                        program: sym.name.clone(),
-                        section: s.name.clone(),
-                    })
-                } else if !global {
-                    Some(ObjError::Program {
-                        program: sym.name.clone(),
-                        section: s.name.clone(),
-                        reason:
-                            "program is static (only global functions outside .text are programs)"
-                                .into(),
-                    })
-                } else {
-                    None
-                };
-                if let Some(e) = &error {
-                    log::warn!("{e}");
-                }
-                log::debug!(
-                    "sec '{}': found program '{}' at insn offset {} ({} bytes), code size {} insns ({} bytes)",
-                    s.name,
-                    sym.name,
-                    sym.value / INSN_SIZE as u64,
-                    sym.value,
-                    insns.len(),
-                    sym.size
-                );
-                let flags = sec_def.as_ref().map(|d| d.def.flags).unwrap_or_default();
-                programs.push(ProgramSpec {
-                    name: sym.name.clone(),
-                    section: s.name.clone(),
-                    function: functions.len(),
-                    prog_type: sec_def.as_ref().map_or(ProgType::Unspec, |d| d.prog_type()),
-                    expected_attach_type: sec_def.as_ref().and_then(|d| d.attach_type()),
-                    attach_target: sec_def.as_ref().and_then(|d| d.attach_target.clone()),
-                    sleepable: flags.sleepable,
-                    xdp_frags: flags.xdp_frags,
-                    sec_def,
-                    error,
-                });
-                debug_assert_eq!(pi + 1, programs.len());
-            } else {
+            let program = if s.name == ".text" {
                 log::debug!(
                     "sec '{}': found subprogram '{}' at insn offset {} ({} bytes)",
                     s.name,
@@ -439,23 +393,121 @@ fn collect_functions(elf: &Elf<'_>) -> Result<(Vec<FunctionSpec>, Vec<ProgramSpe
                     sym.value / INSN_SIZE as u64,
                     sym.size
                 );
-            }
-            functions.push(FunctionSpec {
-                name: sym.name.clone(),
-                section: s.name.clone(),
-                section_index: s.index,
-                sec_insn_off: (sym.value / INSN_SIZE as u64) as usize,
-                insns,
-                global,
-                program,
-                relocs: Vec::new(),
-                func_info: Vec::new(),
-                line_info: Vec::new(),
-                core_relos: Vec::new(),
-            });
+                None
+            } else {
+                programs.push(program_spec(s, sym, functions.len(), insns.len()));
+                Some(programs.len() - 1)
+            };
+            functions.push(function_spec(s, sym, insns, program));
         }
     }
     Ok((functions, programs))
+}
+
+/// Function `sym` of section `s`, its relocations and `.BTF.ext` records still to come.
+fn function_spec(
+    s: &Section<'_>,
+    sym: &Symbol,
+    insns: Vec<Insn>,
+    program: Option<usize>,
+) -> FunctionSpec {
+    FunctionSpec {
+        name: sym.name.clone(),
+        section: s.name.clone(),
+        section_index: s.index,
+        sec_insn_off: (sym.value / INSN_SIZE as u64) as usize,
+        insns,
+        global: sym.bind != STB_LOCAL,
+        program,
+        relocs: Vec::new(),
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+        core_relos: Vec::new(),
+    }
+}
+
+/// The STT_FUNC symbols of section `s`, by offset.
+fn function_symbols<'e>(elf: &'e Elf<'_>, s: &Section<'_>) -> Vec<&'e Symbol> {
+    let mut syms: Vec<_> = elf
+        .symbols
+        .iter()
+        .filter(|y| y.shndx == Some(s.index) && y.st_type == STT_FUNC)
+        .collect();
+    syms.sort_by_key(|y| y.value);
+    syms
+}
+
+/// Checks that function `sym` is whole instructions within section `s` (of `len` bytes),
+/// after the previous function (ending at `prev_end`). Returns where it ends.
+fn check_function_symbol(s: &Section<'_>, sym: &Symbol, len: usize, prev_end: u64) -> Result<u64> {
+    let err = |reason: String| ObjError::Symbol {
+        symbol: sym.name.clone(),
+        section: s.name.clone(),
+        reason,
+    };
+    let end = sym.value.saturating_add(sym.size);
+    if sym.value % INSN_SIZE as u64 != 0 || sym.size % INSN_SIZE as u64 != 0 {
+        return Err(err(format!(
+            "offset {} or size {} not a multiple of {INSN_SIZE}",
+            sym.value, sym.size
+        )));
+    }
+    if end > len as u64 {
+        return Err(err(format!(
+            "function [{}, {end}) runs past the section ({len} bytes)",
+            sym.value
+        )));
+    }
+    if sym.value < prev_end {
+        return Err(err("function overlaps the previous one".into()));
+    }
+    Ok(end)
+}
+
+/// The program whose entry is function `sym` (index `function`, `n_insns` long) of section
+/// `s`: its type and attach details from the SEC name. An unknown SEC name or a static
+/// function is the program's error, not the object's.
+fn program_spec(s: &Section<'_>, sym: &Symbol, function: usize, n_insns: usize) -> ProgramSpec {
+    let sec_def = find_sec_def(&s.name);
+    let error = if sec_def.is_none() {
+        Some(ObjError::UnknownSection {
+            program: sym.name.clone(),
+            section: s.name.clone(),
+        })
+    } else if sym.bind == STB_LOCAL {
+        Some(ObjError::Program {
+            program: sym.name.clone(),
+            section: s.name.clone(),
+            reason: "program is static (only global functions outside .text are programs)".into(),
+        })
+    } else {
+        None
+    };
+    if let Some(e) = &error {
+        log::warn!("{e}");
+    }
+    log::debug!(
+        "sec '{}': found program '{}' at insn offset {} ({} bytes), code size {} insns ({} bytes)",
+        s.name,
+        sym.name,
+        sym.value / INSN_SIZE as u64,
+        sym.value,
+        n_insns,
+        sym.size
+    );
+    let flags = sec_def.as_ref().map(|d| d.def.flags).unwrap_or_default();
+    ProgramSpec {
+        name: sym.name.clone(),
+        section: s.name.clone(),
+        function,
+        prog_type: sec_def.as_ref().map_or(ProgType::Unspec, |d| d.prog_type()),
+        expected_attach_type: sec_def.as_ref().and_then(|d| d.attach_type()),
+        attach_target: sec_def.as_ref().and_then(|d| d.attach_target.clone()),
+        sleepable: flags.sleepable,
+        xdp_frags: flags.xdp_frags,
+        sec_def,
+        error,
+    }
 }
 
 /// Distributes func_info, line_info and CO-RE records to the functions they fall in.

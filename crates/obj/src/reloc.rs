@@ -2,7 +2,7 @@
 //! `R_BPF_64_64` on an `LD_IMM64` names a map, a global variable, an extern or a function
 //! (callback address); each `R_BPF_64_32` on a call names a BPF function or a kfunc.
 
-use crate::elf::{Elf, Section, STT_FUNC, STT_SECTION};
+use crate::elf::{Elf, Rel, Section, Symbol, STT_FUNC, STT_SECTION};
 use crate::error::{ObjError, Result};
 use crate::externs::ExternSpec;
 use crate::insn::Insn;
@@ -80,137 +80,204 @@ pub(crate) fn collect_section_relocs(
 ) -> Result<Vec<(usize, Reloc)>> {
     let mut out = Vec::with_capacity(sec.relocs.len().min(insns.len()));
     for rel in &sec.relocs {
-        let insn_idx = (rel.offset / 8) as usize;
-        let sym = elf.symbols.get(rel.sym as usize);
-        let sym_name = sym.map_or_else(|| format!("#{}", rel.sym), |s| s.name.clone());
-        let err = |reason: String| ObjError::Reloc {
-            section: sec.name.clone(),
-            insn: insn_idx,
-            symbol: sym_name.clone(),
-            reason,
-        };
+        // Data relocations (the kind `.BTF` gets) need nothing from the loader.
         if matches!(
             rel.r_type,
             R_BPF_64_ABS64 | R_BPF_64_ABS32 | R_BPF_64_NODYLD32
         ) {
             continue;
         }
-        let Some(sym) = sym else {
-            return Err(err(format!(
-                "symbol index {} is past the end of .symtab ({} symbols)",
-                rel.sym,
-                elf.symbols.len()
-            )));
-        };
-        if rel.offset % 8 != 0 || insn_idx >= insns.len() {
-            return Err(err(format!(
-                "offset {:#x} is not an instruction of the section",
-                rel.offset
-            )));
-        }
-        let insn = insns[insn_idx];
+        let site = Site::new(elf, sec, rel);
+        let (sym, insn) = site.resolve(elf, rel, insns)?;
         let kind = match rel.r_type {
-            R_BPF_64_32 => {
-                if !insn.is_call() {
-                    return Err(err(format!(
-                        "R_BPF_64_32 on non-call instruction (code {:#04x})",
-                        insn.code
-                    )));
-                }
-                if sym.undefined {
-                    extern_kind(externs, &sym.name).ok_or_else(|| {
-                        err("call to an undefined function that is not a __ksym kfunc".into())
-                    })?
-                } else {
-                    let sec_idx = sym
-                        .shndx
-                        .filter(|&s| elf.sections[s].is_exec())
-                        .ok_or_else(|| err("call target is not in an executable section".into()))?;
-                    if insn.src != crate::insn::pseudo::CALL {
-                        return Err(err(format!(
-                            "bpf_call with src_reg {} (expected BPF_PSEUDO_CALL)",
-                            insn.src
-                        )));
-                    }
-                    if sym.value % 8 != 0 {
-                        return Err(err(format!("bad call relo offset {}", sym.value)));
-                    }
-                    RelocKind::Call {
-                        section_index: sec_idx,
-                        sym_off: sym.value,
-                    }
-                }
-            }
+            R_BPF_64_32 => call_kind(elf, externs, &site, sym, insn)?,
             R_BPF_64_64 => {
-                if !insn.is_ldimm64() || insn_idx + 1 >= insns.len() {
-                    return Err(err(format!(
+                if !insn.is_ldimm64() || site.insn_idx + 1 >= insns.len() {
+                    return Err(site.err(format!(
                         "R_BPF_64_64 on non-LD_IMM64 instruction (code {:#04x})",
                         insn.code
                     )));
                 }
-                if sym.undefined {
-                    extern_kind(externs, &sym.name).ok_or_else(|| {
-                        err(
-                            "extern is neither __kconfig nor __ksym (no .kconfig/.ksyms BTF entry)"
-                                .into(),
-                        )
-                    })?
-                } else {
-                    let Some(sidx) = sym.shndx else {
-                        return Err(err("symbol in a special section".into()));
-                    };
-                    let target = &elf.sections[sidx];
-                    if target.is_exec() {
-                        if sym.st_type != STT_SECTION && sym.st_type != STT_FUNC {
-                            return Err(err("address of a non-function in code".into()));
-                        }
-                        if sym.value % 8 != 0 || insn.imm % 8 != 0 {
-                            return Err(err(format!(
-                                "bad subprog addr relo offset {} + {}",
-                                sym.value, insn.imm
-                            )));
-                        }
-                        RelocKind::SubprogAddr {
-                            section_index: sidx,
-                            sym_off: sym.value,
-                        }
-                    } else if let Some(m) = maps
-                        .iter()
-                        .position(|m| m.section_index == sidx && matches!(m.kind, MapKind::Data(_)))
-                    {
-                        RelocKind::Data {
-                            map: m,
-                            sym_off: sym.value,
-                        }
-                    } else if let Some(m) = maps.iter().position(|m| {
-                        m.section_index == sidx
-                            && matches!(m.kind, MapKind::Btf | MapKind::Legacy)
-                            && m.sec_offset == sym.value
-                    }) {
-                        if sym.st_type == STT_SECTION {
-                            return Err(err("map relo against a section symbol".into()));
-                        }
-                        RelocKind::Map { map: m }
-                    } else {
-                        return Err(err(format!(
-                            "symbol in section '{}' is not a map or global variable",
-                            target.name
-                        )));
-                    }
-                }
+                ldimm64_kind(elf, maps, externs, &site, sym, insn)?
             }
-            t => return Err(err(format!("unsupported relocation type {t}"))),
+            t => return Err(site.err(format!("unsupported relocation type {t}"))),
         };
         out.push((
-            insn_idx,
+            site.insn_idx,
             Reloc {
-                insn_idx,
+                insn_idx: site.insn_idx,
                 symbol: sym.name.clone(),
                 kind,
             },
         ));
     }
     Ok(out)
+}
+
+/// Where one relocation applies, for its errors: section, instruction, symbol name (or
+/// `#index` if the index is past the symbol table).
+struct Site<'s> {
+    section: &'s str,
+    insn_idx: usize,
+    symbol: String,
+}
+
+impl<'s> Site<'s> {
+    fn new(elf: &Elf<'_>, sec: &'s Section<'_>, rel: &Rel) -> Self {
+        Site {
+            section: &sec.name,
+            insn_idx: (rel.offset / 8) as usize,
+            symbol: elf
+                .symbols
+                .get(rel.sym as usize)
+                .map_or_else(|| format!("#{}", rel.sym), |s| s.name.clone()),
+        }
+    }
+
+    fn err(&self, reason: String) -> ObjError {
+        ObjError::Reloc {
+            section: self.section.to_string(),
+            insn: self.insn_idx,
+            symbol: self.symbol.clone(),
+            reason,
+        }
+    }
+
+    /// The symbol named and the instruction relocated, both checked to exist.
+    fn resolve<'e>(
+        &self,
+        elf: &'e Elf<'_>,
+        rel: &Rel,
+        insns: &[Insn],
+    ) -> Result<(&'e Symbol, Insn)> {
+        let Some(sym) = elf.symbols.get(rel.sym as usize) else {
+            return Err(self.err(format!(
+                "symbol index {} is past the end of .symtab ({} symbols)",
+                rel.sym,
+                elf.symbols.len()
+            )));
+        };
+        if rel.offset % 8 != 0 || self.insn_idx >= insns.len() {
+            return Err(self.err(format!(
+                "offset {:#x} is not an instruction of the section",
+                rel.offset
+            )));
+        }
+        Ok((sym, insns[self.insn_idx]))
+    }
+}
+
+/// `R_BPF_64_32` on a call: a BPF function in an executable section, or a kfunc.
+fn call_kind(
+    elf: &Elf<'_>,
+    externs: &[ExternSpec],
+    site: &Site<'_>,
+    sym: &Symbol,
+    insn: Insn,
+) -> Result<RelocKind> {
+    if !insn.is_call() {
+        return Err(site.err(format!(
+            "R_BPF_64_32 on non-call instruction (code {:#04x})",
+            insn.code
+        )));
+    }
+    if sym.undefined {
+        return extern_kind(externs, &sym.name).ok_or_else(|| {
+            site.err("call to an undefined function that is not a __ksym kfunc".into())
+        });
+    }
+    let sec_idx = sym
+        .shndx
+        .filter(|&s| elf.sections[s].is_exec())
+        .ok_or_else(|| site.err("call target is not in an executable section".into()))?;
+    if insn.src != crate::insn::pseudo::CALL {
+        return Err(site.err(format!(
+            "bpf_call with src_reg {} (expected BPF_PSEUDO_CALL)",
+            insn.src
+        )));
+    }
+    if sym.value % 8 != 0 {
+        return Err(site.err(format!("bad call relo offset {}", sym.value)));
+    }
+    Ok(RelocKind::Call {
+        section_index: sec_idx,
+        sym_off: sym.value,
+    })
+}
+
+/// `R_BPF_64_64` on an `LD_IMM64`: an extern, a function's address (callback), a global
+/// variable or a map.
+fn ldimm64_kind(
+    elf: &Elf<'_>,
+    maps: &[MapSpec],
+    externs: &[ExternSpec],
+    site: &Site<'_>,
+    sym: &Symbol,
+    insn: Insn,
+) -> Result<RelocKind> {
+    if sym.undefined {
+        return extern_kind(externs, &sym.name).ok_or_else(|| {
+            site.err("extern is neither __kconfig nor __ksym (no .kconfig/.ksyms BTF entry)".into())
+        });
+    }
+    let Some(sidx) = sym.shndx else {
+        return Err(site.err("symbol in a special section".into()));
+    };
+    let target = &elf.sections[sidx];
+    if target.is_exec() {
+        return subprog_addr_kind(site, sym, insn, sidx);
+    }
+    map_kind(maps, site, sym, target)
+}
+
+/// A callback's address: the symbol must be a function (or its section) and 8-aligned.
+fn subprog_addr_kind(site: &Site<'_>, sym: &Symbol, insn: Insn, sidx: usize) -> Result<RelocKind> {
+    if sym.st_type != STT_SECTION && sym.st_type != STT_FUNC {
+        return Err(site.err("address of a non-function in code".into()));
+    }
+    if sym.value % 8 != 0 || insn.imm % 8 != 0 {
+        return Err(site.err(format!(
+            "bad subprog addr relo offset {} + {}",
+            sym.value, insn.imm
+        )));
+    }
+    Ok(RelocKind::SubprogAddr {
+        section_index: sidx,
+        sym_off: sym.value,
+    })
+}
+
+/// A global variable (in a data section's internal map) or a map (its definition's symbol).
+fn map_kind(
+    maps: &[MapSpec],
+    site: &Site<'_>,
+    sym: &Symbol,
+    target: &Section<'_>,
+) -> Result<RelocKind> {
+    let sidx = target.index;
+    if let Some(m) = maps
+        .iter()
+        .position(|m| m.section_index == sidx && matches!(m.kind, MapKind::Data(_)))
+    {
+        return Ok(RelocKind::Data {
+            map: m,
+            sym_off: sym.value,
+        });
+    }
+    if let Some(m) = maps.iter().position(|m| {
+        m.section_index == sidx
+            && matches!(m.kind, MapKind::Btf | MapKind::Legacy)
+            && m.sec_offset == sym.value
+    }) {
+        if sym.st_type == STT_SECTION {
+            return Err(site.err("map relo against a section symbol".into()));
+        }
+        return Ok(RelocKind::Map { map: m });
+    }
+    Err(site.err(format!(
+        "symbol in section '{}' is not a map or global variable",
+        target.name
+    )))
 }
 
 fn extern_kind(externs: &[ExternSpec], name: &str) -> Option<RelocKind> {
