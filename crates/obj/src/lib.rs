@@ -15,7 +15,6 @@
 //! # Ok::<(), corebpf_obj::ObjError>(())
 //! ```
 #![forbid(unsafe_code)]
-#![deny(missing_docs)]
 
 pub mod asm;
 mod btf_fixup;

@@ -8,8 +8,6 @@
 //! [`socket`] (socket filters). [`consts`] (kernel enums and flags) and [`insn`] ([`Insn`],
 //! `struct bpf_insn`) are `corebpf-abi`'s, re-exported here.
 
-#![deny(missing_docs)]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 mod attr;
 pub mod btf;
