@@ -165,6 +165,13 @@ fn resolve(spec: &KernelSpec, opts: &[String]) -> Result<Resolved, String> {
         .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
         .ok_or_else(|| format!("{} has no linux-image-*-cloud-amd64 dependency", spec.meta))?
         .to_string();
+    // sid's metapackage moves on to the next series: never boot that under this version's name.
+    if !package.starts_with(&format!("linux-image-{}.", spec.version)) {
+        return Err(format!(
+            "{} now depends on {package}, not a {} kernel",
+            spec.meta, spec.version
+        ));
+    }
     let show = run_output(Command::new("apt-cache").args(opts).args([
         "show",
         "--no-all-versions",
