@@ -68,11 +68,21 @@ fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     enc.finish()
 }
 
-/// Checks the BTF header: magic, version, and that the type and string sections fit exactly.
+/// The fixed part of a BTF header (`struct btf_header` before Linux 7.1).
+const BTF_HDR_LEN_BASE: usize = 24;
+/// The header with the layout section's offset and length (Linux 7.1, pahole 1.31).
+const BTF_HDR_LEN_LAYOUT: usize = 32;
+/// `sizeof(struct btf_layout)`: one `{ u8 info_sz; u8 elem_sz; u16 flags; }` per kind.
+const BTF_LAYOUT_SIZE: usize = 4;
+
+/// Checks the BTF header: magic, version, a known header length (24, or 32 with a layout
+/// section), and that the type, layout and string sections lie in the blob, in that order
+/// without overlapping, and end exactly at its end.
 fn check_btf(b: &[u8]) -> Result<(), String> {
     let u32_at = |o: usize| {
         b.get(o..o + 4)
-            .map(|s| u32::from_le_bytes(s.try_into().unwrap()))
+            .and_then(|s| s.try_into().ok())
+            .map(|s| u32::from_le_bytes(s) as usize)
     };
     if b.get(..2) != Some(&[0x9f, 0xeb]) {
         return Err("no little-endian BTF magic 0xeb9f".into());
@@ -80,17 +90,66 @@ fn check_btf(b: &[u8]) -> Result<(), String> {
     if b.get(2) != Some(&1) {
         return Err(format!("unknown BTF version {:?}", b.get(2)));
     }
-    let hdr_len = u32_at(4).ok_or("short header")? as usize;
-    let fields: Vec<usize> = (0..4)
-        .map(|i| u32_at(8 + 4 * i).map(|v| v as usize))
+    let hdr_len = u32_at(4).ok_or("short header")?;
+    if hdr_len != BTF_HDR_LEN_BASE && hdr_len != BTF_HDR_LEN_LAYOUT {
+        return Err(format!(
+            "unknown header length {hdr_len} (expected {BTF_HDR_LEN_BASE} or {BTF_HDR_LEN_LAYOUT})"
+        ));
+    }
+    let fields: Vec<usize> = (8..hdr_len)
+        .step_by(4)
+        .map(u32_at)
         .collect::<Option<_>>()
         .ok_or("short header")?;
-    let (type_off, type_len, str_off, str_len) = (fields[0], fields[1], fields[2], fields[3]);
-    let end = hdr_len + (type_off + type_len).max(str_off + str_len);
+    let types = (fields[0], fields[1]);
+    let strs = (fields[2], fields[3]);
+    // A 24-byte header has no layout section: as if its offset and length were 0.
+    let layout = (
+        fields.get(4).copied().unwrap_or(0),
+        fields.get(5).copied().unwrap_or(0),
+    );
+    check_layout(types, layout, strs)?;
+    let end = hdr_len
+        + (types.0 + types.1)
+            .max(layout.0 + layout.1)
+            .max(strs.0 + strs.1);
     if end != b.len() {
         return Err(format!(
             "sections end at {end} but the blob has {} bytes",
             b.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the layout section `(offset, length)`, if not empty, is whole `btf_layout`
+/// entries, 4-byte aligned, and lies after the types and before the strings (as libbpf
+/// requires), and that the types end before the strings start.
+fn check_layout(
+    types: (usize, usize),
+    layout: (usize, usize),
+    strs: (usize, usize),
+) -> Result<(), String> {
+    let types_end = types.0 + types.1;
+    if types_end > strs.0 {
+        return Err(format!(
+            "types at {} + {} overlap strings at {}",
+            types.0, types.1, strs.0
+        ));
+    }
+    let (off, len) = layout;
+    if len == 0 {
+        return Ok(());
+    }
+    if len % BTF_LAYOUT_SIZE != 0 || off % 4 != 0 {
+        return Err(format!(
+            "layout at {off} + {len}: not aligned whole {BTF_LAYOUT_SIZE}-byte entries"
+        ));
+    }
+    if off < types_end || off + len > strs.0 {
+        return Err(format!(
+            "layout at {off} + {len} is not between types (end {types_end}) and strings (at {})",
+            strs.0
         ));
     }
     Ok(())
@@ -111,6 +170,33 @@ mod tests {
         b.push(0);
         assert!(check_btf(&b).is_err());
         assert!(check_btf(b"\x7fELF").is_err());
+    }
+
+    /// A blob with `hdr` (u32 words after magic/version/flags) followed by `body` zero bytes.
+    fn blob(hdr: &[u32], body: usize) -> Vec<u8> {
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        for v in hdr {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.resize(b.len() + body, 0);
+        b
+    }
+
+    #[test]
+    fn btf_header_with_layout_checks() {
+        // hdr_len, type_off/len, str_off/len, layout_off/len: types, 2 layout entries, strings.
+        assert_eq!(check_btf(&blob(&[32, 0, 12, 20, 2, 12, 8], 22)), Ok(()));
+        // No layout section in a 32-byte header.
+        assert_eq!(check_btf(&blob(&[32, 0, 12, 12, 2, 0, 0], 14)), Ok(()));
+        // Layout overlapping the types, reaching into the strings, or not whole entries.
+        assert!(check_btf(&blob(&[32, 0, 12, 20, 2, 8, 8], 22)).is_err());
+        assert!(check_btf(&blob(&[32, 0, 12, 20, 2, 12, 12], 22)).is_err());
+        assert!(check_btf(&blob(&[32, 0, 12, 20, 2, 12, 6], 22)).is_err());
+        // Layout after the strings.
+        assert!(check_btf(&blob(&[32, 0, 12, 12, 2, 16, 8], 24)).is_err());
+        // Unknown header lengths.
+        assert!(check_btf(&blob(&[28, 0, 4, 4, 2, 0], 6)).is_err());
+        assert!(check_btf(&blob(&[40, 0, 4, 4, 2, 0, 0, 0, 0], 6)).is_err());
     }
 
     #[test]

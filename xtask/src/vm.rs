@@ -1,14 +1,15 @@
 //! `cargo xtask vm-test`: run the workspace's integration tests in QEMU guests booting
-//! Debian's cloud kernels 5.10 (bullseye), 6.1 and 6.12 (bookworm), under TCG by default.
+//! Debian's cloud kernels 5.10 (bullseye), 6.1 and 6.12 (bookworm), and on request 7.2 (sid),
+//! under TCG by default.
 //!
 //! ```text
-//! cargo xtask vm-test [--kernel 5.10|6.1|6.12]... [--smoke] [-p PACKAGE]... [--bin PATH]...
+//! cargo xtask vm-test [--kernel 5.10|6.1|6.12|7.2]... [--smoke] [-p PACKAGE]... [--bin PATH]...
 //!                     [--unit] [--module NAME]... [--timeout SECS] [--memory SIZE] [--kvm]
 //!                     [--quiet] [--keep-initrd] [-- TEST_ARGS...]
 //! ```
 //!
-//! - `--kernel`: the kernels to boot (default: all, oldest first); each one runs even if an
-//!   earlier one failed, and the command fails if any did.
+//! - `--kernel`: the kernels to boot (default: all but 7.2, oldest first); each one runs even
+//!   if an earlier one failed, and the command fails if any did.
 //! - `--smoke`: only the built-in checks (BTF, kprobe PMU, a kprobe event, bpffs, cgroup2,
 //!   a veth pair); nothing is built.
 //! - `-p/--package`: build the integration tests of these packages only (default: the
@@ -60,6 +61,15 @@ pub use host::{ensure_packages, workspace_root};
 /// The kernel versions the harness can boot, oldest first.
 pub fn kernel_versions() -> Vec<&'static str> {
     kernel::KERNELS.iter().map(|k| k.version).collect()
+}
+
+/// The kernel versions `vm-test` boots when no `--kernel` is given, oldest first.
+fn default_kernel_versions() -> Vec<&'static str> {
+    kernel::KERNELS
+        .iter()
+        .filter(|k| k.default)
+        .map(|k| k.version)
+        .collect()
 }
 
 /// Parsed command line.
@@ -133,13 +143,16 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         }
     }
     if o.kernels.is_empty() {
-        o.kernels = kernel_versions().iter().map(|v| v.to_string()).collect();
+        o.kernels = default_kernel_versions()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
     }
     Ok(o)
 }
 
 fn usage() -> String {
-    "usage: cargo xtask vm-test [--kernel 5.10|6.1|6.12]... [--smoke] [-p PACKAGE]... \
+    "usage: cargo xtask vm-test [--kernel 5.10|6.1|6.12|7.2]... [--smoke] [-p PACKAGE]... \
      [--bin PATH]... [--unit] [--module NAME]... [--timeout SECS] [--memory SIZE] [--kvm] \
      [--quiet] [--keep-initrd] [-- TEST_ARGS...]"
         .into()

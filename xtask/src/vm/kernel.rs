@@ -3,9 +3,12 @@
 //!
 //! Cache layout (under [`super::host::cache_dir`]):
 //! - `debs/`: where `apt-get download` puts a package, removed once unpacked;
-//! - `kernels/<package>_<version>/`: their unpacked trees (`boot/vmlinuz-*`, `lib/modules/*`);
-//! - `apt-bullseye/`: a private apt configuration (sources list, lists, cache) for 5.10, which
-//!   only bullseye ships, so the host's own sources are left alone.
+//! - `kernels/<package>_<version>/`: their unpacked trees (`boot/vmlinuz-*` and
+//!   `lib/modules/<release>/`, or for a split kernel package `usr/lib/modules/<release>/` with
+//!   the `vmlinuz` in it);
+//! - `apt-<suite>/`: a private apt configuration (sources list, lists, cache) for a kernel the
+//!   host's suite does not ship (5.10 from bullseye, 7.2 from sid), so the host's own sources
+//!   are left alone.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,8 @@ pub struct KernelSpec {
     meta: &'static str,
     /// `None` for the host's own apt configuration (bookworm), or the suite of a private one.
     suite: Option<&'static str>,
+    /// Whether `cargo xtask vm-test` boots it when no `--kernel` is given.
+    pub default: bool,
 }
 
 /// Supported kernels, oldest first.
@@ -30,16 +35,28 @@ pub const KERNELS: &[KernelSpec] = &[
         version: "5.10",
         meta: "linux-image-cloud-amd64",
         suite: Some("bullseye"),
+        default: true,
     },
     KernelSpec {
         version: "6.1",
         meta: "linux-image-cloud-amd64",
         suite: None,
+        default: true,
     },
     KernelSpec {
         version: "6.12",
         meta: "linux-image-6.12-cloud-amd64",
         suite: None,
+        default: true,
+    },
+    // Debian's newest kernel, whose BTF has the 24-bit vlen / 7-bit kind `info` layout (and
+    // split packages, see `Resolved::parts`). Opt-in for vm-test (`--kernel 7.2`): the
+    // default run stays within CI's time.
+    KernelSpec {
+        version: "7.2",
+        meta: "linux-image-cloud-amd64",
+        suite: Some("sid"),
+        default: false,
     },
 ];
 
@@ -81,10 +98,13 @@ fn apt_options(suite: Option<&str>) -> Result<Vec<String>, String> {
         fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
     let sources = dir.join("sources.list");
-    let text = format!(
-        "deb http://deb.debian.org/debian {suite} main\n\
-         deb http://deb.debian.org/debian-security {suite}-security main\n"
-    );
+    let mut text = format!("deb http://deb.debian.org/debian {suite} main\n");
+    // Unstable gets no security suite (fixes land in it directly): asking for one fails.
+    if !matches!(suite, "sid" | "unstable") {
+        text.push_str(&format!(
+            "deb http://deb.debian.org/debian-security {suite}-security main\n"
+        ));
+    }
     fs::write(&sources, text).map_err(|e| format!("cannot write {}: {e}", sources.display()))?;
     for (k, v) in [
         ("Dir::Etc::sourcelist", sources.display().to_string()),
@@ -119,8 +139,21 @@ fn apt_options(suite: Option<&str>) -> Result<Vec<String>, String> {
     Ok(opts)
 }
 
-/// Resolves `spec`'s metapackage to the concrete kernel package and its candidate version.
-fn resolve(spec: &KernelSpec, opts: &[String]) -> Result<(String, String), String> {
+/// A concrete kernel package and the packages that make up its files.
+struct Resolved {
+    /// The `linux-image-<release>` package.
+    package: String,
+    /// Its candidate version.
+    version: String,
+    /// The `(name, version)` of every package to unpack: the image package itself, then the
+    /// `linux-binary-<release>`, `linux-modules-<release>` and `linux-base-<release>` it depends on
+    /// where Debian splits the kernel (sid, since 7.x), whose image package holds no files.
+    parts: Vec<(String, String)>,
+}
+
+/// Resolves `spec`'s metapackage to the concrete kernel package, its candidate version and the
+/// packages its files come in.
+fn resolve(spec: &KernelSpec, opts: &[String]) -> Result<Resolved, String> {
     let deps = run_output(
         Command::new("apt-cache")
             .args(opts)
@@ -132,18 +165,63 @@ fn resolve(spec: &KernelSpec, opts: &[String]) -> Result<(String, String), Strin
         .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
         .ok_or_else(|| format!("{} has no linux-image-*-cloud-amd64 dependency", spec.meta))?
         .to_string();
+    // sid's metapackage moves on to the next series: never boot that under this version's name.
+    if !package.starts_with(&format!("linux-image-{}.", spec.version)) {
+        return Err(format!(
+            "{} now depends on {package}, not a {} kernel",
+            spec.meta, spec.version
+        ));
+    }
     let show = run_output(Command::new("apt-cache").args(opts).args([
         "show",
         "--no-all-versions",
         &package,
     ]))?;
-    let version = show
-        .lines()
-        .find_map(|l| l.strip_prefix("Version: "))
+    let field = |name: &str| {
+        show.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+            .map(str::trim)
+    };
+    let version = field("Version")
         .ok_or_else(|| format!("apt-cache show {package} printed no Version"))?
-        .trim()
         .to_string();
-    Ok((package, version))
+    let mut parts = vec![(package.clone(), version.clone())];
+    parts.extend(split_parts(
+        &package,
+        &version,
+        field("Depends").unwrap_or(""),
+    ));
+    Ok(Resolved {
+        package,
+        version,
+        parts,
+    })
+}
+
+/// The packages of the same kernel release that the image package `package` depends on
+/// (`linux-binary-7.2.13+deb14-cloud-amd64 (= 7.2.13-1)`, ...), from its `Depends` field, with
+/// the version each is pinned to (`version` if it is not pinned).
+fn split_parts(package: &str, version: &str, depends: &str) -> Vec<(String, String)> {
+    let Some(release) = package.strip_prefix("linux-image-") else {
+        return Vec::new();
+    };
+    let suffix = format!("-{release}");
+    depends
+        .split(',')
+        .map(str::trim)
+        // Alternatives (`a | b`) are never a part of the kernel itself.
+        .filter(|d| !d.contains('|'))
+        .filter_map(|d| {
+            let (name, constraint) = d.split_once(' ').unwrap_or((d, ""));
+            let pinned = constraint
+                .trim()
+                .strip_prefix("(=")
+                .and_then(|v| v.strip_suffix(')'))
+                .map_or(version, str::trim);
+            (name.starts_with("linux-") && name.ends_with(&suffix))
+                .then(|| (name.to_string(), pinned.to_string()))
+        })
+        .collect()
 }
 
 /// Fetches (if not cached) and unpacks (if not already) the kernel `version`.
@@ -202,9 +280,16 @@ fn unpacked(spec: &KernelSpec, tree: &Path) -> Result<Kernel, String> {
         .to_string_lossy()
         .into_owned();
     let (package, package_version) = name.split_once('_').unwrap_or((&name, "?"));
-    let vmlinuz = find_one(&tree.join("boot"), "vmlinuz-")?;
     let modules_dir = find_one(&tree.join("lib/modules"), "")
         .or_else(|_| find_one(&tree.join("usr/lib/modules"), ""))?;
+    // Split kernel packages (sid, since 7.x) ship the image beside the modules and leave
+    // `/boot` to the install hooks.
+    let beside = modules_dir.join("vmlinuz");
+    let vmlinuz = if beside.is_file() {
+        beside
+    } else {
+        find_one(&tree.join("boot"), "vmlinuz-")?
+    };
     Ok(Kernel {
         version: spec.version,
         package: package.to_string(),
@@ -216,45 +301,51 @@ fn unpacked(spec: &KernelSpec, tree: &Path) -> Result<Kernel, String> {
 
 fn fetch_current(spec: &'static KernelSpec) -> Result<Kernel, String> {
     let opts = apt_options(spec.suite)?;
-    let (package, package_version) = resolve(spec, &opts)?;
+    let r = resolve(spec, &opts)?;
     let tree = cache_dir()
         .join("kernels")
-        .join(format!("{package}_{package_version}"));
+        .join(format!("{}_{}", r.package, r.version));
     let done = tree.join(".unpacked");
     if !done.exists() {
-        let debs = cache_dir().join("debs");
-        fs::create_dir_all(&debs).map_err(|e| format!("cannot create {}: {e}", debs.display()))?;
-        // apt names the file with the epoch's ':' escaped; kernel packages have no epoch.
-        let file = format!(
-            "{package}_{}_amd64.deb",
-            package_version.replace(':', "%3a")
-        );
-        let deb = debs.join(file);
-        if !deb.exists() {
-            eprintln!("vm: downloading {package} {package_version}");
-            let pin = format!("{package}={package_version}");
-            run_status(
-                Command::new("apt-get")
-                    .current_dir(&debs)
-                    .args(&opts)
-                    .args(["download", "-q", &pin]),
-            )?;
-            if !deb.exists() {
-                return Err(format!(
-                    "apt-get download did not produce {}",
-                    deb.display()
-                ));
-            }
-        }
-        eprintln!("vm: unpacking {}", deb.display());
         let _ = fs::remove_dir_all(&tree);
         fs::create_dir_all(&tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
-        run_status(Command::new("dpkg").arg("-x").arg(&deb).arg(&tree))?;
+        for (package, version) in &r.parts {
+            let deb = download(package, version, &opts)?;
+            eprintln!("vm: unpacking {}", deb.display());
+            run_status(Command::new("dpkg").arg("-x").arg(&deb).arg(&tree))?;
+            // The unpacked tree is all that is used again: don't keep (and cache) both.
+            let _ = fs::remove_file(&deb);
+        }
         fs::write(&done, b"").map_err(|e| format!("cannot write {}: {e}", done.display()))?;
-        // The unpacked tree is all that is used again: don't keep (and cache) both.
-        let _ = fs::remove_file(&deb);
     }
     unpacked(spec, &tree)
+}
+
+/// Downloads `package` at `version` into the cache's `debs/` (unless it is there already) and
+/// returns the path of the `.deb`.
+fn download(package: &str, version: &str, opts: &[String]) -> Result<PathBuf, String> {
+    let debs = cache_dir().join("debs");
+    fs::create_dir_all(&debs).map_err(|e| format!("cannot create {}: {e}", debs.display()))?;
+    // apt names the file with the epoch's ':' escaped; kernel packages have no epoch.
+    let file = format!("{package}_{}_amd64.deb", version.replace(':', "%3a"));
+    let deb = debs.join(file);
+    if !deb.exists() {
+        eprintln!("vm: downloading {package} {version}");
+        let pin = format!("{package}={version}");
+        run_status(
+            Command::new("apt-get")
+                .current_dir(&debs)
+                .args(opts)
+                .args(["download", "-q", &pin]),
+        )?;
+        if !deb.exists() {
+            return Err(format!(
+                "apt-get download did not produce {}",
+                deb.display()
+            ));
+        }
+    }
+    Ok(deb)
 }
 
 /// The single entry of `dir` whose name starts with `prefix`.
@@ -272,5 +363,33 @@ fn find_one(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
             "expected one '{prefix}*' in {}, found {n}",
             dir.display()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_parts_are_the_same_release() {
+        let depends = "dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, \
+            linux-base-7.2.13+deb14-cloud-amd64 (= 7.2.13-1), \
+            linux-binary-7.2.13+deb14-cloud-amd64 (= 7.2.13-1), \
+            linux-modules-7.2.13+deb14-cloud-amd64 (= 7.2.13-1)";
+        let parts = split_parts("linux-image-7.2.13+deb14-cloud-amd64", "7.2.13-1", depends);
+        let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "linux-base-7.2.13+deb14-cloud-amd64",
+                "linux-binary-7.2.13+deb14-cloud-amd64",
+                "linux-modules-7.2.13+deb14-cloud-amd64"
+            ]
+        );
+        assert!(parts.iter().all(|(_, v)| v == "7.2.13-1"));
+        // A whole kernel package (bookworm's) depends on nothing of its own release.
+        let whole =
+            "kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool";
+        assert!(split_parts("linux-image-6.1.0-56-cloud-amd64", "6.1.192-2", whole).is_empty());
     }
 }

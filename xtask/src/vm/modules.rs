@@ -1,5 +1,5 @@
 //! Kernel modules for the guest: find them in an unpacked Debian kernel, decompress them
-//! (6.12 ships `.ko.xz`, which busybox `insmod` may not read), and order them by their
+//! (6.12 and 7.2 ship `.ko.xz`, which busybox `insmod` may not read), and order them by their
 //! dependencies. Debian's packages ship no `modules.dep` and the host may lack `modinfo`, so
 //! the dependencies come from each module's own `.modinfo` ELF section.
 
