@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::ext::CoreReloKind;
 use crate::raw::Kind;
-use crate::{Btf, Type};
+use crate::{Array, Btf, Type};
 
 use super::ReloError;
 
@@ -62,119 +62,181 @@ impl<'a> Spec<'a> {
         access: &str,
         kind: CoreReloKind,
     ) -> Result<Spec<'a>, ReloError> {
-        let bad = |reason: String| ReloError::BadSpec {
-            access: access.to_string(),
-            reason,
-        };
-        let mut raw = Vec::new();
-        for part in access.split(':') {
-            if raw.len() == MAX_SPEC_LEN {
-                return Err(bad(format!("longer than {MAX_SPEC_LEN} accessors")));
-            }
-            let idx: u32 = part
-                .parse()
-                .map_err(|_| bad(format!("'{part}' is not an index")))?;
-            raw.push(idx);
-        }
-        if raw.is_empty() {
-            return Err(bad("empty access string".into()));
-        }
         let mut spec = Spec::empty(btf, root, kind);
-        spec.raw = raw;
+        spec.raw = parse_access(access)?;
         if kind.is_type_based() {
             if access != "0" {
-                return Err(bad(
-                    "type-based relocation must have access string \"0\"".into()
+                return Err(bad_spec(
+                    access,
+                    "type-based relocation must have access string \"0\"".into(),
                 ));
             }
             return Ok(spec);
         }
-        let mut t = btf.skip_mods_and_typedefs(root).map_err(ReloError::Btf)?;
-        let mut id = t.id();
-        let first = spec.raw[0];
+        let t = btf.skip_mods_and_typedefs(root)?;
         if kind.is_enumval_based() {
-            if !t.is_any_enum() || spec.raw.len() > 1 || first >= t.vlen() {
-                return Err(bad(format!(
-                    "enum value access {first} into {t} (vlen {})",
-                    t.vlen()
-                )));
-            }
-            let e = t.enumerators().nth(first as usize);
-            spec.accessors.push(Accessor {
-                type_id: id,
-                idx: first,
-                name: e.map(|e| e.name().to_string()),
-            });
+            spec.push_enumerator(t, access)?;
             return Ok(spec);
         }
-        spec.accessors.push(Accessor {
+        spec.push_root_index(t.id(), access)?;
+        let mut id = t.id();
+        for i in 1..spec.raw.len() {
+            id = spec.push_step(i, id, access)?;
+        }
+        Ok(spec)
+    }
+
+    /// An enum-value spec: the root is an enum and the one index names an enumerator.
+    fn push_enumerator(&mut self, t: Type<'_>, access: &str) -> Result<(), ReloError> {
+        let first = self.raw[0];
+        if !t.is_any_enum() || self.raw.len() > 1 || first >= t.vlen() {
+            return Err(bad_spec(
+                access,
+                format!("enum value access {first} into {t} (vlen {})", t.vlen()),
+            ));
+        }
+        let e = t.enumerators().nth(first as usize);
+        self.accessors.push(Accessor {
+            type_id: t.id(),
+            idx: first,
+            name: e.map(|e| e.name().to_string()),
+        });
+        Ok(())
+    }
+
+    /// The first index of a field spec: the root itself as an element of an array.
+    fn push_root_index(&mut self, id: u32, access: &str) -> Result<(), ReloError> {
+        let first = self.raw[0];
+        self.accessors.push(Accessor {
             type_id: id,
             idx: first,
             name: None,
         });
-        let sz = btf.size_of(id).map_err(ReloError::Btf)?;
-        spec.bit_offset = mul_bits(first, sz).ok_or_else(|| bad("offset overflows".into()))?;
-        for i in 1..spec.raw.len() {
-            t = btf.skip_mods_and_typedefs(id).map_err(ReloError::Btf)?;
-            id = t.id();
-            let access_idx = spec.raw[i];
-            if t.is_composite() {
-                let m = t.member(access_idx).ok_or_else(|| {
-                    bad(format!("member #{access_idx} of {t} (vlen {})", t.vlen()))
-                })?;
-                spec.bit_offset = spec
-                    .bit_offset
-                    .checked_add(m.bit_offset)
-                    .ok_or_else(|| bad("offset overflows".into()))?;
-                if m.name_off != 0 {
-                    let name = m.name();
-                    if name.is_empty() {
-                        return Err(bad(format!(
-                            "member #{access_idx} of {t} has an empty name"
-                        )));
-                    }
-                    spec.accessors.push(Accessor {
-                        type_id: id,
-                        idx: access_idx,
-                        name: Some(name.to_string()),
-                    });
-                }
-                id = m.type_id;
-            } else if let Some(a) = t.array() {
-                let elem = btf
-                    .skip_mods_and_typedefs(a.elem_type)
-                    .map_err(ReloError::Btf)?;
-                let flex = is_flex_arr(btf, spec.accessors.last(), a.nelems);
-                if !flex && access_idx >= a.nelems {
-                    return Err(bad(format!(
-                        "index {access_idx} past the end of {t} ({} elements)",
-                        a.nelems
-                    )));
-                }
-                id = elem.id();
-                spec.accessors.push(Accessor {
-                    type_id: id,
-                    idx: access_idx,
-                    name: None,
-                });
-                let sz = btf.size_of(id).map_err(ReloError::Btf)?;
-                spec.bit_offset = mul_bits(access_idx, sz)
-                    .and_then(|b| spec.bit_offset.checked_add(b))
-                    .ok_or_else(|| bad("offset overflows".into()))?;
-            } else {
-                return Err(bad(format!(
+        let sz = self.btf.size_of(id)?;
+        self.bit_offset =
+            mul_bits(first, sz).ok_or_else(|| bad_spec(access, "offset overflows".into()))?;
+        Ok(())
+    }
+
+    /// Follows raw index `i` from type `id` (a member of a struct/union or an element of an
+    /// array) and returns the type it lands on.
+    fn push_step(&mut self, i: usize, id: u32, access: &str) -> Result<u32, ReloError> {
+        let t = self.btf.skip_mods_and_typedefs(id)?;
+        let access_idx = self.raw[i];
+        if t.is_composite() {
+            self.push_member(t, access_idx, access)
+        } else if let Some(a) = t.array() {
+            self.push_array_index(t, a, access_idx, access)
+        } else {
+            Err(bad_spec(
+                access,
+                format!(
                     "accessor #{i} captures type [{}] of unexpected kind {}",
                     t.id(),
                     t.kind()
-                )));
-            }
+                ),
+            ))
         }
-        Ok(spec)
+    }
+
+    /// Member `access_idx` of composite `t`: adds its offset, and an accessor when it is
+    /// named (anonymous members only show in the raw indices).
+    fn push_member(
+        &mut self,
+        t: Type<'_>,
+        access_idx: u32,
+        access: &str,
+    ) -> Result<u32, ReloError> {
+        let m = t.member(access_idx).ok_or_else(|| {
+            bad_spec(
+                access,
+                format!("member #{access_idx} of {t} (vlen {})", t.vlen()),
+            )
+        })?;
+        self.bit_offset = self
+            .bit_offset
+            .checked_add(m.bit_offset)
+            .ok_or_else(|| bad_spec(access, "offset overflows".into()))?;
+        if m.name_off != 0 {
+            let name = m.name();
+            if name.is_empty() {
+                return Err(bad_spec(
+                    access,
+                    format!("member #{access_idx} of {t} has an empty name"),
+                ));
+            }
+            self.accessors.push(Accessor {
+                type_id: t.id(),
+                idx: access_idx,
+                name: Some(name.to_string()),
+            });
+        }
+        Ok(m.type_id)
+    }
+
+    /// Element `access_idx` of array `t` (past the end only for a flexible array member).
+    fn push_array_index(
+        &mut self,
+        t: Type<'_>,
+        a: Array,
+        access_idx: u32,
+        access: &str,
+    ) -> Result<u32, ReloError> {
+        let elem = self.btf.skip_mods_and_typedefs(a.elem_type)?;
+        let flex = is_flex_arr(self.btf, self.accessors.last(), a.nelems);
+        if !flex && access_idx >= a.nelems {
+            return Err(bad_spec(
+                access,
+                format!(
+                    "index {access_idx} past the end of {t} ({} elements)",
+                    a.nelems
+                ),
+            ));
+        }
+        let id = elem.id();
+        self.accessors.push(Accessor {
+            type_id: id,
+            idx: access_idx,
+            name: None,
+        });
+        let sz = self.btf.size_of(id)?;
+        self.bit_offset = mul_bits(access_idx, sz)
+            .and_then(|b| self.bit_offset.checked_add(b))
+            .ok_or_else(|| bad_spec(access, "offset overflows".into()))?;
+        Ok(id)
     }
 
     /// The root type.
     pub fn root(&self) -> Option<Type<'a>> {
         self.btf.type_by_id(self.root_type_id).ok()
+    }
+}
+
+/// The raw indices of access string `access` (`"0:1:2"`).
+fn parse_access(access: &str) -> Result<Vec<u32>, ReloError> {
+    let mut raw = Vec::new();
+    for part in access.split(':') {
+        if raw.len() == MAX_SPEC_LEN {
+            return Err(bad_spec(
+                access,
+                format!("longer than {MAX_SPEC_LEN} accessors"),
+            ));
+        }
+        let idx: u32 = part
+            .parse()
+            .map_err(|_| bad_spec(access, format!("'{part}' is not an index")))?;
+        raw.push(idx);
+    }
+    if raw.is_empty() {
+        return Err(bad_spec(access, "empty access string".into()));
+    }
+    Ok(raw)
+}
+
+fn bad_spec(access: &str, reason: String) -> ReloError {
+    ReloError::BadSpec {
+        access: access.to_string(),
+        reason,
     }
 }
 
