@@ -3,8 +3,9 @@
 
 use crate::ext::CoreReloKind;
 use crate::raw::{Endian, Kind};
+use crate::Type;
 
-use super::spec::Spec;
+use super::spec::{Accessor, Spec};
 use super::ReloError;
 
 /// The outcome of one relocation against one candidate (or against none): the value the
@@ -95,81 +96,134 @@ fn calc_field(spec: &Spec<'_>, validate: Option<&mut bool>) -> Result<(u64, u32,
     if kind == CoreReloKind::FieldExists {
         return Ok((1, 0, 0));
     }
-    let btf = spec.btf;
     let acc = spec.accessors.last().ok_or(ReloError::Overflow)?;
     if acc.name.is_none() {
-        // An array element (or the root) accessed by index.
-        let sz = btf.size_of(acc.type_id)?;
-        if let Some(v) = validate {
-            *v = true;
-        }
-        return match kind {
-            CoreReloKind::FieldByteOffset => Ok(((spec.bit_offset / 8) as u64, sz, acc.type_id)),
-            CoreReloKind::FieldByteSize => Ok((sz as u64, 0, 0)),
-            k => Err(ReloError::ArrayAccess(k)),
-        };
+        return calc_element(spec, acc.type_id, validate);
     }
-    let t = btf.type_by_id(acc.type_id)?;
-    let m = t.member(acc.idx).ok_or(ReloError::Overflow)?;
-    let mt = btf.skip_mods_and_typedefs(m.type_id)?;
-    let field_type_id = mt.id();
-    let bit_off = spec.bit_offset;
-    let mut bit_sz = m.bitfield_size;
-    let bitfield = bit_sz > 0;
-    let (byte_off, byte_sz);
-    if bitfield {
-        let mut sz = mt.size().max(1);
-        let mut off = bit_off / 8 / sz * sz;
-        // The smallest power-of-two load that covers the bitfield.
-        while bit_off + bit_sz - off * 8 > sz * 8 {
-            if sz >= 8 {
-                return Err(ReloError::Bitfield);
-            }
-            sz *= 2;
-            off = bit_off / 8 / sz * sz;
-        }
-        (byte_off, byte_sz) = (off, sz);
-    } else {
-        byte_sz = btf.size_of(field_type_id)?;
-        byte_off = bit_off / 8;
-        bit_sz = byte_sz.saturating_mul(8);
-    }
-    // For bitfields the compiler may have chosen differently; only signedness and the
-    // right shift are unambiguous.
-    let mut v = !bitfield;
-    let val: u64 = match kind {
-        CoreReloKind::FieldByteOffset => {
-            let (sz, ty) = if bitfield {
-                (0, 0)
-            } else {
-                (byte_sz, field_type_id)
-            };
-            if let Some(out) = validate {
-                *out = v;
-            }
-            return Ok((byte_off as u64, sz, ty));
-        }
-        CoreReloKind::FieldByteSize => byte_sz as u64,
-        CoreReloKind::FieldSigned => {
-            v = true;
-            ((mt.is_any_enum() && mt.kflag())
-                || (mt.kind() == Kind::Int && mt.int_encoding() & crate::INT_SIGNED != 0))
-                as u64
-        }
-        CoreReloKind::FieldLshiftU64 => match btf.endian() {
-            Endian::Little => 64u64.wrapping_sub((bit_off + bit_sz - byte_off * 8) as u64),
-            Endian::Big => ((8 - byte_sz as u64) * 8).wrapping_add((bit_off - byte_off * 8) as u64),
-        },
-        CoreReloKind::FieldRshiftU64 => {
-            v = true;
-            64u64.wrapping_sub(bit_sz as u64)
-        }
-        k => return Err(ReloError::Unsupported(k as u32)),
-    };
+    let (loc, mt) = field_location(spec, acc)?;
+    let (val, v) = field_value(kind, &loc, mt, spec.btf.endian())?;
     if let Some(out) = validate {
         *out = v;
     }
+    if kind == CoreReloKind::FieldByteOffset && !loc.bitfield {
+        // A plain field's load/store may need its size adjusted to the target's.
+        return Ok((val, loc.byte_sz, loc.type_id));
+    }
     Ok((val, 0, 0))
+}
+
+/// A field relocation whose last accessor is an array element (or the root) accessed by
+/// index: only its offset and size make sense.
+fn calc_element(
+    spec: &Spec<'_>,
+    type_id: u32,
+    validate: Option<&mut bool>,
+) -> Result<(u64, u32, u32), ReloError> {
+    let sz = spec.btf.size_of(type_id)?;
+    if let Some(v) = validate {
+        *v = true;
+    }
+    match spec.kind {
+        CoreReloKind::FieldByteOffset => Ok(((spec.bit_offset / 8) as u64, sz, type_id)),
+        CoreReloKind::FieldByteSize => Ok((sz as u64, 0, 0)),
+        k => Err(ReloError::ArrayAccess(k)),
+    }
+}
+
+/// Where a member lives and how it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FieldLoc {
+    /// Bit offset from the root.
+    bit_off: u32,
+    /// Bits wide (the bitfield's width, or the whole field's).
+    bit_sz: u32,
+    /// Offset of the load that reads it.
+    byte_off: u32,
+    /// Size of that load.
+    byte_sz: u32,
+    /// Whether it is a bitfield.
+    bitfield: bool,
+    /// Its type, modifiers and typedefs skipped.
+    type_id: u32,
+}
+
+/// Locates the member named by the last accessor `acc` of `spec` (libbpf's
+/// `bpf_core_calc_field_relo` up to the switch on the kind).
+fn field_location<'a>(spec: &Spec<'a>, acc: &Accessor) -> Result<(FieldLoc, Type<'a>), ReloError> {
+    let btf = spec.btf;
+    let t = btf.type_by_id(acc.type_id)?;
+    let m = t.member(acc.idx).ok_or(ReloError::Overflow)?;
+    let mt = btf.skip_mods_and_typedefs(m.type_id)?;
+    let bit_off = spec.bit_offset;
+    let mut loc = FieldLoc {
+        bit_off,
+        bit_sz: m.bitfield_size,
+        byte_off: 0,
+        byte_sz: 0,
+        bitfield: m.bitfield_size > 0,
+        type_id: mt.id(),
+    };
+    if loc.bitfield {
+        (loc.byte_off, loc.byte_sz) = bitfield_load(bit_off, loc.bit_sz, mt.size())?;
+    } else {
+        loc.byte_sz = btf.size_of(loc.type_id)?;
+        loc.byte_off = bit_off / 8;
+        loc.bit_sz = loc.byte_sz.saturating_mul(8);
+    }
+    Ok((loc, mt))
+}
+
+/// (byte offset, byte size) of the smallest naturally aligned power-of-two load, at least
+/// the field type's size, that covers `bit_sz` bits at `bit_off`.
+fn bitfield_load(bit_off: u32, bit_sz: u32, type_size: u32) -> Result<(u32, u32), ReloError> {
+    let mut sz = type_size.max(1);
+    let mut off = bit_off / 8 / sz * sz;
+    while bit_off + bit_sz - off * 8 > sz * 8 {
+        if sz >= 8 {
+            return Err(ReloError::Bitfield);
+        }
+        sz *= 2;
+        off = bit_off / 8 / sz * sz;
+    }
+    Ok((off, sz))
+}
+
+/// (value, whether the instruction's current value can be validated) of field relocation
+/// `kind` for the field at `loc` of type `mt`, in BTF of byte order `endian`.
+fn field_value(
+    kind: CoreReloKind,
+    loc: &FieldLoc,
+    mt: Type<'_>,
+    endian: Endian,
+) -> Result<(u64, bool), ReloError> {
+    // For bitfields the compiler may have chosen differently; only signedness and the
+    // right shift are unambiguous.
+    let ambiguous = loc.bitfield;
+    Ok(match kind {
+        CoreReloKind::FieldByteOffset => (loc.byte_off as u64, !ambiguous),
+        CoreReloKind::FieldByteSize => (loc.byte_sz as u64, !ambiguous),
+        CoreReloKind::FieldSigned => (is_signed(mt) as u64, true),
+        CoreReloKind::FieldLshiftU64 => (lshift_u64(loc, endian), !ambiguous),
+        CoreReloKind::FieldRshiftU64 => (64u64.wrapping_sub(loc.bit_sz as u64), true),
+        k => return Err(ReloError::Unsupported(k as u32)),
+    })
+}
+
+/// Whether a field of type `mt` is signed: a signed INT, or an enum with the signed flag.
+fn is_signed(mt: Type<'_>) -> bool {
+    (mt.is_any_enum() && mt.kflag())
+        || (mt.kind() == Kind::Int && mt.int_encoding() & crate::INT_SIGNED != 0)
+}
+
+/// Left shift that puts the field's top bit at bit 63 of a 64-bit register after a
+/// `byte_sz` load.
+fn lshift_u64(loc: &FieldLoc, endian: Endian) -> u64 {
+    match endian {
+        Endian::Little => 64u64.wrapping_sub((loc.bit_off + loc.bit_sz - loc.byte_off * 8) as u64),
+        Endian::Big => {
+            ((8 - loc.byte_sz as u64) * 8).wrapping_add((loc.bit_off - loc.byte_off * 8) as u64)
+        }
+    }
 }
 
 /// Value of a type-based relocation (`spec` is the local or the matched target spec).
