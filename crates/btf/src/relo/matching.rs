@@ -55,78 +55,119 @@ fn spec_match_into(
     out: &mut Spec<'_>,
 ) -> Result<bool, ReloError> {
     if local.kind.is_type_based() {
-        let ok = if local.kind == CoreReloKind::TypeMatches {
-            types_match(
-                local.btf,
-                local.root_type_id,
-                targ,
-                targ_id,
-                false,
-                MAX_DEPTH,
-            )?
-        } else {
-            types_are_compat(local.btf, local.root_type_id, targ, targ_id, MAX_DEPTH)?
-        };
-        return Ok(ok);
+        return type_spec_match(local, targ, targ_id);
     }
     let Some(local_first) = local.accessors.first() else {
         return Ok(false);
     };
     if local.kind.is_enumval_based() {
-        let t = targ.skip_mods_and_typedefs(targ_id)?;
-        if !t.is_any_enum() {
-            return Ok(false);
-        }
-        let want = local_first.name.as_deref().unwrap_or("").as_bytes();
-        for (i, e) in t.enumerators().enumerate() {
-            if essential(e.name_bytes()) == essential(want) {
-                out.accessors.push(Accessor {
-                    type_id: t.id(),
-                    idx: i as u32,
-                    name: Some(e.name().to_string()),
-                });
-                out.raw.push(i as u32);
-                return Ok(true);
-            }
-        }
+        return enumval_spec_match(local_first, targ, targ_id, out);
+    }
+    field_spec_match(local, targ, targ_id, out)
+}
+
+/// A type-based relocation: the root types are compatible (or, for `TYPE_MATCHES`, match).
+fn type_spec_match(local: &Spec<'_>, targ: &Btf, targ_id: u32) -> Result<bool, ReloError> {
+    if local.kind == CoreReloKind::TypeMatches {
+        types_match(
+            local.btf,
+            local.root_type_id,
+            targ,
+            targ_id,
+            false,
+            MAX_DEPTH,
+        )
+    } else {
+        types_are_compat(local.btf, local.root_type_id, targ, targ_id, MAX_DEPTH)
+    }
+}
+
+/// An enum-value relocation: the target enum has an enumerator of the same essential
+/// name as the local accessor's.
+fn enumval_spec_match(
+    local_first: &Accessor,
+    targ: &Btf,
+    targ_id: u32,
+    out: &mut Spec<'_>,
+) -> Result<bool, ReloError> {
+    let t = targ.skip_mods_and_typedefs(targ_id)?;
+    if !t.is_any_enum() {
         return Ok(false);
     }
+    let want = local_first.name.as_deref().unwrap_or("").as_bytes();
+    for (i, e) in t.enumerators().enumerate() {
+        if essential(e.name_bytes()) == essential(want) {
+            out.accessors.push(Accessor {
+                type_id: t.id(),
+                idx: i as u32,
+                name: Some(e.name().to_string()),
+            });
+            out.raw.push(i as u32);
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A field relocation: every local accessor, by name or index, leads somewhere in the
+/// target too.
+fn field_spec_match(
+    local: &Spec<'_>,
+    targ: &Btf,
+    targ_id: u32,
+    out: &mut Spec<'_>,
+) -> Result<bool, ReloError> {
     let mut targ_id = targ_id;
     for (i, acc) in local.accessors.iter().enumerate() {
         let t = targ.skip_mods_and_typedefs(targ_id)?;
         targ_id = t.id();
-        if acc.name.is_some() {
-            match match_member(local.btf, acc, targ, targ_id, out, 0)? {
-                Some(next) => targ_id = next,
-                None => return Ok(false),
-            }
+        let next = if acc.name.is_some() {
+            match_member(local.btf, acc, targ, targ_id, out, 0)?
         } else {
-            // The root index treats the root type itself as an array element; later
-            // indices must land on an array in the target too.
-            if i > 0 {
-                let Some(a) = t.array() else { return Ok(false) };
-                let flex = is_flex_arr(targ, out.accessors.last(), a.nelems);
-                if !flex && acc.idx >= a.nelems {
-                    return Ok(false);
-                }
-                targ_id = targ.skip_mods_and_typedefs(a.elem_type)?.id();
-            }
-            if out.raw.len() == MAX_SPEC_LEN {
-                return Err(too_deep());
-            }
-            out.accessors.push(Accessor {
-                type_id: targ_id,
-                idx: acc.idx,
-                name: None,
-            });
-            out.raw.push(acc.idx);
-            let sz = targ.size_of(targ_id)?;
-            out.bit_offset = mul_bits(acc.idx, sz)
-                .and_then(|b| out.bit_offset.checked_add(b))
-                .ok_or(ReloError::Overflow)?;
+            match_index(acc, i, t, targ, out)?
+        };
+        match next {
+            Some(next) => targ_id = next,
+            None => return Ok(false),
         }
     }
     Ok(true)
+}
+
+/// An index accessor (the `i`-th) on target type `t`: pushes it onto `out` and returns
+/// the element type, or `None` when `t` has no such element.
+fn match_index(
+    acc: &Accessor,
+    i: usize,
+    t: Type<'_>,
+    targ: &Btf,
+    out: &mut Spec<'_>,
+) -> Result<Option<u32>, ReloError> {
+    let mut targ_id = t.id();
+    // The root index treats the root type itself as an array element; later indices
+    // must land on an array in the target too.
+    if i > 0 {
+        let Some(a) = t.array() else { return Ok(None) };
+        let flex = is_flex_arr(targ, out.accessors.last(), a.nelems);
+        if !flex && acc.idx >= a.nelems {
+            return Ok(None);
+        }
+        targ_id = targ.skip_mods_and_typedefs(a.elem_type)?.id();
+    }
+    if out.raw.len() == MAX_SPEC_LEN {
+        return Err(too_deep());
+    }
+    out.accessors.push(Accessor {
+        type_id: targ_id,
+        idx: acc.idx,
+        name: None,
+    });
+    out.raw.push(acc.idx);
+    let sz = targ.size_of(targ_id)?;
+    out.bit_offset = mul_bits(acc.idx, sz)
+        .and_then(|b| out.bit_offset.checked_add(b))
+        .ok_or(ReloError::Overflow)?;
+    Ok(Some(targ_id))
 }
 
 /// Finds the member named like local accessor `acc` in target composite `targ_id`,
@@ -290,76 +331,106 @@ pub(crate) fn types_match(
         if !names_match(l.name_bytes(), t.name_bytes()) {
             return Ok(false);
         }
-        let lk = l.kind();
-        match lk {
-            Kind::Void => return Ok(t.kind() == Kind::Void),
-            Kind::Fwd => {
-                let local_union = l.kflag();
-                if t.is_composite() {
-                    return Ok(local_union == (t.kind() == Kind::Union));
-                }
-                return Ok(t.kind() == Kind::Fwd && local_union == t.kflag());
-            }
-            Kind::Enum | Kind::Enum64 => {
-                return Ok(t.is_any_enum() && enums_match(l, t));
-            }
-            Kind::Struct | Kind::Union => {
-                if behind_ptr {
-                    if lk == t.kind() {
-                        return Ok(true);
-                    }
-                    if t.kind() != Kind::Fwd {
-                        return Ok(false);
-                    }
-                    return Ok((lk == Kind::Union) == t.kflag());
-                }
-                if lk != t.kind() {
-                    return Ok(false);
-                }
-                return composites_match(local, l, targ, t, behind_ptr, level);
-            }
-            Kind::Int => {
-                if t.kind() != Kind::Int {
-                    return Ok(false);
-                }
-                let ls = l.int_encoding() & crate::INT_SIGNED;
-                let ts = t.int_encoding() & crate::INT_SIGNED;
-                return Ok(l.size() == t.size() && ls == ts);
-            }
-            Kind::Ptr => {
-                if t.kind() != Kind::Ptr {
-                    return Ok(false);
-                }
-                behind_ptr = true;
-                lid = l.type_id().unwrap_or(0);
-                tid = t.type_id().unwrap_or(0);
-            }
-            Kind::Array => {
-                let (Some(la), Some(ta)) = (l.array(), t.array()) else {
-                    return Ok(false);
-                };
-                if la.nelems != ta.nelems {
-                    return Ok(false);
-                }
-                lid = la.elem_type;
-                tid = ta.elem_type;
-            }
-            Kind::FuncProto => {
-                if t.kind() != Kind::FuncProto || l.vlen() != t.vlen() {
-                    return Ok(false);
-                }
-                for (lp, tp) in l.params().zip(t.params()) {
-                    if !types_match(local, lp.type_id, targ, tp.type_id, behind_ptr, level - 1)? {
-                        return Ok(false);
-                    }
-                }
-                lid = l.type_id().unwrap_or(0);
-                tid = t.type_id().unwrap_or(0);
-            }
-            _ => return Ok(false),
+        match match_step(local, l, targ, t, behind_ptr, level)? {
+            Step::Done(ok) => return Ok(ok),
+            Step::Follow(next) => (lid, tid, behind_ptr) = next,
         }
     }
     Err(too_deep())
+}
+
+/// One step of [`types_match`]: a verdict, or the (local, target, behind a pointer) types
+/// to compare next.
+enum Step {
+    Done(bool),
+    Follow((u32, u32, bool)),
+}
+
+/// Compares same-named `l` and `t` (modifiers and typedefs skipped) by kind.
+fn match_step(
+    local: &Btf,
+    l: Type<'_>,
+    targ: &Btf,
+    t: Type<'_>,
+    behind_ptr: bool,
+    level: u32,
+) -> Result<Step, ReloError> {
+    let follow = |lid: Option<u32>, tid: Option<u32>, behind_ptr| {
+        Step::Follow((lid.unwrap_or(0), tid.unwrap_or(0), behind_ptr))
+    };
+    Ok(match l.kind() {
+        Kind::Void => Step::Done(t.kind() == Kind::Void),
+        Kind::Fwd => Step::Done(fwd_matches(l, t)),
+        Kind::Enum | Kind::Enum64 => Step::Done(t.is_any_enum() && enums_match(l, t)),
+        Kind::Struct | Kind::Union if behind_ptr => Step::Done(composite_behind_ptr_matches(l, t)),
+        Kind::Struct | Kind::Union => Step::Done(
+            l.kind() == t.kind() && composites_match(local, l, targ, t, behind_ptr, level)?,
+        ),
+        Kind::Int => Step::Done(ints_match(l, t)),
+        Kind::Ptr if t.kind() == Kind::Ptr => follow(l.type_id(), t.type_id(), true),
+        Kind::Array => match (l.array(), t.array()) {
+            (Some(la), Some(ta)) if la.nelems == ta.nelems => {
+                follow(Some(la.elem_type), Some(ta.elem_type), behind_ptr)
+            }
+            _ => Step::Done(false),
+        },
+        Kind::FuncProto => {
+            if !params_match(local, l, targ, t, behind_ptr, level)? {
+                return Ok(Step::Done(false));
+            }
+            follow(l.type_id(), t.type_id(), behind_ptr)
+        }
+        _ => Step::Done(false),
+    })
+}
+
+/// A local forward declaration matches a struct/union or a forward declaration of the
+/// same flavor (struct or union).
+fn fwd_matches(l: Type<'_>, t: Type<'_>) -> bool {
+    let local_union = l.kflag();
+    if t.is_composite() {
+        return local_union == (t.kind() == Kind::Union);
+    }
+    t.kind() == Kind::Fwd && local_union == t.kflag()
+}
+
+/// Behind a pointer, a struct/union matches the same kind or a forward declaration of it
+/// (its members are not compared).
+fn composite_behind_ptr_matches(l: Type<'_>, t: Type<'_>) -> bool {
+    if l.kind() == t.kind() {
+        return true;
+    }
+    t.kind() == Kind::Fwd && (l.kind() == Kind::Union) == t.kflag()
+}
+
+/// INTs match with the same size and signedness.
+fn ints_match(l: Type<'_>, t: Type<'_>) -> bool {
+    if t.kind() != Kind::Int {
+        return false;
+    }
+    let ls = l.int_encoding() & crate::INT_SIGNED;
+    let ts = t.int_encoding() & crate::INT_SIGNED;
+    l.size() == t.size() && ls == ts
+}
+
+/// Function prototypes match with the same number of parameters, each matching.
+fn params_match(
+    local: &Btf,
+    l: Type<'_>,
+    targ: &Btf,
+    t: Type<'_>,
+    behind_ptr: bool,
+    level: u32,
+) -> Result<bool, ReloError> {
+    if t.kind() != Kind::FuncProto || l.vlen() != t.vlen() {
+        return Ok(false);
+    }
+    for (lp, tp) in l.params().zip(t.params()) {
+        if !types_match(local, lp.type_id, targ, tp.type_id, behind_ptr, level - 1)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Same size, and every local enumerator name exists in the target.
