@@ -122,102 +122,168 @@ pub fn patch_insn(
         insn: idx,
         len: insns.len(),
     })?;
+    let mut p = Patcher {
+        insns,
+        idx,
+        prog,
+        relo_idx,
+        res,
+        log,
+    };
     if res.poison {
-        poison(insns, idx, prog, relo_idx, log);
+        p.poison();
         return Ok(());
     }
-    let (orig_val, new_val) = (res.orig_val, res.new_val);
-    let unexpected = |what: &str, got: String| ReloError::UnexpectedValue {
-        insn: idx,
-        class: what.to_string(),
-        got,
-        expected: orig_val,
-        new: new_val,
-    };
     match insn.class() {
-        CLASS_ALU | CLASS_ALU64 => {
-            if insn.code & 0x08 != 0 {
-                return Err(ReloError::UnexpectedInsn { insn: idx, reason: "ALU instruction with a register source".into() });
-            }
-            let got = insn.imm as i64 as u64;
-            if res.validate && got != orig_val {
-                return Err(unexpected("ALU/ALU64", insn.imm.to_string()));
-            }
-            insns[idx].imm = new_val as i32;
-            log(format!(
-                "prog '{prog}': relo #{relo_idx}: patched insn #{idx} (ALU/ALU64) imm {got} -> {new_val}"
-            ));
+        CLASS_ALU | CLASS_ALU64 => p.alu(insn),
+        CLASS_LDX | CLASS_ST | CLASS_STX => p.mem(insn),
+        CLASS_LD => p.ldimm64(insn),
+        _ => Err(ReloError::UnexpectedInsn {
+            insn: idx,
+            reason: format!(
+                "trying to relocate unrecognized insn, code:{:#x}, src:{:#x}, dst:{:#x}, off:{:#x}, imm:{:#x}",
+                insn.code,
+                insn.regs >> 4,
+                insn.regs & 0xf,
+                insn.off,
+                insn.imm
+            ),
+        }),
+    }
+}
+
+/// One instruction being patched with one relocation's result.
+struct Patcher<'a> {
+    insns: &'a mut [RawInsn],
+    idx: usize,
+    prog: &'a str,
+    relo_idx: usize,
+    res: &'a Resolution,
+    log: &'a mut dyn FnMut(String),
+}
+
+impl Patcher<'_> {
+    /// Logs `what` after libbpf's `prog '...': relo #N: ` prefix.
+    fn log(&mut self, what: std::fmt::Arguments<'_>) {
+        (self.log)(format!(
+            "prog '{}': relo #{}: {what}",
+            self.prog, self.relo_idx
+        ));
+    }
+
+    fn poison(&mut self) {
+        poison(self.insns, self.idx, self.prog, self.relo_idx, self.log);
+    }
+
+    /// The instruction holds `got` (printed as `shown`) where the local BTF says
+    /// `orig_val`.
+    fn check(
+        &self,
+        class: &str,
+        got: u64,
+        shown: impl FnOnce() -> String,
+    ) -> Result<(), ReloError> {
+        if self.res.validate && got != self.res.orig_val {
+            return Err(ReloError::UnexpectedValue {
+                insn: self.idx,
+                class: class.to_string(),
+                got: shown(),
+                expected: self.res.orig_val,
+                new: self.res.new_val,
+            });
         }
-        CLASS_LDX | CLASS_ST | CLASS_STX => {
-            let got = insn.off as i64 as u64;
-            if res.validate && got != orig_val {
-                return Err(unexpected("LDX/ST/STX", insn.off.to_string()));
-            }
-            if new_val > i16::MAX as u64 {
-                return Err(ReloError::ValueTooBig { insn: idx, value: new_val });
-            }
-            if res.fail_memsz_adjust {
-                log(format!(
-                    "prog '{prog}': relo #{relo_idx}: insn #{idx} (LDX/ST/STX) accesses field incorrectly. Make sure you are accessing pointers, unsigned integers, or fields of matching type and size."
-                ));
-                poison(insns, idx, prog, relo_idx, log);
-                return Ok(());
-            }
-            insns[idx].off = new_val as i16;
-            log(format!(
-                "prog '{prog}': relo #{relo_idx}: patched insn #{idx} (LDX/ST/STX) off {got} -> {new_val}"
-            ));
-            if res.new_sz != res.orig_sz {
-                let have = mem_size(insn.code);
-                if have != res.orig_sz {
-                    return Err(ReloError::UnexpectedInsn {
-                        insn: idx,
-                        reason: format!("(LDX/ST/STX) unexpected mem size: got {have}, exp {}", res.orig_sz),
-                    });
-                }
-                let bits = size_bits(res.new_sz).ok_or_else(|| ReloError::UnexpectedInsn {
-                    insn: idx,
-                    reason: format!("(LDX/ST/STX) invalid new mem size: {}", res.new_sz),
-                })?;
-                insns[idx].code = (insn.code & !0x18) | bits;
-                log(format!(
-                    "prog '{prog}': relo #{relo_idx}: patched insn #{idx} (LDX/ST/STX) mem_sz {} -> {}",
-                    res.orig_sz, res.new_sz
-                ));
-            }
-        }
-        CLASS_LD => {
-            let next = insns.get(idx + 1).copied();
-            let well_formed = insn.code == LD_IMM64
-                && insn.regs >> 4 == 0
-                && insn.off == 0
-                && next.is_some_and(|n| n.code == 0 && n.regs == 0 && n.off == 0);
-            let Some(next) = next.filter(|_| well_formed) else {
-                return Err(ReloError::UnexpectedInsn { insn: idx, reason: "(LDIMM64) has unexpected form".into() });
-            };
-            let got = insn.imm as u32 as u64 | (next.imm as u32 as u64) << 32;
-            if res.validate && got != orig_val {
-                return Err(unexpected("LDIMM64", got.to_string()));
-            }
-            insns[idx].imm = new_val as i32;
-            insns[idx + 1].imm = (new_val >> 32) as i32;
-            log(format!(
-                "prog '{prog}': relo #{relo_idx}: patched insn #{idx} (LDIMM64) imm64 {got} -> {new_val}"
-            ));
-        }
-        _ => {
+        Ok(())
+    }
+
+    /// An ALU/ALU64 instruction with an immediate: the immediate becomes the value.
+    fn alu(&mut self, insn: RawInsn) -> Result<(), ReloError> {
+        let (idx, new_val) = (self.idx, self.res.new_val);
+        if insn.code & 0x08 != 0 {
             return Err(ReloError::UnexpectedInsn {
                 insn: idx,
-                reason: format!(
-                    "trying to relocate unrecognized insn, code:{:#x}, src:{:#x}, dst:{:#x}, off:{:#x}, imm:{:#x}",
-                    insn.code,
-                    insn.regs >> 4,
-                    insn.regs & 0xf,
-                    insn.off,
-                    insn.imm
-                ),
-            })
+                reason: "ALU instruction with a register source".into(),
+            });
         }
+        let got = insn.imm as i64 as u64;
+        self.check("ALU/ALU64", got, || insn.imm.to_string())?;
+        self.insns[idx].imm = new_val as i32;
+        self.log(format_args!(
+            "patched insn #{idx} (ALU/ALU64) imm {got} -> {new_val}"
+        ));
+        Ok(())
     }
-    Ok(())
+
+    /// A load or store: the offset becomes the value, and the access size follows the
+    /// field's size when that changed (or the instruction is poisoned when it can't).
+    fn mem(&mut self, insn: RawInsn) -> Result<(), ReloError> {
+        let (idx, new_val) = (self.idx, self.res.new_val);
+        let got = insn.off as i64 as u64;
+        self.check("LDX/ST/STX", got, || insn.off.to_string())?;
+        if new_val > i16::MAX as u64 {
+            return Err(ReloError::ValueTooBig {
+                insn: idx,
+                value: new_val,
+            });
+        }
+        if self.res.fail_memsz_adjust {
+            self.log(format_args!(
+                "insn #{idx} (LDX/ST/STX) accesses field incorrectly. Make sure you are accessing pointers, unsigned integers, or fields of matching type and size."
+            ));
+            self.poison();
+            return Ok(());
+        }
+        self.insns[idx].off = new_val as i16;
+        self.log(format_args!(
+            "patched insn #{idx} (LDX/ST/STX) off {got} -> {new_val}"
+        ));
+        if self.res.new_sz != self.res.orig_sz {
+            self.mem_size(insn)?;
+        }
+        Ok(())
+    }
+
+    /// Changes a load/store's access size from the local field's to the target's.
+    fn mem_size(&mut self, insn: RawInsn) -> Result<(), ReloError> {
+        let (idx, orig_sz, new_sz) = (self.idx, self.res.orig_sz, self.res.new_sz);
+        let have = mem_size(insn.code);
+        if have != orig_sz {
+            return Err(ReloError::UnexpectedInsn {
+                insn: idx,
+                reason: format!("(LDX/ST/STX) unexpected mem size: got {have}, exp {orig_sz}"),
+            });
+        }
+        let bits = size_bits(new_sz).ok_or_else(|| ReloError::UnexpectedInsn {
+            insn: idx,
+            reason: format!("(LDX/ST/STX) invalid new mem size: {new_sz}"),
+        })?;
+        self.insns[idx].code = (insn.code & !0x18) | bits;
+        self.log(format_args!(
+            "patched insn #{idx} (LDX/ST/STX) mem_sz {orig_sz} -> {new_sz}"
+        ));
+        Ok(())
+    }
+
+    /// A 64-bit immediate load (two instruction slots): the immediate becomes the value.
+    fn ldimm64(&mut self, insn: RawInsn) -> Result<(), ReloError> {
+        let (idx, new_val) = (self.idx, self.res.new_val);
+        let next = self.insns.get(idx + 1).copied();
+        let well_formed = insn.code == LD_IMM64
+            && insn.regs >> 4 == 0
+            && insn.off == 0
+            && next.is_some_and(|n| n.code == 0 && n.regs == 0 && n.off == 0);
+        let Some(next) = next.filter(|_| well_formed) else {
+            return Err(ReloError::UnexpectedInsn {
+                insn: idx,
+                reason: "(LDIMM64) has unexpected form".into(),
+            });
+        };
+        let got = insn.imm as u32 as u64 | (next.imm as u32 as u64) << 32;
+        self.check("LDIMM64", got, || got.to_string())?;
+        self.insns[idx].imm = new_val as i32;
+        self.insns[idx + 1].imm = (new_val >> 32) as i32;
+        self.log(format_args!(
+            "patched insn #{idx} (LDIMM64) imm64 {got} -> {new_val}"
+        ));
+        Ok(())
+    }
 }
