@@ -20,6 +20,8 @@
 //! ```
 
 mod calc;
+#[cfg(test)]
+mod fixture;
 mod matching;
 mod patch;
 mod spec;

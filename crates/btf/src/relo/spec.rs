@@ -323,3 +323,217 @@ impl std::fmt::Display for Spec<'_> {
         f.write_str(&s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::local;
+    use super::*;
+
+    fn parse<'b>(btf: &'b Btf, root: u32, access: &str, kind: CoreReloKind) -> Spec<'b> {
+        Spec::parse(btf, root, access, kind).unwrap()
+    }
+
+    fn bad(access: &str, reason: &str) -> ReloError {
+        ReloError::BadSpec {
+            access: access.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn acc(type_id: u32, idx: u32, name: Option<&str>) -> Accessor {
+        Accessor {
+            type_id,
+            idx,
+            name: name.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn struct_member() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s, "0:1", CoreReloKind::FieldByteOffset);
+        assert_eq!(spec.raw, [0, 1]);
+        assert_eq!(
+            spec.accessors,
+            [acc(id.s, 0, None), acc(id.s, 1, Some("b"))]
+        );
+        assert_eq!(spec.bit_offset, 64);
+        assert_eq!(
+            spec.to_string(),
+            format!("<byte_off> [{}] struct s.b (0:1 @ offset 8)", id.s)
+        );
+    }
+
+    #[test]
+    fn anonymous_member_is_in_raw_but_not_an_accessor() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s, "0:2:1", CoreReloKind::FieldByteOffset);
+        assert_eq!(spec.raw, [0, 2, 1]);
+        assert_eq!(
+            spec.accessors,
+            [acc(id.s, 0, None), acc(id.anon, 1, Some("y"))]
+        );
+        // 12 bytes to the anonymous struct, 4 more to `y`.
+        assert_eq!(spec.bit_offset, 128);
+        assert_eq!(
+            spec.to_string(),
+            format!("<byte_off> [{}] struct s.y (0:2:1 @ offset 16)", id.s)
+        );
+    }
+
+    #[test]
+    fn array_index() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s, "0:3:1", CoreReloKind::FieldByteOffset);
+        assert_eq!(
+            spec.accessors,
+            [
+                acc(id.s, 0, None),
+                acc(id.s, 3, Some("c")),
+                acc(id.int, 1, None)
+            ]
+        );
+        assert_eq!(spec.bit_offset, (20 + 4) * 8);
+        assert_eq!(
+            spec.to_string(),
+            format!("<byte_off> [{}] struct s.c[1] (0:3:1 @ offset 24)", id.s)
+        );
+    }
+
+    #[test]
+    fn root_index_counts_whole_root_types() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s, "2:1", CoreReloKind::FieldByteOffset);
+        assert_eq!(spec.accessors[0], acc(id.s, 2, None));
+        assert_eq!(spec.bit_offset, (2 * 32 + 8) * 8);
+        assert_eq!(
+            spec.to_string(),
+            format!("<byte_off> [{}] struct s[2].b (2:1 @ offset 72)", id.s)
+        );
+    }
+
+    #[test]
+    fn bitfield_offset_is_in_bits() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s, "0:4", CoreReloKind::FieldLshiftU64);
+        assert_eq!(spec.bit_offset, 228);
+        assert_eq!(spec.accessors[1], acc(id.s, 4, Some("w")));
+        assert_eq!(
+            spec.to_string(),
+            format!("<lshift_u64> [{}] struct s.w (0:4 @ offset 28.4)", id.s)
+        );
+    }
+
+    #[test]
+    fn typedef_root_is_skipped_but_kept_as_root() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s_t, "0:1", CoreReloKind::FieldByteSize);
+        assert_eq!(spec.root_type_id, id.s_t);
+        assert_eq!(spec.accessors[0], acc(id.s, 0, None));
+        assert_eq!(spec.bit_offset, 64);
+        assert_eq!(
+            spec.to_string(),
+            format!("<byte_sz> [{}] typedef s_t.b (0:1 @ offset 8)", id.s_t)
+        );
+    }
+
+    #[test]
+    fn flexible_array_member_may_be_indexed_past_its_end() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.flex, "0:1:7", CoreReloKind::FieldByteOffset);
+        assert_eq!(spec.bit_offset, (4 + 7 * 4) * 8);
+        assert_eq!(spec.accessors[2], acc(id.int, 7, None));
+    }
+
+    #[test]
+    fn member_out_of_range_is_a_bad_spec() {
+        let (btf, id) = local();
+        let e = Spec::parse(&btf, id.s, "0:9", CoreReloKind::FieldByteOffset).unwrap_err();
+        assert_eq!(e, bad("0:9", "member #9 of struct s (vlen 5)"));
+    }
+
+    #[test]
+    fn array_index_out_of_range_is_a_bad_spec() {
+        let (btf, id) = local();
+        let e = Spec::parse(&btf, id.s, "0:3:2", CoreReloKind::FieldByteOffset).unwrap_err();
+        assert_eq!(
+            e,
+            bad("0:3:2", "index 2 past the end of array <anon> (2 elements)")
+        );
+    }
+
+    #[test]
+    fn index_into_a_scalar_is_a_bad_spec() {
+        let (btf, id) = local();
+        let e = Spec::parse(&btf, id.s, "0:1:0", CoreReloKind::FieldByteOffset).unwrap_err();
+        let reason = format!(
+            "accessor #2 captures type [{}] of unexpected kind int",
+            id.int
+        );
+        assert_eq!(e, bad("0:1:0", &reason));
+    }
+
+    #[test]
+    fn malformed_access_strings_are_bad_specs() {
+        let (btf, id) = local();
+        let parse = |access: &str, kind| Spec::parse(&btf, id.s, access, kind).unwrap_err();
+        let k = CoreReloKind::FieldByteOffset;
+        assert_eq!(parse("0:x", k), bad("0:x", "'x' is not an index"));
+        assert_eq!(parse("", k), bad("", "'' is not an index"));
+        assert_eq!(parse("0:-1", k), bad("0:-1", "'-1' is not an index"));
+        let long = vec!["0"; MAX_SPEC_LEN + 1].join(":");
+        assert_eq!(parse(&long, k), bad(&long, "longer than 64 accessors"));
+        assert_eq!(
+            parse("0:1", CoreReloKind::TypeSize),
+            bad("0:1", "type-based relocation must have access string \"0\"")
+        );
+    }
+
+    #[test]
+    fn type_based_spec_is_the_root_alone() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.s, "0", CoreReloKind::TypeSize);
+        assert_eq!((spec.raw.as_slice(), spec.accessors.len()), (&[0][..], 0));
+        assert_eq!(spec.bit_offset, 0);
+        assert_eq!(spec.to_string(), format!("<type_size> [{}] struct s", id.s));
+    }
+
+    #[test]
+    fn enumval_spec_names_the_enumerator() {
+        let (btf, id) = local();
+        let spec = parse(&btf, id.e, "1", CoreReloKind::EnumvalValue);
+        assert_eq!(spec.accessors, [acc(id.e, 1, Some("B"))]);
+        // A signed 32-bit enum prints its value as an int.
+        assert_eq!(
+            spec.to_string(),
+            format!("<enumval_value> [{}] enum e::B = -2", id.e)
+        );
+        let spec = parse(&btf, id.e64, "0", CoreReloKind::EnumvalExists);
+        assert_eq!(spec.accessors, [acc(id.e64, 0, Some("BIG"))]);
+        assert_eq!(
+            spec.to_string(),
+            format!(
+                "<enumval_exists> [{}] enum64 e64::BIG = 1099511627776",
+                id.e64
+            )
+        );
+    }
+
+    #[test]
+    fn enumval_out_of_range_or_on_a_non_enum_is_a_bad_spec() {
+        let (btf, id) = local();
+        let k = CoreReloKind::EnumvalValue;
+        assert_eq!(
+            Spec::parse(&btf, id.e, "2", k).unwrap_err(),
+            bad("2", "enum value access 2 into enum e (vlen 2)")
+        );
+        assert_eq!(
+            Spec::parse(&btf, id.e, "0:0", k).unwrap_err(),
+            bad("0:0", "enum value access 0 into enum e (vlen 2)")
+        );
+        assert_eq!(
+            Spec::parse(&btf, id.s, "0", k).unwrap_err(),
+            bad("0", "enum value access 0 into struct s (vlen 5)")
+        );
+    }
+}
