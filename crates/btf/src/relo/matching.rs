@@ -478,7 +478,7 @@ fn composites_match(
 mod tests {
     use super::super::fixture::{build, local};
     use super::*;
-    use crate::{BtfBuilder, MemberSpec, INT_SIGNED};
+    use crate::{BtfBuilder, MemberSpec, INT_CHAR, INT_SIGNED};
 
     /// BTF holding a local and a target type (both sides of a comparison may live in one
     /// BTF: the rules only look at kinds, names and layout).
@@ -736,12 +736,27 @@ mod tests {
 
     #[test]
     fn types_match_compares_int_size_and_sign() {
-        let (btf, id) = local();
+        // One name for all, so only the INT rule decides.
+        let mut b = BtfBuilder::new();
+        let s32 = b.add_int("int", 4, INT_SIGNED);
+        let s32_again = b.add_int("int", 4, INT_SIGNED);
+        let u32 = b.add_int("int", 4, 0);
+        let s64 = b.add_int("int", 8, INT_SIGNED);
+        let char32 = b.add_int("int", 4, INT_CHAR);
+        let btf = build(b);
         let matches = |l, t| types_match(&btf, l, &btf, t, false, MAX_DEPTH).unwrap();
-        assert!(matches(id.int, id.int));
-        assert!(!matches(id.int, id.uint), "signedness");
-        assert!(!matches(id.int, id.long), "size");
-        assert!(!matches(id.uint, id.ulong), "size");
+        assert!(matches(s32, s32_again));
+        assert!(!matches(s32, u32), "signedness");
+        assert!(!matches(s32, s64), "size");
+        assert!(
+            matches(u32, char32),
+            "only the signed bit of the encoding counts"
+        );
+        let (btf, id) = local();
+        assert!(
+            !types_match(&btf, id.long, &btf, id.ulong, false, MAX_DEPTH).unwrap(),
+            "names differ"
+        );
     }
 
     #[test]
