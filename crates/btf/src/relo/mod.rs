@@ -572,3 +572,178 @@ impl Resolved {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::build;
+    use super::*;
+    use crate::{BtfBuilder, MemberSpec, INT_SIGNED};
+
+    /// Local BTF `struct s { int a; int b; }` and a relocation `kind` of `access` on it.
+    fn local(access: &str, kind: CoreReloKind) -> (Btf, CoreRelo) {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let s = b.add_struct(
+            "s",
+            8,
+            &[MemberSpec::new("a", int, 0), MemberSpec::new("b", int, 4)],
+        );
+        let relo = CoreRelo {
+            insn_off: 0,
+            type_id: s,
+            access_str_off: b.add_string(access),
+            kind: kind as u32,
+        };
+        (build(b), relo)
+    }
+
+    /// Target BTF named `vmlinux` holding `struct <name> { <ty> b; }` at each byte offset.
+    fn targets(cands: &[(&str, u32, bool)]) -> TargetSet {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let long = b.add_int("long", 8, INT_SIGNED);
+        for &(name, off, wide) in cands {
+            let ty = if wide { long } else { int };
+            b.add_struct(name, 16, &[MemberSpec::new("b", ty, off)]);
+        }
+        TargetSet::from_btfs(vec![Arc::new(build(b).with_name("vmlinux"))])
+    }
+
+    #[test]
+    fn candidates_that_disagree_on_the_offset_fail_with_libbpf_lines() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteOffset);
+        let set = targets(&[("s___x", 4, false), ("s___y", 8, false)]);
+        let mut r = Relocator::new(&set).record_log();
+        let e = r.resolve(&btf, &relo, 0, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #0: <byte_off> [2] struct s.b (0:1 @ offset 4): field offset ambiguity: 64 != 32"
+        );
+        assert_eq!(
+            r.take_log(),
+            [
+                "CO-RE relocating [2] struct s: found target candidate [3] struct s___x in [vmlinux]",
+                "CO-RE relocating [2] struct s: found target candidate [4] struct s___y in [vmlinux]",
+                "prog 'p': relo #0: <byte_off> [2] struct s.b (0:1 @ offset 4)",
+                "prog 'p': relo #0: matching candidate #0 <byte_off> [3] struct s___x.b (0:0 @ offset 4)",
+                "prog 'p': relo #0: matching candidate #1 <byte_off> [4] struct s___y.b (0:0 @ offset 8)",
+                "prog 'p': relo #0: field offset ambiguity: 64 != 32",
+            ]
+        );
+    }
+
+    #[test]
+    fn candidates_that_disagree_on_the_value_fail() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteSize);
+        let set = targets(&[("s___x", 4, false), ("s___y", 4, true)]);
+        let mut r = Relocator::new(&set).record_log();
+        let e = r.resolve(&btf, &relo, 3, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #3: <byte_sz> [2] struct s.b (0:1 @ offset 4): relocation decision ambiguity: success 8 != success 4"
+        );
+        assert_eq!(
+            r.take_log().last().map(String::as_str),
+            Some("prog 'p': relo #3: relocation decision ambiguity: success 8 != success 4")
+        );
+    }
+
+    #[test]
+    fn agreeing_candidates_resolve_and_later_relocations_keep_only_matching_ones() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteOffset);
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        b.add_struct("s___x", 16, &[MemberSpec::new("b", int, 12)]);
+        b.add_struct("s___z", 16, &[MemberSpec::new("c", int, 12)]);
+        b.add_struct("s___y", 16, &[MemberSpec::new("b", int, 12)]);
+        let set = TargetSet::from_btfs(vec![Arc::new(build(b).with_name("vmlinux"))]);
+        let mut r = Relocator::new(&set).record_log();
+        let got = r.resolve(&btf, &relo, 0, "p").unwrap();
+        assert_eq!(
+            (got.res.orig_val, got.res.new_val, got.res.poison),
+            (4, 12, false)
+        );
+        assert_eq!(got.target_root, Some(2));
+        assert_eq!(got.target_raw, [0, 0]);
+        assert_eq!(got.target_btf.as_deref(), Some("vmlinux"));
+        assert_eq!(
+            got.target_spec.as_deref(),
+            Some("<byte_off> [2] struct s___x.b (0:0 @ offset 12)")
+        );
+        assert_eq!(
+            r.take_log()[5],
+            "prog 'p': relo #0: non-matching candidate #1 <byte_off> [3] struct s___z (0 @ offset 0)"
+        );
+        r.resolve(&btf, &relo, 1, "p").unwrap();
+        assert_eq!(
+            r.take_log(),
+            [
+                "prog 'p': relo #1: <byte_off> [2] struct s.b (0:1 @ offset 4)",
+                "prog 'p': relo #1: matching candidate #0 <byte_off> [2] struct s___x.b (0:0 @ offset 12)",
+                "prog 'p': relo #1: matching candidate #1 <byte_off> [4] struct s___y.b (0:0 @ offset 12)",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_matching_target_poisons() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteOffset);
+        let set = targets(&[]);
+        let mut r = Relocator::new(&set).record_log();
+        let got = r.resolve(&btf, &relo, 0, "p").unwrap();
+        assert!(got.res.poison);
+        assert_eq!((got.target_spec, got.target_root), (None, None));
+        assert_eq!(
+            r.take_log(),
+            [
+                "prog 'p': relo #0: <byte_off> [2] struct s.b (0:1 @ offset 4)",
+                "prog 'p': relo #0: no matching targets found",
+            ]
+        );
+    }
+
+    #[test]
+    fn anonymous_root_fails_the_candidate_search() {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let s = b.add_struct("", 4, &[MemberSpec::new("a", int, 0)]);
+        let relo = CoreRelo {
+            insn_off: 0,
+            type_id: s,
+            access_str_off: b.add_string("0:0"),
+            kind: CoreReloKind::FieldByteOffset as u32,
+        };
+        let btf = build(b);
+        let set = targets(&[]);
+        let mut r = Relocator::new(&set).record_log();
+        let e = r.resolve(&btf, &relo, 5, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #5: target candidate search failed for [2] struct <anon>: anonymous type"
+        );
+        assert_eq!(
+            r.take_log(),
+            // The log line names the type as libbpf does, by its (empty) name.
+            ["prog 'p': relo #5: target candidate search failed for [2] struct : -22"]
+        );
+    }
+
+    #[test]
+    fn local_type_id_needs_no_target_and_unknown_kinds_fail() {
+        let (btf, relo) = local("0", CoreReloKind::TypeIdLocal);
+        let set = targets(&[("s", 4, false)]);
+        let mut r = Relocator::new(&set).record_log();
+        let got = r.resolve(&btf, &relo, 0, "p").unwrap();
+        assert_eq!((got.res.orig_val, got.res.new_val), (2, 2));
+        assert_eq!(
+            r.take_log(),
+            ["prog 'p': relo #0: <local_type_id> [2] struct s"]
+        );
+        let bad = CoreRelo { kind: 99, ..relo };
+        let e = r.resolve(&btf, &bad, 1, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #1: unrecognized CO-RE relocation kind 99"
+        );
+    }
+}

@@ -287,3 +287,213 @@ impl Patcher<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALU64_MOV_K: u8 = 0xb7;
+    const ALU64_MOV_X: u8 = 0xbf;
+    const LDX_W: u8 = 0x61;
+    const LDX_B: u8 = 0x71;
+    const LDX_DW: u8 = 0x79;
+    const JA: u8 = 0x05;
+
+    fn insn(code: u8, off: i16, imm: i32) -> RawInsn {
+        RawInsn {
+            code,
+            regs: 0x21,
+            off,
+            imm,
+        }
+    }
+
+    fn res(orig_val: u64, new_val: u64) -> Resolution {
+        Resolution {
+            orig_val,
+            new_val,
+            validate: true,
+            ..Resolution::default()
+        }
+    }
+
+    /// Patches `insns[idx]` as relocation #2 of prog `p`: the outcome and the log lines.
+    fn patch(
+        insns: &mut [RawInsn],
+        idx: usize,
+        r: &Resolution,
+    ) -> (Result<(), String>, Vec<String>) {
+        let mut lines = Vec::new();
+        let out = patch_insn(insns, idx, "p", 2, r, &mut |l| lines.push(l));
+        (out.map_err(|e| e.to_string()), lines)
+    }
+
+    fn poisoned() -> RawInsn {
+        RawInsn {
+            code: CALL,
+            regs: 0,
+            off: 0,
+            imm: POISON_HELPER,
+        }
+    }
+
+    #[test]
+    fn alu_immediate_is_patched() {
+        let mut insns = [insn(ALU64_MOV_K, 0, 8)];
+        let (out, log) = patch(&mut insns, 0, &res(8, 16));
+        assert_eq!(out, Ok(()));
+        assert_eq!(insns[0], insn(ALU64_MOV_K, 0, 16));
+        assert_eq!(
+            log,
+            ["prog 'p': relo #2: patched insn #0 (ALU/ALU64) imm 8 -> 16"]
+        );
+    }
+
+    #[test]
+    fn alu_errors() {
+        let mut insns = [insn(ALU64_MOV_X, 0, 8)];
+        let (out, _) = patch(&mut insns, 0, &res(8, 16));
+        assert_eq!(
+            out,
+            Err("insn #0: ALU instruction with a register source".into())
+        );
+        let mut insns = [insn(ALU64_MOV_K, 0, 7)];
+        let (out, log) = patch(&mut insns, 0, &res(8, 16));
+        assert_eq!(
+            out,
+            Err("unexpected insn #0 (ALU/ALU64) value: got 7, exp 8 -> 16".into())
+        );
+        assert!(log.is_empty());
+        assert_eq!(insns[0].imm, 7, "left alone");
+    }
+
+    #[test]
+    fn load_offset_and_size_are_patched() {
+        let mut insns = [insn(JA, 0, 0), insn(LDX_W, 8, 0)];
+        let r = Resolution {
+            orig_sz: 4,
+            new_sz: 8,
+            ..res(8, 16)
+        };
+        let (out, log) = patch(&mut insns, 1, &r);
+        assert_eq!(out, Ok(()));
+        assert_eq!(insns[1], insn(LDX_DW, 16, 0));
+        assert_eq!(
+            log,
+            [
+                "prog 'p': relo #2: patched insn #1 (LDX/ST/STX) off 8 -> 16",
+                "prog 'p': relo #2: patched insn #1 (LDX/ST/STX) mem_sz 4 -> 8",
+            ]
+        );
+    }
+
+    #[test]
+    fn load_errors() {
+        let sized = Resolution {
+            orig_sz: 4,
+            new_sz: 8,
+            ..res(8, 16)
+        };
+        let mut insns = [insn(LDX_B, 8, 0)];
+        let (out, _) = patch(&mut insns, 0, &sized);
+        assert_eq!(
+            out,
+            Err("insn #0: (LDX/ST/STX) unexpected mem size: got 1, exp 4".into())
+        );
+        let bad_size = Resolution {
+            orig_sz: 4,
+            new_sz: 3,
+            ..res(8, 16)
+        };
+        let (out, _) = patch(&mut [insn(LDX_W, 8, 0)], 0, &bad_size);
+        assert_eq!(
+            out,
+            Err("insn #0: (LDX/ST/STX) invalid new mem size: 3".into())
+        );
+        let (out, _) = patch(&mut [insn(LDX_W, 8, 0)], 0, &res(8, 40_000));
+        assert_eq!(out, Err("insn #0 (LDX/ST/STX) value too big: 40000".into()));
+        let (out, _) = patch(&mut [insn(LDX_W, -8, 0)], 0, &res(8, 16));
+        assert_eq!(
+            out,
+            Err("unexpected insn #0 (LDX/ST/STX) value: got -8, exp 8 -> 16".into())
+        );
+    }
+
+    #[test]
+    fn wrongly_sized_load_is_poisoned() {
+        let mut insns = [insn(LDX_W, 8, 0)];
+        let r = Resolution {
+            fail_memsz_adjust: true,
+            ..res(8, 16)
+        };
+        let (out, log) = patch(&mut insns, 0, &r);
+        assert_eq!(out, Ok(()));
+        assert_eq!(insns[0], poisoned());
+        assert_eq!(
+            log,
+            [
+                "prog 'p': relo #2: insn #0 (LDX/ST/STX) accesses field incorrectly. Make sure you are accessing pointers, unsigned integers, or fields of matching type and size.",
+                "prog 'p': relo #2: substituting insn #0 w/ invalid insn",
+            ]
+        );
+    }
+
+    #[test]
+    fn ldimm64_is_patched_in_both_halves() {
+        let mut insns = [
+            RawInsn {
+                code: LD_IMM64,
+                regs: 0x01,
+                off: 0,
+                imm: 2,
+            },
+            RawInsn {
+                imm: 1,
+                ..RawInsn::default()
+            },
+        ];
+        let (out, log) = patch(&mut insns, 0, &res(0x1_0000_0002, 0x3_0000_0005));
+        assert_eq!(out, Ok(()));
+        assert_eq!((insns[0].imm, insns[1].imm), (5, 3));
+        assert_eq!(
+            log,
+            ["prog 'p': relo #2: patched insn #0 (LDIMM64) imm64 4294967298 -> 12884901893"]
+        );
+        let (out, _) = patch(&mut insns[..1], 0, &res(5, 6));
+        assert_eq!(out, Err("insn #0: (LDIMM64) has unexpected form".into()));
+    }
+
+    #[test]
+    fn poison_covers_both_halves_of_ldimm64() {
+        let mut insns = [insn(LD_IMM64, 0, 1), RawInsn::default()];
+        let r = Resolution {
+            poison: true,
+            ..res(1, 0)
+        };
+        let (out, log) = patch(&mut insns, 0, &r);
+        assert_eq!(out, Ok(()));
+        assert_eq!(insns, [poisoned(), poisoned()]);
+        assert_eq!(
+            log,
+            [
+                "prog 'p': relo #2: substituting insn #1 w/ invalid insn",
+                "prog 'p': relo #2: substituting insn #0 w/ invalid insn",
+            ]
+        );
+        assert!(insns[0].is_poison());
+    }
+
+    #[test]
+    fn out_of_range_and_unrecognized_insns_fail() {
+        let (out, _) = patch(&mut [insn(JA, 0, 0)], 3, &res(0, 0));
+        assert_eq!(
+            out,
+            Err("insn #3 is past the end of the function (1 insns)".into())
+        );
+        let (out, _) = patch(&mut [insn(JA, 4, -1)], 0, &res(0, 0));
+        assert_eq!(
+            out,
+            Err("insn #0: trying to relocate unrecognized insn, code:0x5, src:0x2, dst:0x1, off:0x4, imm:0xffffffff".into())
+        );
+    }
+}
