@@ -216,61 +216,8 @@ impl BtfExt {
     /// Parses a `.BTF.ext` blob whose strings live in `btf` (the object's `.BTF`).
     pub fn parse(bytes: &[u8], btf: &Btf) -> Result<BtfExt> {
         let e = Endian::from_magic(".BTF.ext", bytes)?;
-        let bad = |reason: String| BtfError::BadHeader {
-            what: ".BTF.ext",
-            reason,
-        };
-        if bytes.len() < EXT_HEADER_MIN as usize {
-            return Err(BtfError::Truncated {
-                what: ".BTF.ext header".into(),
-                offset: 0,
-                need: EXT_HEADER_MIN as usize,
-                have: bytes.len(),
-            });
-        }
-        if bytes[2] != 1 {
-            return Err(BtfError::BadVersion {
-                what: ".BTF.ext",
-                version: bytes[2],
-            });
-        }
-        if bytes[3] != 0 {
-            return Err(bad(format!("unsupported flags {:#x}", bytes[3])));
-        }
-        let hdr_len = e.u32(bytes, 4);
-        if hdr_len < EXT_HEADER_MIN || hdr_len as usize > bytes.len() {
-            return Err(bad(format!(
-                "hdr_len {hdr_len} outside {EXT_HEADER_MIN}..={}",
-                bytes.len()
-            )));
-        }
-        let data = &bytes[hdr_len as usize..];
-        let sub = |name: &'static str, off_at: usize| -> Result<Option<&[u8]>> {
-            if off_at + 8 > hdr_len as usize {
-                return Ok(None);
-            }
-            let (off, len) = (e.u32(bytes, off_at), e.u32(bytes, off_at + 4));
-            if len == 0 {
-                return Ok(None);
-            }
-            let end = off as u64 + len as u64;
-            if end > data.len() as u64 {
-                return Err(BtfError::BadExt {
-                    section: name.into(),
-                    reason: format!(
-                        "{off}..{end} past the end of the data ({} bytes)",
-                        data.len()
-                    ),
-                });
-            }
-            if off % 4 != 0 {
-                return Err(BtfError::BadExt {
-                    section: name.into(),
-                    reason: format!("offset {off} is not 4-byte aligned"),
-                });
-            }
-            Ok(Some(&data[off as usize..end as usize]))
-        };
+        let hdr_len = check_header(bytes, e)?;
+        let sub = |name, off_at| subsection(bytes, e, hdr_len, name, off_at);
         let mut ext = BtfExt::default();
         if let Some(s) = sub("func_info", 8)? {
             ext.func_info = parse_info(s, e, btf, "func_info", FUNC_INFO_MIN, |r| {
@@ -282,27 +229,12 @@ impl BtfExt {
         }
         if let Some(s) = sub("line_info", 16)? {
             ext.line_info = parse_info(s, e, btf, "line_info", LINE_INFO_MIN, |r| {
-                let li = LineInfo {
-                    insn_off: e.u32(r, 0),
-                    file_name_off: e.u32(r, 4),
-                    line_off: e.u32(r, 8),
-                    line_col: e.u32(r, 12),
-                };
-                check_str(btf, li.file_name_off, "line_info file name")?;
-                check_str(btf, li.line_off, "line_info line text")?;
-                Ok(li)
+                line_info(r, e, btf)
             })?;
         }
         if let Some(s) = sub("core_relo", 24)? {
             ext.core_relo = parse_info(s, e, btf, "core_relo", CORE_RELO_MIN, |r| {
-                let cr = CoreRelo {
-                    insn_off: e.u32(r, 0),
-                    type_id: e.u32(r, 4),
-                    access_str_off: e.u32(r, 8),
-                    kind: e.u32(r, 12),
-                };
-                check_str(btf, cr.access_str_off, "core_relo access string")?;
-                Ok(cr)
+                core_relo(r, e, btf)
             })?;
         }
         Ok(ext)
@@ -322,6 +254,100 @@ impl BtfExt {
     pub fn line_info_of(&self, sec: &str) -> &[LineInfo] {
         find(&self.line_info, sec)
     }
+}
+
+/// Checks the header's size, version and flags; returns `hdr_len`.
+fn check_header(bytes: &[u8], e: Endian) -> Result<u32> {
+    let bad = |reason: String| BtfError::BadHeader {
+        what: ".BTF.ext",
+        reason,
+    };
+    if bytes.len() < EXT_HEADER_MIN as usize {
+        return Err(BtfError::Truncated {
+            what: ".BTF.ext header".into(),
+            offset: 0,
+            need: EXT_HEADER_MIN as usize,
+            have: bytes.len(),
+        });
+    }
+    if bytes[2] != 1 {
+        return Err(BtfError::BadVersion {
+            what: ".BTF.ext",
+            version: bytes[2],
+        });
+    }
+    if bytes[3] != 0 {
+        return Err(bad(format!("unsupported flags {:#x}", bytes[3])));
+    }
+    let hdr_len = e.u32(bytes, 4);
+    if hdr_len < EXT_HEADER_MIN || hdr_len as usize > bytes.len() {
+        return Err(bad(format!(
+            "hdr_len {hdr_len} outside {EXT_HEADER_MIN}..={}",
+            bytes.len()
+        )));
+    }
+    Ok(hdr_len)
+}
+
+/// The subsection whose (offset, length) pair sits at header offset `off_at`: `None` when
+/// the header is too short to have it or it is empty.
+fn subsection<'b>(
+    bytes: &'b [u8],
+    e: Endian,
+    hdr_len: u32,
+    name: &'static str,
+    off_at: usize,
+) -> Result<Option<&'b [u8]>> {
+    let data = &bytes[hdr_len as usize..];
+    if off_at + 8 > hdr_len as usize {
+        return Ok(None);
+    }
+    let (off, len) = (e.u32(bytes, off_at), e.u32(bytes, off_at + 4));
+    if len == 0 {
+        return Ok(None);
+    }
+    let end = off as u64 + len as u64;
+    if end > data.len() as u64 {
+        return Err(BtfError::BadExt {
+            section: name.into(),
+            reason: format!(
+                "{off}..{end} past the end of the data ({} bytes)",
+                data.len()
+            ),
+        });
+    }
+    if off % 4 != 0 {
+        return Err(BtfError::BadExt {
+            section: name.into(),
+            reason: format!("offset {off} is not 4-byte aligned"),
+        });
+    }
+    Ok(Some(&data[off as usize..end as usize]))
+}
+
+/// One `bpf_line_info` record, its strings checked.
+fn line_info(r: &[u8], e: Endian, btf: &Btf) -> Result<LineInfo> {
+    let li = LineInfo {
+        insn_off: e.u32(r, 0),
+        file_name_off: e.u32(r, 4),
+        line_off: e.u32(r, 8),
+        line_col: e.u32(r, 12),
+    };
+    check_str(btf, li.file_name_off, "line_info file name")?;
+    check_str(btf, li.line_off, "line_info line text")?;
+    Ok(li)
+}
+
+/// One `bpf_core_relo` record, its access string checked.
+fn core_relo(r: &[u8], e: Endian, btf: &Btf) -> Result<CoreRelo> {
+    let cr = CoreRelo {
+        insn_off: e.u32(r, 0),
+        type_id: e.u32(r, 4),
+        access_str_off: e.u32(r, 8),
+        kind: e.u32(r, 12),
+    };
+    check_str(btf, cr.access_str_off, "core_relo access string")?;
+    Ok(cr)
 }
 
 fn find<'a, T>(v: &'a [ExtSection<T>], sec: &str) -> &'a [T] {

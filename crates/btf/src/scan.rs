@@ -276,102 +276,39 @@ fn walk<O: Order>(
     }))
 }
 
+/// The checking pass: every record's bounds and kind, and with `FULL` its INT encoding and
+/// the largest type id and string offset it uses (range-checked by the caller).
 fn scan<O: Order, const FULL: bool>(t: &[u8], start_id: u32) -> Result<Scan> {
     // At most one checkpoint per 12 * CHECKPOINT bytes: bounded by the input size.
     let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
     let mut names = Vec::new();
-    let (mut max_ref, mut max_str) = (0u32, 0u32);
+    let mut max = Maxima::default();
     let mut named_funcs = 0usize;
     let mut off = 0usize;
     let mut n = 0usize;
     while off < t.len() {
         let id = start_id.wrapping_add(n as u32);
-        let Some(hdr) = t
-            .get(off..)
-            .and_then(|r| r.first_chunk::<TYPE_HEADER_LEN>())
-        else {
-            return Err(BtfError::Truncated {
-                what: format!("type [{id}] header"),
-                offset: off,
-                need: TYPE_HEADER_LEN,
-                have: t.len() - off,
-            });
-        };
-        let name_off = O::u32(&hdr[0..4]);
-        let info = O::u32(&hdr[4..8]);
-        let word = O::u32(&hdr[8..12]);
-        let raw_kind = (info >> 24) & 0x1f;
-        let (unit, fixed) = EXTRA[raw_kind as usize];
-        if unit == 0xff {
-            return Err(BtfError::BadKind {
-                id,
-                offset: off,
-                kind: raw_kind,
-            });
-        }
-        let vlen = info & 0xffff;
-        let extra = unit as usize * vlen as usize + fixed as usize;
-        let body = off + TYPE_HEADER_LEN;
-        let Some(rest) = t.get(body..body + extra) else {
-            let kind = Kind::from_u32(raw_kind).unwrap_or(Kind::Void);
-            return Err(BtfError::Truncated {
-                what: format!("type [{id}] ({kind}, vlen {vlen})"),
-                offset: off,
-                need: TYPE_HEADER_LEN + extra,
-                have: t.len() - off,
-            });
+        let Some(rec) = read_record::<O>(t, off) else {
+            return Err(bad_record::<O>(t, off, id));
         };
         if n % CHECKPOINT == 0 {
             checkpoints.push(off as u32);
         }
-        if name_off != 0 {
-            if raw_kind == Kind::Func as u32 {
+        if rec.name_off != 0 {
+            if rec.raw_kind == Kind::Func as u32 {
                 named_funcs += 1;
             } else {
-                names.push((name_off, id));
+                names.push((rec.name_off, id));
             }
         }
         if FULL {
-            let kind = Kind::from_u32(raw_kind).unwrap_or(Kind::Void);
-            max_str = max_str.max(name_off);
-            match kind {
-                Kind::Int => check_int(id, word, O::u32(rest))?,
-                Kind::Array => max_ref = max_ref.max(O::u32(&rest[0..4]).max(O::u32(&rest[4..8]))),
-                // Members: (name, type, offset), 12 bytes each.
-                Kind::Struct | Kind::Union => {
-                    for m in rest.chunks_exact(12) {
-                        max_str = max_str.max(O::u32(&m[0..4]));
-                        max_ref = max_ref.max(O::u32(&m[4..8]));
-                    }
-                }
-                Kind::Datasec => {
-                    for m in rest.chunks_exact(12) {
-                        max_ref = max_ref.max(O::u32(&m[0..4]));
-                    }
-                }
-                Kind::Enum => {
-                    for m in rest.chunks_exact(8) {
-                        max_str = max_str.max(O::u32(&m[0..4]));
-                    }
-                }
-                Kind::Enum64 => {
-                    for m in rest.chunks_exact(12) {
-                        max_str = max_str.max(O::u32(&m[0..4]));
-                    }
-                }
-                Kind::FuncProto => {
-                    for m in rest.chunks_exact(8) {
-                        max_str = max_str.max(O::u32(&m[0..4]));
-                        max_ref = max_ref.max(O::u32(&m[4..8]));
-                    }
-                }
-                _ => {}
+            let kind = Kind::from_u32(rec.raw_kind).unwrap_or(Kind::Void);
+            if kind == Kind::Int {
+                check_int(id, rec.word, O::u32(rec.rest))?;
             }
-            if kind.has_type_ref() {
-                max_ref = max_ref.max(word);
-            }
+            fold_refs::<O>(kind, &rec, &mut max);
         }
-        off = body + extra;
+        off = rec.next;
         n += 1;
     }
     let count = u32::try_from(n)
@@ -384,11 +321,139 @@ fn scan<O: Order, const FULL: bool>(t: &[u8], start_id: u32) -> Result<Scan> {
     Ok(Scan {
         checkpoints,
         count,
-        max_ref,
-        max_str,
+        max_ref: max.max_ref,
+        max_str: max.max_str,
         names,
         named_funcs,
     })
+}
+
+/// One type record, bounds-checked.
+struct Record<'t> {
+    name_off: u32,
+    /// The kind as stored (known to be a valid kind).
+    raw_kind: u32,
+    /// The size-or-type word.
+    word: u32,
+    /// What follows the header (members, params, ...).
+    rest: &'t [u8],
+    /// Offset of the next record.
+    next: usize,
+}
+
+/// Reads the record at offset `off`; `None` for an unknown kind or a record running past
+/// the section ([`bad_record`] says which).
+#[inline(always)]
+fn read_record<O: Order>(t: &[u8], off: usize) -> Option<Record<'_>> {
+    let hdr = t
+        .get(off..)
+        .and_then(|r| r.first_chunk::<TYPE_HEADER_LEN>())?;
+    let name_off = O::u32(&hdr[0..4]);
+    let info = O::u32(&hdr[4..8]);
+    let word = O::u32(&hdr[8..12]);
+    let raw_kind = (info >> 24) & 0x1f;
+    let (unit, fixed) = EXTRA[raw_kind as usize];
+    if unit == 0xff {
+        return None;
+    }
+    let extra = unit as usize * (info & 0xffff) as usize + fixed as usize;
+    let body = off + TYPE_HEADER_LEN;
+    let rest = t.get(body..body + extra)?;
+    Some(Record {
+        name_off,
+        raw_kind,
+        word,
+        rest,
+        next: body + extra,
+    })
+}
+
+/// Why the record of type `id` at offset `off` could not be read: a truncated header, an
+/// unknown kind, or a body past the end of the section.
+#[cold]
+fn bad_record<O: Order>(t: &[u8], off: usize, id: u32) -> BtfError {
+    let Some(hdr) = t
+        .get(off..)
+        .and_then(|r| r.first_chunk::<TYPE_HEADER_LEN>())
+    else {
+        return BtfError::Truncated {
+            what: format!("type [{id}] header"),
+            offset: off,
+            need: TYPE_HEADER_LEN,
+            have: t.len() - off,
+        };
+    };
+    let info = O::u32(&hdr[4..8]);
+    let raw_kind = (info >> 24) & 0x1f;
+    let (unit, fixed) = EXTRA[raw_kind as usize];
+    if unit == 0xff {
+        return BtfError::BadKind {
+            id,
+            offset: off,
+            kind: raw_kind,
+        };
+    }
+    let vlen = info & 0xffff;
+    let extra = unit as usize * vlen as usize + fixed as usize;
+    let kind = Kind::from_u32(raw_kind).unwrap_or(Kind::Void);
+    BtfError::Truncated {
+        what: format!("type [{id}] ({kind}, vlen {vlen})"),
+        offset: off,
+        need: TYPE_HEADER_LEN + extra,
+        have: t.len() - off,
+    }
+}
+
+/// The largest type id and string offset seen so far.
+#[derive(Default)]
+struct Maxima {
+    max_ref: u32,
+    max_str: u32,
+}
+
+/// Folds the type ids and string offsets record `rec` (of kind `kind`) uses into `max`.
+#[inline(always)]
+fn fold_refs<O: Order>(kind: Kind, rec: &Record<'_>, max: &mut Maxima) {
+    let rest = rec.rest;
+    let Maxima { max_ref, max_str } = max;
+    *max_str = (*max_str).max(rec.name_off);
+    match kind {
+        Kind::Array => *max_ref = (*max_ref).max(O::u32(&rest[0..4]).max(O::u32(&rest[4..8]))),
+        // Members: (name, type, offset), 12 bytes each.
+        Kind::Struct | Kind::Union => {
+            for m in rest.chunks_exact(12) {
+                *max_str = (*max_str).max(O::u32(&m[0..4]));
+                *max_ref = (*max_ref).max(O::u32(&m[4..8]));
+            }
+        }
+        // Variables: (type, offset, size).
+        Kind::Datasec => {
+            for m in rest.chunks_exact(12) {
+                *max_ref = (*max_ref).max(O::u32(&m[0..4]));
+            }
+        }
+        Kind::Enum => {
+            for m in rest.chunks_exact(8) {
+                *max_str = (*max_str).max(O::u32(&m[0..4]));
+            }
+        }
+        Kind::Enum64 => {
+            for m in rest.chunks_exact(12) {
+                *max_str = (*max_str).max(O::u32(&m[0..4]));
+            }
+        }
+        // Parameters: (name, type).
+        Kind::FuncProto => {
+            for m in rest.chunks_exact(8) {
+                *max_str = (*max_str).max(O::u32(&m[0..4]));
+                *max_ref = (*max_ref).max(O::u32(&m[4..8]));
+            }
+        }
+        _ => {}
+    }
+    if kind.has_type_ref() {
+        *max_ref = (*max_ref).max(rec.word);
+    }
 }
 
 /// Checks an INT's size and encoding word as the kernel does (`btf_int_check_meta`).

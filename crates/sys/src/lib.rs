@@ -8,7 +8,6 @@
 //! [`socket`] (socket filters). [`consts`] (kernel enums and flags) and [`insn`] ([`Insn`],
 //! `struct bpf_insn`) are `corebpf-abi`'s, re-exported here.
 
-
 mod attr;
 pub mod btf;
 pub mod error;

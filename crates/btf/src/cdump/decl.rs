@@ -10,7 +10,7 @@
 use super::names::{tname, Ns};
 use super::CDumper;
 use crate::raw::Kind;
-use crate::{BtfError, Result};
+use crate::{BtfError, Result, Type};
 
 /// Longest declarator chain printed (kernel chains are a handful of links).
 const MAX_CHAIN: usize = 1024;
@@ -86,6 +86,8 @@ impl CDumper<'_> {
         self.w(fname);
     }
 
+    /// Prints the frame `decl_stack[base..base + cnt]` from the top (the terminal type)
+    /// down, with the name `fname` where C puts it.
     fn emit_type_chain(
         &mut self,
         base: usize,
@@ -94,6 +96,19 @@ impl CDumper<'_> {
         lvl: u32,
     ) -> Result<()> {
         self.enter()?;
+        // On an error the dump is abandoned, so depth is only restored on success.
+        self.emit_chain_links(base, cnt, fname, lvl)?;
+        self.leave();
+        Ok(())
+    }
+
+    fn emit_chain_links(
+        &mut self,
+        base: usize,
+        cnt: &mut usize,
+        fname: &[u8],
+        lvl: u32,
+    ) -> Result<()> {
         // Whether the last thing printed was `*`: then `**` needs no space, and nor does a
         // name after it.
         let mut last_was_ptr = true;
@@ -109,102 +124,121 @@ impl CDumper<'_> {
             let t = self.ty(id);
             let kind = t.kind();
             match kind {
-                Kind::Int | Kind::Float => {
+                Kind::Int
+                | Kind::Float
+                | Kind::Struct
+                | Kind::Union
+                | Kind::Enum
+                | Kind::Enum64
+                | Kind::Fwd
+                | Kind::Typedef
+                | Kind::TypeTag => {
                     self.emit_mods(base, cnt);
-                    self.w(tname(&t));
-                }
-                Kind::Struct | Kind::Union => {
-                    self.emit_mods(base, cnt);
-                    if t.name_off() == 0 {
-                        self.emit_struct_def(id, lvl)?;
-                    } else {
-                        self.emit_struct_fwd(id);
-                    }
-                }
-                Kind::Enum | Kind::Enum64 => {
-                    self.emit_mods(base, cnt);
-                    if t.name_off() == 0 {
-                        self.emit_enum_def(id, lvl)?;
-                    } else {
-                        self.emit_enum_fwd(id);
-                    }
-                }
-                Kind::Fwd => {
-                    self.emit_mods(base, cnt);
-                    self.emit_fwd_def(id);
-                }
-                Kind::Typedef => {
-                    self.emit_mods(base, cnt);
-                    self.write_name(id, Ns::Ident);
+                    self.emit_base(id, t, lvl)?;
                 }
                 Kind::Ptr => self.w(if last_was_ptr { b"*" } else { b" *" }),
                 Kind::Volatile => self.w(b" volatile"),
                 Kind::Const => self.w(b" const"),
                 Kind::Restrict => self.w(b" restrict"),
-                Kind::TypeTag => {
-                    self.emit_mods(base, cnt);
-                    if t.kflag() {
-                        self.w(b" __attribute__((");
-                        self.w(tname(&t));
-                        self.w(b"))");
-                    } else {
-                        self.w(b" __attribute__((btf_type_tag(\"");
-                        self.w(tname(&t));
-                        self.w(b"\")))");
-                    }
-                }
                 Kind::Array => {
                     let nelems = t.array().map_or(0, |a| a.nelems);
-                    // GCC puts an array element's qualifiers on the array too; C has no
-                    // way to say that, and it means nothing, so they are dropped.
-                    self.drop_mods(base, cnt);
-                    if *cnt == 0 {
-                        self.emit_name(fname, last_was_ptr);
-                    } else {
-                        let multidim = self.ty(self.top(base, *cnt)).kind() == Kind::Array;
-                        if !fname.is_empty() && !last_was_ptr {
-                            self.w(b" ");
-                        }
-                        // `int (*a)[4]`, but `int a[2][4]` without parentheses.
-                        if !multidim {
-                            self.w(b"(");
-                        }
-                        self.emit_type_chain(base, cnt, fname, lvl)?;
-                        if !multidim {
-                            self.w(b")");
-                        }
-                    }
-                    self.w(b"[");
-                    self.num(nelems);
-                    self.w(b"]");
-                    self.leave();
-                    return Ok(());
+                    return self.emit_array_link(nelems, base, cnt, fname, last_was_ptr, lvl);
                 }
                 Kind::FuncProto => {
-                    // GCC marks noreturn function pointers volatile; dropped likewise.
-                    self.drop_mods(base, cnt);
-                    if *cnt > 0 {
-                        self.w(b" (");
-                        self.emit_type_chain(base, cnt, fname, lvl)?;
-                        self.w(b")");
-                    } else {
-                        self.emit_name(fname, last_was_ptr);
-                    }
-                    self.emit_params(id, lvl)?;
-                    self.leave();
-                    return Ok(());
+                    return self.emit_proto_link(id, base, cnt, fname, last_was_ptr, lvl)
                 }
                 // Not a declarator kind (FUNC, VAR, ...): libbpf warns and stops here.
-                _ => {
-                    self.leave();
-                    return Ok(());
-                }
+                _ => return Ok(()),
             }
             last_was_ptr = kind == Kind::Ptr;
         }
         self.emit_name(fname, last_was_ptr);
-        self.leave();
         Ok(())
+    }
+
+    /// The base type `t` (type `id`) a declarator chain ends in (its qualifiers already printed);
+    /// anonymous structs, unions and enums are defined inline at `lvl`.
+    fn emit_base(&mut self, id: u32, t: Type<'_>, lvl: u32) -> Result<()> {
+        match t.kind() {
+            Kind::Int | Kind::Float => self.w(tname(&t)),
+            Kind::Struct | Kind::Union if t.name_off() == 0 => self.emit_struct_def(id, lvl)?,
+            Kind::Struct | Kind::Union => self.emit_struct_fwd(id),
+            Kind::Enum | Kind::Enum64 if t.name_off() == 0 => self.emit_enum_def(id, lvl)?,
+            Kind::Enum | Kind::Enum64 => self.emit_enum_fwd(id),
+            Kind::Fwd => self.emit_fwd_def(id),
+            Kind::Typedef => self.write_name(id, Ns::Ident),
+            Kind::TypeTag if t.kflag() => {
+                self.w(b" __attribute__((");
+                self.w(tname(&t));
+                self.w(b"))");
+            }
+            Kind::TypeTag => {
+                self.w(b" __attribute__((btf_type_tag(\"");
+                self.w(tname(&t));
+                self.w(b"\")))");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// An array link: what is left of the chain, in parentheses unless it is another
+    /// array, then `[nelems]`.
+    fn emit_array_link(
+        &mut self,
+        nelems: u32,
+        base: usize,
+        cnt: &mut usize,
+        fname: &[u8],
+        last_was_ptr: bool,
+        lvl: u32,
+    ) -> Result<()> {
+        // GCC puts an array element's qualifiers on the array too; C has no way to say
+        // that, and it means nothing, so they are dropped.
+        self.drop_mods(base, cnt);
+        if *cnt == 0 {
+            self.emit_name(fname, last_was_ptr);
+        } else {
+            let multidim = self.ty(self.top(base, *cnt)).kind() == Kind::Array;
+            if !fname.is_empty() && !last_was_ptr {
+                self.w(b" ");
+            }
+            // `int (*a)[4]`, but `int a[2][4]` without parentheses.
+            if !multidim {
+                self.w(b"(");
+            }
+            self.emit_type_chain(base, cnt, fname, lvl)?;
+            if !multidim {
+                self.w(b")");
+            }
+        }
+        self.w(b"[");
+        self.num(nelems);
+        self.w(b"]");
+        Ok(())
+    }
+
+    /// A function prototype link: what is left of the chain in parentheses (a function
+    /// pointer) or the name, then the parameters of prototype `id`.
+    fn emit_proto_link(
+        &mut self,
+        id: u32,
+        base: usize,
+        cnt: &mut usize,
+        fname: &[u8],
+        last_was_ptr: bool,
+        lvl: u32,
+    ) -> Result<()> {
+        // GCC marks noreturn function pointers volatile; dropped likewise.
+        self.drop_mods(base, cnt);
+        if *cnt > 0 {
+            self.w(b" (");
+            self.emit_type_chain(base, cnt, fname, lvl)?;
+            self.w(b")");
+        } else {
+            self.emit_name(fname, last_was_ptr);
+        }
+        self.emit_params(id, lvl)
     }
 
     /// `(int a, char *b)`, `(void)` for none (clang writes `f(void)` as one void

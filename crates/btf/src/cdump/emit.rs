@@ -4,7 +4,7 @@
 use super::names::{cstr, tname, Ns};
 use super::{st, CDumper};
 use crate::raw::Kind;
-use crate::Result;
+use crate::{Result, Type};
 
 /// Typedefs of GCC's internal Arm SIMD types, which clang does not know.
 const MISSING_BASE_TYPES: [(&[u8], &[u8]); 4] = [
@@ -53,35 +53,10 @@ impl<'a> CDumper<'a> {
             return Ok(());
         }
         let t = self.ty(id);
-        let top_level = cont_id == 0;
-        let named = t.name_off() != 0;
         if state == st::EMITTING {
-            // Referenced while being defined: a forward declaration breaks the cycle.
-            if self.fwd_emitted(id) {
-                return Ok(());
-            }
-            match t.kind() {
-                Kind::Struct | Kind::Union => {
-                    // Inside its own definition, or an anonymous loop (not printable).
-                    if id == cont_id || !named {
-                        return Ok(());
-                    }
-                    self.emit_struct_fwd(id);
-                    self.w(b";\n\n");
-                    self.set_fwd_emitted(id);
-                }
-                Kind::Typedef => {
-                    // The typedef itself serves as the declaration for pointer uses.
-                    if !self.is_blacklisted(id) {
-                        self.emit_typedef_def(id, 0)?;
-                        self.w(b";\n\n");
-                    }
-                    self.set_fwd_emitted(id);
-                }
-                _ => {}
-            }
-            return Ok(());
+            return self.emit_cycle_break(id, t, cont_id);
         }
+        let top_level = cont_id == 0;
         let next = t.type_id().unwrap_or(0);
         match t.kind() {
             Kind::Int => {
@@ -106,37 +81,8 @@ impl<'a> CDumper<'a> {
                 self.w(b";\n\n");
                 self.set_emit(id, st::EMITTED);
             }
-            Kind::Typedef => {
-                self.set_emit(id, st::EMITTING);
-                self.emit_type(next, id)?;
-                if !self.fwd_emitted(id) && !self.is_blacklisted(id) {
-                    self.emit_typedef_def(id, 0)?;
-                    self.w(b";\n\n");
-                }
-                self.set_emit(id, st::EMITTED);
-            }
-            Kind::Struct | Kind::Union => {
-                self.set_emit(id, st::EMITTING);
-                if top_level || !named {
-                    // All member types are printed in full here (not just `struct X`), so
-                    // they need their forward declarations first.
-                    let new_cont = if named { id } else { cont_id };
-                    for m in t.members() {
-                        self.emit_type(m.type_id, new_cont)?;
-                    }
-                } else if !self.fwd_emitted(id) && id != cont_id {
-                    self.emit_struct_fwd(id);
-                    self.w(b";\n\n");
-                    self.set_fwd_emitted(id);
-                }
-                if top_level {
-                    self.emit_struct_def(id, 0)?;
-                    self.w(b";\n\n");
-                    self.set_emit(id, st::EMITTED);
-                } else {
-                    self.set_emit(id, 0);
-                }
-            }
+            Kind::Typedef => self.emit_typedef(id, next)?,
+            Kind::Struct | Kind::Union => self.emit_composite(id, t, cont_id)?,
             Kind::FuncProto => {
                 self.emit_type(next, cont_id)?;
                 for p in t.params() {
@@ -144,6 +90,76 @@ impl<'a> CDumper<'a> {
                 }
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `t` (type `id`) is referenced while being defined: a forward declaration breaks the cycle.
+    fn emit_cycle_break(&mut self, id: u32, t: Type<'a>, cont_id: u32) -> Result<()> {
+        if self.fwd_emitted(id) {
+            return Ok(());
+        }
+        match t.kind() {
+            Kind::Struct | Kind::Union => {
+                // Inside its own definition, or an anonymous loop (not printable).
+                if id == cont_id || t.name_off() == 0 {
+                    return Ok(());
+                }
+                self.emit_struct_fwd(id);
+                self.w(b";\n\n");
+                self.set_fwd_emitted(id);
+            }
+            Kind::Typedef => {
+                // The typedef itself serves as the declaration for pointer uses.
+                if !self.is_blacklisted(id) {
+                    self.emit_typedef_def(id, 0)?;
+                    self.w(b";\n\n");
+                }
+                self.set_fwd_emitted(id);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A typedef: the type it names first, then the typedef (unless a cycle already
+    /// printed it).
+    fn emit_typedef(&mut self, id: u32, next: u32) -> Result<()> {
+        self.set_emit(id, st::EMITTING);
+        self.emit_type(next, id)?;
+        if !self.fwd_emitted(id) && !self.is_blacklisted(id) {
+            self.emit_typedef_def(id, 0)?;
+            self.w(b";\n\n");
+        }
+        self.set_emit(id, st::EMITTED);
+        Ok(())
+    }
+
+    /// A struct or union `t` (type `id`): its member types first when it is printed in full here (at top
+    /// level, or anonymous and so inline), else a forward declaration; the definition
+    /// itself only at top level.
+    fn emit_composite(&mut self, id: u32, t: Type<'a>, cont_id: u32) -> Result<()> {
+        let top_level = cont_id == 0;
+        let named = t.name_off() != 0;
+        self.set_emit(id, st::EMITTING);
+        if top_level || !named {
+            // All member types are printed in full here (not just `struct X`), so they
+            // need their forward declarations first.
+            let new_cont = if named { id } else { cont_id };
+            for m in t.members() {
+                self.emit_type(m.type_id, new_cont)?;
+            }
+        } else if !self.fwd_emitted(id) && id != cont_id {
+            self.emit_struct_fwd(id);
+            self.w(b";\n\n");
+            self.set_fwd_emitted(id);
+        }
+        if top_level {
+            self.emit_struct_def(id, 0)?;
+            self.w(b";\n\n");
+            self.set_emit(id, st::EMITTED);
+        } else {
+            self.set_emit(id, 0);
         }
         Ok(())
     }

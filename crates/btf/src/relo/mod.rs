@@ -20,6 +20,8 @@
 //! ```
 
 mod calc;
+#[cfg(test)]
+mod fixture;
 mod matching;
 mod patch;
 mod spec;
@@ -349,74 +351,86 @@ impl<'t> Relocator<'t> {
         relo_idx: usize,
         prog: &str,
     ) -> Result<Resolved, ReloFailure> {
-        let fail = |spec: String, source: ReloError| ReloFailure {
-            prog: prog.to_string(),
-            relo_idx,
-            spec,
-            source: Box::new(source),
-        };
-        let kind = relo
-            .kind()
-            .ok_or_else(|| fail(String::new(), ReloError::Unsupported(relo.kind)))?;
-        let access = local
-            .str_at(relo.access_str_off)
-            .map_err(|e| fail(String::new(), e.into()))?
-            .to_string();
+        let site = Site { prog, relo_idx };
+        let (kind, access) = read_record(local, relo).map_err(|e| site.fail(String::new(), e))?;
         // Candidates are searched (and logged) before the local spec, as libbpf does.
-        let cands = if kind == CoreReloKind::TypeIdLocal {
-            Vec::new()
-        } else {
-            match self.candidates(local, relo.type_id) {
-                Ok(c) => c,
-                Err(e) => {
-                    let t = local.type_by_id(relo.type_id).ok();
-                    let what = t.map_or(format!("[{}]", relo.type_id), |t| {
-                        format!("[{}] {} {}", t.id(), t.kind(), t.name())
-                    });
-                    self.log(format!(
-                        "prog '{prog}': relo #{relo_idx}: target candidate search failed for {what}: -22"
-                    ));
-                    return Err(fail(String::new(), e));
-                }
-            }
-        };
-        let local_spec =
-            Spec::parse(local, relo.type_id, &access, kind).map_err(|e| fail(String::new(), e))?;
-        // Spec texts are formatted only when someone reads them, or for an error.
-        let logging = self.logging();
-        let local_text = if logging {
-            local_spec.to_string()
-        } else {
-            String::new()
-        };
-        if logging {
-            self.log(format!("prog '{prog}': relo #{relo_idx}: {local_text}"));
-        }
-        let spec_text = || local_spec.to_string();
+        let cands = self.search_candidates(local, relo.type_id, kind, &site)?;
+        let local_spec = Spec::parse(local, relo.type_id, &access, kind)
+            .map_err(|e| site.fail(String::new(), e))?;
+        let local_text = self.log_local_spec(&site, &local_spec);
         if kind == CoreReloKind::TypeIdLocal {
             let v = local_spec.root_type_id as u64;
-            return Ok(Resolved {
-                res: Resolution {
-                    orig_val: v,
-                    new_val: v,
-                    ..Resolution::default()
-                },
-                local_spec: local_text,
-                target_spec: None,
-                target_btf: None,
-                target_root: None,
-                target_raw: Vec::new(),
-                kind,
-            });
+            let res = Resolution {
+                orig_val: v,
+                new_val: v,
+                ..Resolution::default()
+            };
+            return Ok(Resolved::unmatched(res, local_text, kind));
         }
-        let mut best: Option<(Resolution, u32, String, String, u32, Vec<u32>)> = None;
+        match self.match_candidates(&site, &local_spec, relo.type_id, &cands)? {
+            Some(best) => Ok(best.into_resolved(local_text, kind)),
+            None => {
+                self.log(format!("{site}: no matching targets found"));
+                let res =
+                    calc::calc_relo(&local_spec, None).map_err(|e| site.fail_at(&local_spec, e))?;
+                Ok(Resolved::unmatched(res, local_text, kind))
+            }
+        }
+    }
+
+    /// The candidates of a relocation's root type (none for `type_id_local`, which never
+    /// looks at the target), logging a failed search as libbpf does.
+    fn search_candidates(
+        &mut self,
+        local: &Btf,
+        type_id: u32,
+        kind: CoreReloKind,
+        site: &Site<'_>,
+    ) -> Result<Vec<Candidate>, ReloFailure> {
+        if kind == CoreReloKind::TypeIdLocal {
+            return Ok(Vec::new());
+        }
+        self.candidates(local, type_id).map_err(|e| {
+            let t = local.type_by_id(type_id).ok();
+            let what = t.map_or(format!("[{type_id}]"), |t| {
+                format!("[{}] {} {}", t.id(), t.kind(), t.name())
+            });
+            self.log(format!(
+                "{site}: target candidate search failed for {what}: -22"
+            ));
+            site.fail(String::new(), e)
+        })
+    }
+
+    /// Logs the local spec and returns its text (empty unless logging: formatting is most
+    /// of a relocation's cost).
+    fn log_local_spec(&mut self, site: &Site<'_>, spec: &Spec<'_>) -> String {
+        if !self.logging() {
+            return String::new();
+        }
+        let text = spec.to_string();
+        self.log(format!("{site}: {text}"));
+        text
+    }
+
+    /// Matches the local spec against every candidate, logging each, and returns the
+    /// match all matching candidates agree on (`None` if none matched).
+    fn match_candidates(
+        &mut self,
+        site: &Site<'_>,
+        local_spec: &Spec<'_>,
+        type_id: u32,
+        cands: &[Candidate],
+    ) -> Result<Option<Best>, ReloFailure> {
+        let logging = self.logging();
+        let mut best: Option<Best> = None;
         let mut kept = Vec::with_capacity(cands.len());
         for (i, c) in cands.iter().enumerate() {
             let Some(btf) = self.candidate_btf(*c) else {
                 continue;
             };
-            let (matched, cand) =
-                matching::spec_match(&local_spec, btf, c.id).map_err(|e| fail(spec_text(), e))?;
+            let (matched, cand) = matching::spec_match(local_spec, btf, c.id)
+                .map_err(|e| site.fail_at(local_spec, e))?;
             let cand_text = if logging {
                 cand.to_string()
             } else {
@@ -424,7 +438,7 @@ impl<'t> Relocator<'t> {
             };
             if logging {
                 self.log(format!(
-                    "prog '{prog}': relo #{relo_idx}: {} candidate #{i} {cand_text}",
+                    "{site}: {} candidate #{i} {cand_text}",
                     if matched { "matching" } else { "non-matching" }
                 ));
             }
@@ -432,35 +446,14 @@ impl<'t> Relocator<'t> {
                 continue;
             }
             kept.push(*c);
-            let res =
-                calc::calc_relo(&local_spec, Some(&cand)).map_err(|e| fail(spec_text(), e))?;
+            let res = calc::calc_relo(local_spec, Some(&cand))
+                .map_err(|e| site.fail_at(local_spec, e))?;
             match &best {
-                None => {
-                    best = Some((
-                        res,
-                        cand.bit_offset,
-                        cand_text,
-                        btf.name().to_string(),
-                        cand.root_type_id,
-                        cand.raw.clone(),
-                    ))
-                }
-                Some((b, bit_offset, ..)) => {
-                    if cand.bit_offset != *bit_offset {
-                        let e = ReloError::OffsetAmbiguity(cand.bit_offset, *bit_offset);
-                        self.log(format!("prog '{prog}': relo #{relo_idx}: {e}"));
-                        return Err(fail(spec_text(), e));
-                    }
-                    if res.poison != b.poison
-                        || (!res.poison && (res.orig_val != b.orig_val || res.new_val != b.new_val))
-                    {
-                        let word = |r: &Resolution| if r.poison { "failure" } else { "success" };
-                        let e = ReloError::DecisionAmbiguity(
-                            format!("{} {}", word(&res), res.new_val),
-                            format!("{} {}", word(b), b.new_val),
-                        );
-                        self.log(format!("prog '{prog}': relo #{relo_idx}: {e}"));
-                        return Err(fail(spec_text(), e));
+                None => best = Some(Best::new(res, &cand, cand_text)),
+                Some(b) => {
+                    if let Err(e) = b.agrees(&res, cand.bit_offset) {
+                        self.log(format!("{site}: {e}"));
+                        return Err(site.fail_at(local_spec, e));
                     }
                 }
             }
@@ -468,33 +461,289 @@ impl<'t> Relocator<'t> {
         // Like libbpf, later relocations of this type only consider the candidates that
         // matched this one (when any did).
         if !kept.is_empty() && kept.len() != cands.len() {
-            self.cache.insert(relo.type_id, kept);
+            self.cache.insert(type_id, kept);
         }
-        match best {
-            Some((res, _, text, btf, root, raw)) => Ok(Resolved {
-                res,
-                local_spec: local_text,
-                target_spec: Some(text),
-                target_btf: Some(btf),
-                target_root: Some(root),
-                target_raw: raw,
-                kind,
-            }),
-            None => {
-                self.log(format!(
-                    "prog '{prog}': relo #{relo_idx}: no matching targets found"
-                ));
-                let res = calc::calc_relo(&local_spec, None).map_err(|e| fail(spec_text(), e))?;
-                Ok(Resolved {
-                    res,
-                    local_spec: local_text,
-                    target_spec: None,
-                    target_btf: None,
-                    target_root: None,
-                    target_raw: Vec::new(),
-                    kind,
-                })
-            }
+        Ok(best)
+    }
+}
+
+/// The relocation kind and access string of a record.
+fn read_record(local: &Btf, relo: &CoreRelo) -> Result<(CoreReloKind, String), ReloError> {
+    let kind = relo.kind().ok_or(ReloError::Unsupported(relo.kind))?;
+    let access = local.str_at(relo.access_str_off)?.to_string();
+    Ok((kind, access))
+}
+
+/// Which relocation is being resolved: prints as libbpf's log prefix
+/// (`prog 'p': relo #3`) and builds its failures.
+struct Site<'p> {
+    prog: &'p str,
+    relo_idx: usize,
+}
+
+impl Site<'_> {
+    fn fail(&self, spec: String, source: ReloError) -> ReloFailure {
+        ReloFailure {
+            prog: self.prog.to_string(),
+            relo_idx: self.relo_idx,
+            spec,
+            source: Box::new(source),
         }
+    }
+
+    /// A failure once the local spec is known (the error names it).
+    fn fail_at(&self, local_spec: &Spec<'_>, source: ReloError) -> ReloFailure {
+        self.fail(local_spec.to_string(), source)
+    }
+}
+
+impl std::fmt::Display for Site<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "prog '{}': relo #{}", self.prog, self.relo_idx)
+    }
+}
+
+/// The first matching candidate's outcome, which every later matching candidate must
+/// agree with.
+struct Best {
+    res: Resolution,
+    bit_offset: u32,
+    text: String,
+    btf: String,
+    root: u32,
+    raw: Vec<u32>,
+}
+
+impl Best {
+    fn new(res: Resolution, cand: &Spec<'_>, text: String) -> Best {
+        Best {
+            res,
+            bit_offset: cand.bit_offset,
+            text,
+            btf: cand.btf.name().to_string(),
+            root: cand.root_type_id,
+            raw: cand.raw.clone(),
+        }
+    }
+
+    /// Whether another matching candidate (its outcome `res`, its field at `bit_offset`)
+    /// agrees with this one (libbpf's ambiguity checks).
+    fn agrees(&self, res: &Resolution, bit_offset: u32) -> Result<(), ReloError> {
+        if bit_offset != self.bit_offset {
+            return Err(ReloError::OffsetAmbiguity(bit_offset, self.bit_offset));
+        }
+        let b = &self.res;
+        if res.poison != b.poison
+            || (!res.poison && (res.orig_val != b.orig_val || res.new_val != b.new_val))
+        {
+            let word = |r: &Resolution| if r.poison { "failure" } else { "success" };
+            return Err(ReloError::DecisionAmbiguity(
+                format!("{} {}", word(res), res.new_val),
+                format!("{} {}", word(b), b.new_val),
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_resolved(self, local_spec: String, kind: CoreReloKind) -> Resolved {
+        Resolved {
+            res: self.res,
+            local_spec,
+            target_spec: Some(self.text),
+            target_btf: Some(self.btf),
+            target_root: Some(self.root),
+            target_raw: self.raw,
+            kind,
+        }
+    }
+}
+
+impl Resolved {
+    /// An outcome with no target match (`type_id_local`, or no candidate matched).
+    fn unmatched(res: Resolution, local_spec: String, kind: CoreReloKind) -> Resolved {
+        Resolved {
+            res,
+            local_spec,
+            target_spec: None,
+            target_btf: None,
+            target_root: None,
+            target_raw: Vec::new(),
+            kind,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::build;
+    use super::*;
+    use crate::{BtfBuilder, MemberSpec, INT_SIGNED};
+
+    /// Local BTF `struct s { int a; int b; }` and a relocation `kind` of `access` on it.
+    fn local(access: &str, kind: CoreReloKind) -> (Btf, CoreRelo) {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let s = b.add_struct(
+            "s",
+            8,
+            &[MemberSpec::new("a", int, 0), MemberSpec::new("b", int, 4)],
+        );
+        let relo = CoreRelo {
+            insn_off: 0,
+            type_id: s,
+            access_str_off: b.add_string(access),
+            kind: kind as u32,
+        };
+        (build(b), relo)
+    }
+
+    /// Target BTF named `vmlinux` holding `struct <name> { <ty> b; }` at each byte offset.
+    fn targets(cands: &[(&str, u32, bool)]) -> TargetSet {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let long = b.add_int("long", 8, INT_SIGNED);
+        for &(name, off, wide) in cands {
+            let ty = if wide { long } else { int };
+            b.add_struct(name, 16, &[MemberSpec::new("b", ty, off)]);
+        }
+        TargetSet::from_btfs(vec![Arc::new(build(b).with_name("vmlinux"))])
+    }
+
+    #[test]
+    fn candidates_that_disagree_on_the_offset_fail_with_libbpf_lines() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteOffset);
+        let set = targets(&[("s___x", 4, false), ("s___y", 8, false)]);
+        let mut r = Relocator::new(&set).record_log();
+        let e = r.resolve(&btf, &relo, 0, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #0: <byte_off> [2] struct s.b (0:1 @ offset 4): field offset ambiguity: 64 != 32"
+        );
+        assert_eq!(
+            r.take_log(),
+            [
+                "CO-RE relocating [2] struct s: found target candidate [3] struct s___x in [vmlinux]",
+                "CO-RE relocating [2] struct s: found target candidate [4] struct s___y in [vmlinux]",
+                "prog 'p': relo #0: <byte_off> [2] struct s.b (0:1 @ offset 4)",
+                "prog 'p': relo #0: matching candidate #0 <byte_off> [3] struct s___x.b (0:0 @ offset 4)",
+                "prog 'p': relo #0: matching candidate #1 <byte_off> [4] struct s___y.b (0:0 @ offset 8)",
+                "prog 'p': relo #0: field offset ambiguity: 64 != 32",
+            ]
+        );
+    }
+
+    #[test]
+    fn candidates_that_disagree_on_the_value_fail() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteSize);
+        let set = targets(&[("s___x", 4, false), ("s___y", 4, true)]);
+        let mut r = Relocator::new(&set).record_log();
+        let e = r.resolve(&btf, &relo, 3, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #3: <byte_sz> [2] struct s.b (0:1 @ offset 4): relocation decision ambiguity: success 8 != success 4"
+        );
+        assert_eq!(
+            r.take_log().last().map(String::as_str),
+            Some("prog 'p': relo #3: relocation decision ambiguity: success 8 != success 4")
+        );
+    }
+
+    #[test]
+    fn agreeing_candidates_resolve_and_later_relocations_keep_only_matching_ones() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteOffset);
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        b.add_struct("s___x", 16, &[MemberSpec::new("b", int, 12)]);
+        b.add_struct("s___z", 16, &[MemberSpec::new("c", int, 12)]);
+        b.add_struct("s___y", 16, &[MemberSpec::new("b", int, 12)]);
+        let set = TargetSet::from_btfs(vec![Arc::new(build(b).with_name("vmlinux"))]);
+        let mut r = Relocator::new(&set).record_log();
+        let got = r.resolve(&btf, &relo, 0, "p").unwrap();
+        assert_eq!(
+            (got.res.orig_val, got.res.new_val, got.res.poison),
+            (4, 12, false)
+        );
+        assert_eq!(got.target_root, Some(2));
+        assert_eq!(got.target_raw, [0, 0]);
+        assert_eq!(got.target_btf.as_deref(), Some("vmlinux"));
+        assert_eq!(
+            got.target_spec.as_deref(),
+            Some("<byte_off> [2] struct s___x.b (0:0 @ offset 12)")
+        );
+        assert_eq!(
+            r.take_log()[5],
+            "prog 'p': relo #0: non-matching candidate #1 <byte_off> [3] struct s___z (0 @ offset 0)"
+        );
+        r.resolve(&btf, &relo, 1, "p").unwrap();
+        assert_eq!(
+            r.take_log(),
+            [
+                "prog 'p': relo #1: <byte_off> [2] struct s.b (0:1 @ offset 4)",
+                "prog 'p': relo #1: matching candidate #0 <byte_off> [2] struct s___x.b (0:0 @ offset 12)",
+                "prog 'p': relo #1: matching candidate #1 <byte_off> [4] struct s___y.b (0:0 @ offset 12)",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_matching_target_poisons() {
+        let (btf, relo) = local("0:1", CoreReloKind::FieldByteOffset);
+        let set = targets(&[]);
+        let mut r = Relocator::new(&set).record_log();
+        let got = r.resolve(&btf, &relo, 0, "p").unwrap();
+        assert!(got.res.poison);
+        assert_eq!((got.target_spec, got.target_root), (None, None));
+        assert_eq!(
+            r.take_log(),
+            [
+                "prog 'p': relo #0: <byte_off> [2] struct s.b (0:1 @ offset 4)",
+                "prog 'p': relo #0: no matching targets found",
+            ]
+        );
+    }
+
+    #[test]
+    fn anonymous_root_fails_the_candidate_search() {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let s = b.add_struct("", 4, &[MemberSpec::new("a", int, 0)]);
+        let relo = CoreRelo {
+            insn_off: 0,
+            type_id: s,
+            access_str_off: b.add_string("0:0"),
+            kind: CoreReloKind::FieldByteOffset as u32,
+        };
+        let btf = build(b);
+        let set = targets(&[]);
+        let mut r = Relocator::new(&set).record_log();
+        let e = r.resolve(&btf, &relo, 5, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #5: target candidate search failed for [2] struct <anon>: anonymous type"
+        );
+        assert_eq!(
+            r.take_log(),
+            // The log line names the type as libbpf does, by its (empty) name.
+            ["prog 'p': relo #5: target candidate search failed for [2] struct : -22"]
+        );
+    }
+
+    #[test]
+    fn local_type_id_needs_no_target_and_unknown_kinds_fail() {
+        let (btf, relo) = local("0", CoreReloKind::TypeIdLocal);
+        let set = targets(&[("s", 4, false)]);
+        let mut r = Relocator::new(&set).record_log();
+        let got = r.resolve(&btf, &relo, 0, "p").unwrap();
+        assert_eq!((got.res.orig_val, got.res.new_val), (2, 2));
+        assert_eq!(
+            r.take_log(),
+            ["prog 'p': relo #0: <local_type_id> [2] struct s"]
+        );
+        let bad = CoreRelo { kind: 99, ..relo };
+        let e = r.resolve(&btf, &bad, 1, "p").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prog 'p': relo #1: unrecognized CO-RE relocation kind 99"
+        );
     }
 }
