@@ -105,7 +105,8 @@ fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
     r
 }
 
-/// `__kconfig` values from the kernel config, `__ksym` ids and addresses from the target.
+/// `__kconfig` values (libbpf's `LINUX_*` from the running kernel, `CONFIG_*` from its config
+/// file), `__ksym` ids and addresses from the target.
 fn resolve_externs(open: &mut OpenObject, targets: &TargetSet) -> Result<()> {
     relax_unused_externs(open);
     if open.spec.externs.iter().any(|e| e.is_kconfig()) {
