@@ -19,9 +19,9 @@ use corebpf_obj::{
 };
 use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
 use corebpf_sys::{
-    btf_load, map_create, map_freeze, map_update_elem, obj_get, obj_pin, probe_feature,
-    probe_map_type, probe_prog_type, prog_load, AttachType, Feature, MapCreateAttr, MapFd, MapType,
-    ProgLoadAttr, ProgType, SysError,
+    btf_load, map_create, map_freeze, map_update_elem, obj_get, probe_feature, probe_map_type,
+    probe_prog_type, prog_load, AttachType, Feature, MapCreateAttr, MapFd, MapType, ProgLoadAttr,
+    ProgType, SysError,
 };
 
 use crate::error::{Error, Result, VerifierError};
@@ -105,7 +105,8 @@ fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
     r
 }
 
-/// `__kconfig` values from the kernel config, `__ksym` ids and addresses from the target.
+/// `__kconfig` values (libbpf's `LINUX_*` from the running kernel, `CONFIG_*` from its config
+/// file), `__ksym` ids and addresses from the target.
 fn resolve_externs(open: &mut OpenObject, targets: &TargetSet) -> Result<()> {
     relax_unused_externs(open);
     if open.spec.externs.iter().any(|e| e.is_kconfig()) {
@@ -281,13 +282,12 @@ fn create_maps(
             Ok(mfd)
         })?;
         if let Some(path) = &pin_path {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-                    path: dir.display().to_string(),
-                    source: e,
-                })?;
-            }
-            timed(kernel, || obj_pin(mfd.as_fd(), path)).map_err(map_err(&m.name, "pinning"))?;
+            // pin::pin mounts a missing bpffs at /sys/fs/bpf; a directory on no bpffs is an
+            // error that says how to mount one (the kernel would only say EPERM).
+            timed(kernel, || crate::pin::pin(mfd.as_fd(), path)).map_err(|source| Error::Pin {
+                what: format!("map '{}': pinning", m.name),
+                source,
+            })?;
             log::debug!("map '{}': pinned at {}", m.name, path.display());
         }
         log::debug!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use corebpf_btf::Kind;
 use corebpf_obj::core_relo::CoreOutcome;
-use corebpf_obj::{KernelConfig, MapKind, ObjectSpec};
+use corebpf_obj::{ExternSpec, KernelConfig, MapKind, ObjectSpec};
 
 use crate::error::{Error, Result};
 use crate::map::Map;
@@ -69,8 +69,9 @@ impl ObjectBuilder {
         self
     }
 
-    /// Kernel config text for `__kconfig` externs (default: `/proc/config.gz` or
-    /// `/boot/config-$(uname -r)`).
+    /// Kernel config text for `CONFIG_*` `__kconfig` externs (default:
+    /// `/boot/config-$(uname -r)`, else `/proc/config.gz`; without either, weak ones read 0
+    /// and strong ones fail naming both). `LINUX_*` externs never need it.
     pub fn kconfig(mut self, text: impl Into<String>) -> ObjectBuilder {
         self.kconfig = Some(text.into());
         self
@@ -262,31 +263,50 @@ impl OpenObject {
         crate::load::load(self)
     }
 
+    /// The values of the object's `__kconfig` externs, as libbpf's
+    /// `bpf_object__resolve_externs` computes them: libbpf's virtual `LINUX_*` externs from
+    /// the running kernel, and the kernel config only if a `CONFIG_*` extern needs it (the
+    /// given text, else the system's; none found is fine until a strong `CONFIG_*` extern
+    /// asks for it).
     pub(crate) fn kernel_config(&self) -> Result<KernelConfig> {
-        let mut cfg = self.base_kernel_config()?;
-        // libbpf's virtual options, computed from the kernel rather than its config file.
-        cfg.options
-            .entry("LINUX_HAS_SYSCALL_WRAPPER".into())
-            .or_insert_with(|| (has_syscall_wrapper() as u8).to_string());
-        cfg.options
-            .entry("LINUX_HAS_BPF_COOKIE".into())
-            .or_insert_with(|| {
-                (corebpf_sys::probe_feature(corebpf_sys::Feature::BpfCookie) as u8).to_string()
-            });
+        let externs = &self.spec.externs;
+        let mut cfg = if externs.iter().any(ExternSpec::needs_kernel_config) {
+            self.base_kernel_config()?
+        } else {
+            KernelConfig::default()
+        };
+        cfg.kernel_version = running_kernel_version();
+        for e in externs.iter().filter(|e| e.is_kconfig()) {
+            if let Some(v) = virtual_extern(&e.name) {
+                cfg.options.insert(e.name.clone(), u8::from(v).to_string());
+            }
+        }
         Ok(cfg)
     }
 
+    /// `CONFIG_*` values: the text given to [`ObjectBuilder::kconfig`], else the running
+    /// kernel's config file.
     fn base_kernel_config(&self) -> Result<KernelConfig> {
         Ok(match &self.opts.kconfig {
-            // A given config text describes the running kernel: its version is uname's.
-            Some(text) => {
-                let release =
-                    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-                let version = corebpf_obj::parse_kernel_release(release.trim()).unwrap_or(0);
-                KernelConfig::from_text(text).with_kernel_version(version)
-            }
+            Some(text) => KernelConfig::from_text(text),
             None => KernelConfig::from_system()?,
         })
+    }
+}
+
+/// `KERNEL_VERSION(a, b, c)` of the running kernel, from its release (`uname -r`).
+fn running_kernel_version() -> Option<u32> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    corebpf_obj::parse_kernel_release(release.trim())
+}
+
+/// libbpf's virtual `LINUX_HAS_*` externs, computed from the running kernel (never from
+/// its config file); `None` for any other name.
+fn virtual_extern(name: &str) -> Option<bool> {
+    match name {
+        "LINUX_HAS_BPF_COOKIE" => Some(corebpf_sys::probe_feature(corebpf_sys::Feature::BpfCookie)),
+        "LINUX_HAS_SYSCALL_WRAPPER" => Some(has_syscall_wrapper()),
+        _ => None,
     }
 }
 

@@ -41,6 +41,20 @@ pub enum PinError {
         /// The path (or its parent directory) checked.
         path: String,
     },
+    /// No bpffs is mounted at the path, and mounting one there failed: in a container,
+    /// typically for lack of CAP_SYS_ADMIN.
+    #[error(
+        "{path} is not a BPF file system (bpffs), and mounting one there failed: {source}; \
+         mount one with `mount -t bpf bpf {path}` (in a container: bind-mount the host's \
+         {path} into it, or allow mounting with CAP_SYS_ADMIN)"
+    )]
+    BpffsMount {
+        /// Where bpffs was to be mounted.
+        path: String,
+        /// Why creating the directory or mounting failed.
+        #[source]
+        source: io::Error,
+    },
     /// A file system operation (statfs, mount, creating directories, removing a pin)
     /// failed.
     #[error("{path}: {source}")]
@@ -85,7 +99,9 @@ impl PinError {
     pub fn raw_errno(&self) -> Option<i32> {
         match self {
             PinError::Sys { source, .. } => source.raw_errno(),
-            PinError::Io { source, .. } => source.raw_os_error(),
+            PinError::Io { source, .. } | PinError::BpffsMount { source, .. } => {
+                source.raw_os_error()
+            }
             _ => None,
         }
     }
@@ -107,34 +123,44 @@ pub fn is_bpffs(path: impl AsRef<Path>) -> Result<bool, PinError> {
     Ok(st.filesystem_type().0 as i64 == BPF_FS_MAGIC)
 }
 
-/// Makes sure a bpffs is mounted at `/sys/fs/bpf`, mounting one if it is not, and
-/// returns that path.
+/// Makes sure a bpffs is mounted at `/sys/fs/bpf`, mounting one if it is not (said at
+/// debug level), and returns that path. If it cannot be mounted (a container without
+/// CAP_SYS_ADMIN), the error is [`PinError::BpffsMount`], which says how to provide one.
 pub fn ensure_bpffs() -> Result<PathBuf, PinError> {
     let root = Path::new(DEFAULT_BPFFS);
-    if root.exists() && is_bpffs(root)? {
+    if root.is_dir() && is_bpffs(root)? {
         return Ok(root.to_path_buf());
     }
-    std::fs::create_dir_all(root).map_err(|e| PinError::io(DEFAULT_BPFFS, e))?;
-    let mounted = nix::mount::mount(
-        Some("bpf"),
-        root,
-        Some("bpf"),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    );
+    let mounted = mount_bpffs(root);
     // Another thread or process may have mounted it meanwhile: judge by the result.
-    if is_bpffs(root)? {
+    if root.is_dir() && is_bpffs(root)? {
+        if mounted.is_ok() {
+            log::debug!("no bpffs at {DEFAULT_BPFFS}: mounted one");
+        }
         return Ok(root.to_path_buf());
     }
     match mounted {
         Ok(()) => Err(PinError::NotBpffs {
             path: DEFAULT_BPFFS.into(),
         }),
-        Err(e) => Err(PinError::io(
-            format!("mount -t bpf bpf {DEFAULT_BPFFS}"),
-            e.into(),
-        )),
+        Err(source) => Err(PinError::BpffsMount {
+            path: DEFAULT_BPFFS.into(),
+            source,
+        }),
     }
+}
+
+/// `mkdir -p <root> && mount -t bpf bpf <root>`.
+fn mount_bpffs(root: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(root)?;
+    nix::mount::mount(
+        Some("bpf"),
+        root,
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )?;
+    Ok(())
 }
 
 /// Pins the object `fd` (map, program, link or BTF) at `path`, creating missing parent

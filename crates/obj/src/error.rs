@@ -89,6 +89,18 @@ pub enum ObjError {
         /// What is wrong.
         reason: String,
     },
+    /// A strong `CONFIG_*` extern needs the kernel config, and no config file was found
+    /// (the usual case in a container: no `/boot`, no `/proc/config.gz`). Weak ones read 0.
+    #[error(
+        "extern '{name}' (strong) needs the kernel config, and none was found (tried {})",
+        .tried.join(", ")
+    )]
+    NoKernelConfig {
+        /// Extern symbol name (`CONFIG_*`).
+        name: String,
+        /// The files tried, in order (`/boot/config-$(uname -r)`, `/proc/config.gz`).
+        tried: Vec<String>,
+    },
     /// A BPF-to-BPF call or callback reference does not point at a function start.
     #[error("prog '{program}': insn #{insn} of '{function}' (sec '{section}'): {reason}")]
     Call {

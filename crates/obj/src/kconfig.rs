@@ -1,6 +1,7 @@
-//! Kernel configuration for `__kconfig` externs: `CONFIG_*` values from `/proc/config.gz`
-//! or `/boot/config-$(uname -r)` (or a text given by the caller, for tests and for
-//! relocating against another kernel) and `LINUX_KERNEL_VERSION`.
+//! Kernel configuration for `__kconfig` externs: `CONFIG_*` values from
+//! `/boot/config-$(uname -r)` or `/proc/config.gz` (or a text given by the caller, for tests
+//! and for relocating against another kernel), and libbpf's virtual `LINUX_*` externs, which
+//! never need the config file (`LINUX_KERNEL_VERSION` here; the loader adds the others).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -11,10 +12,15 @@ use crate::externs::{ExternKind, ExternSpec, ExternValue, KconfigType};
 /// Parsed kernel configuration and version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelConfig {
-    /// `CONFIG_X` → raw value text (`y`, `m`, `"string"`, `100`, `0x10`).
+    /// `CONFIG_X` → raw value text (`y`, `m`, `"string"`, `100`, `0x10`); the loader adds
+    /// libbpf's virtual `LINUX_HAS_*` externs here (`0`/`1`).
     pub options: HashMap<String, String>,
     /// `KERNEL_VERSION(a, b, c)` of the kernel (`LINUX_KERNEL_VERSION`).
     pub kernel_version: Option<u32>,
+    /// The files tried when no kernel config was found (then `options` holds no `CONFIG_*`,
+    /// weak `CONFIG_*` externs read 0 and strong ones fail with
+    /// [`ObjError::NoKernelConfig`]); empty when a config was read or given.
+    pub not_found: Vec<String>,
 }
 
 /// `KERNEL_VERSION(a, b, c)` with `c` clamped to 255, as the kernel's macro.
@@ -38,6 +44,35 @@ fn io_err(path: &str, e: std::io::Error) -> ObjError {
     }
 }
 
+/// The running kernel's release (`uname -r`).
+const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+
+/// Reads a config file, gzipped or plain (as libbpf's `gzopen`). `None` if it cannot be
+/// opened: the next candidate is tried.
+fn read_config_file(path: &str) -> Option<Result<String>> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            log::debug!("kernel config: cannot open {path}: {e}");
+            return None;
+        }
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = f.read_to_end(&mut bytes) {
+        return Some(Err(io_err(path, e)));
+    }
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut s)
+            .map(|_| s)
+    } else {
+        String::from_utf8(bytes).map_err(std::io::Error::other)
+    };
+    log::debug!("kernel config: read {path}");
+    Some(text.map_err(|e| io_err(path, e)))
+}
+
 impl KernelConfig {
     /// Parses a `.config` text (`CONFIG_X=value` lines; comments ignored).
     pub fn from_text(text: &str) -> KernelConfig {
@@ -50,7 +85,7 @@ impl KernelConfig {
             .collect();
         KernelConfig {
             options,
-            kernel_version: None,
+            ..KernelConfig::default()
         }
     }
 
@@ -60,28 +95,59 @@ impl KernelConfig {
         self
     }
 
-    /// The running kernel's configuration: `/proc/config.gz`, else
-    /// `/boot/config-<release>`; version from `/proc/sys/kernel/osrelease`.
+    /// Where the running kernel's config is looked for, in libbpf's order:
+    /// `/boot/config-<release>`, then `/proc/config.gz`.
+    pub fn system_paths(release: &str) -> [String; 2] {
+        [
+            format!("/boot/config-{release}"),
+            "/proc/config.gz".to_string(),
+        ]
+    }
+
+    /// The running kernel's configuration: the first of [`KernelConfig::system_paths`] that
+    /// opens (gzipped or plain); version from `/proc/sys/kernel/osrelease`. When none opens
+    /// (a container without `/boot` and `/proc/config.gz`), the config is empty and
+    /// [`KernelConfig::not_found`] lists the paths tried.
     pub fn from_system() -> Result<KernelConfig> {
-        const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
         let release = std::fs::read_to_string(OSRELEASE).map_err(|e| io_err(OSRELEASE, e))?;
         let release = release.trim();
-        let text = match std::fs::File::open("/proc/config.gz") {
-            Ok(f) => {
-                let mut s = String::new();
-                flate2::read::GzDecoder::new(f)
-                    .read_to_string(&mut s)
-                    .map_err(|e| io_err("/proc/config.gz", e))?;
-                s
-            }
-            Err(_) => {
-                let path = format!("/boot/config-{release}");
-                std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?
+        let paths = KernelConfig::system_paths(release);
+        let mut cfg = match paths.iter().find_map(|p| read_config_file(p)) {
+            Some(text) => KernelConfig::from_text(&text?),
+            None => {
+                log::debug!(
+                    "kernel config: none found (tried {}); weak CONFIG_* externs read 0",
+                    paths.join(", ")
+                );
+                KernelConfig {
+                    not_found: paths.to_vec(),
+                    ..KernelConfig::default()
+                }
             }
         };
-        let mut cfg = KernelConfig::from_text(&text);
         cfg.kernel_version = parse_kernel_release(release);
         Ok(cfg)
+    }
+
+    /// The value of kconfig extern `name`, if this config has one.
+    fn value_of(&self, name: &str) -> Option<String> {
+        if name == LINUX_KERNEL_VERSION {
+            self.kernel_version.map(|v| v.to_string())
+        } else {
+            self.options.get(name).cloned()
+        }
+    }
+}
+
+/// libbpf's virtual extern for the running kernel's version (never from the config file).
+const LINUX_KERNEL_VERSION: &str = "LINUX_KERNEL_VERSION";
+
+impl ExternSpec {
+    /// Whether this is a `CONFIG_*` kconfig extern, whose value comes from the kernel config
+    /// file (libbpf's `need_config`); libbpf's virtual `LINUX_*` externs are computed from
+    /// the running kernel instead.
+    pub fn needs_kernel_config(&self) -> bool {
+        self.is_kconfig() && self.name.starts_with("CONFIG_")
     }
 }
 
@@ -181,6 +247,17 @@ fn parse_num(v: &str) -> Option<u64> {
     Some(if neg { n.wrapping_neg() } else { n })
 }
 
+/// The error for kconfig extern `e`, which has no value in `cfg` and is not weak.
+fn missing(e: &ExternSpec, cfg: &KernelConfig) -> ObjError {
+    if e.needs_kernel_config() && !cfg.not_found.is_empty() {
+        return ObjError::NoKernelConfig {
+            name: e.name.clone(),
+            tried: cfg.not_found.clone(),
+        };
+    }
+    kerr(&e.name, "kconfig value not found")
+}
+
 /// Fills `data` (the `.kconfig` map value) with each kconfig extern's value.
 pub(crate) fn fill(externs: &mut [ExternSpec], data: &mut [u8], cfg: &KernelConfig) -> Result<()> {
     for e in externs.iter_mut() {
@@ -190,12 +267,7 @@ pub(crate) fn fill(externs: &mut [ExternSpec], data: &mut [u8], cfg: &KernelConf
         else {
             continue;
         };
-        let value = if e.name == "LINUX_KERNEL_VERSION" {
-            cfg.kernel_version.map(|v| v.to_string())
-        } else {
-            cfg.options.get(&e.name).cloned()
-        };
-        let bytes = match value {
+        let bytes = match cfg.value_of(&e.name) {
             Some(v) => {
                 let b = encode(&e.name, ty, size, &v)?;
                 log::debug!("extern (kcfg) '{}': set to {v}", e.name);
@@ -207,7 +279,7 @@ pub(crate) fn fill(externs: &mut [ExternSpec], data: &mut [u8], cfg: &KernelConf
                 e.resolved = Some(ExternValue::Missing);
                 vec![0; size as usize]
             }
-            None => return Err(kerr(&e.name, "kconfig value not found")),
+            None => return Err(missing(e, cfg)),
         };
         let start = data_off as usize;
         let dst = data
@@ -243,5 +315,71 @@ mod tests {
         assert_eq!(parse_kernel_release("5.10.300"), Some(0x050aff));
         let c = KernelConfig::from_text("# CONFIG_A is not set\nCONFIG_B=y\n");
         assert_eq!(c.options.len(), 1);
+    }
+
+    fn kcfg_extern(name: &str, weak: bool, data_off: u32) -> ExternSpec {
+        ExternSpec {
+            name: name.into(),
+            weak,
+            btf_id: 1,
+            kind: ExternKind::Kconfig {
+                ty: KconfigType::Int { signed: true },
+                size: 4,
+                align: 4,
+                data_off,
+            },
+            resolved: None,
+        }
+    }
+
+    /// No config file: LINUX_KERNEL_VERSION still resolves, a weak CONFIG_ reads 0, and a
+    /// strong CONFIG_ fails naming itself and every path tried.
+    #[test]
+    fn no_config_file() {
+        let cfg = KernelConfig {
+            not_found: KernelConfig::system_paths("6.18.0").to_vec(),
+            ..KernelConfig::default()
+        }
+        .with_kernel_version(0x061200);
+        let mut externs = vec![
+            kcfg_extern("LINUX_KERNEL_VERSION", false, 0),
+            kcfg_extern("CONFIG_HZ", true, 4),
+        ];
+        let mut data = [0xffu8; 8];
+        fill(&mut externs, &mut data, &cfg).unwrap();
+        assert_eq!(data[..4], 0x061200u32.to_le_bytes());
+        assert_eq!(data[4..], [0; 4]);
+        assert_eq!(externs[1].resolved, Some(ExternValue::Missing));
+
+        let mut externs = vec![kcfg_extern("CONFIG_X", false, 0)];
+        let e = fill(&mut externs, &mut data, &cfg).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "extern 'CONFIG_X' (strong) needs the kernel config, and none was found \
+             (tried /boot/config-6.18.0, /proc/config.gz)"
+        );
+        // With a config that lacks the option, the error stays the plain one.
+        let cfg = KernelConfig::from_text("CONFIG_A=y\n");
+        let e = fill(&mut externs, &mut data, &cfg).unwrap_err();
+        assert!(matches!(e, ObjError::Extern { .. }), "{e}");
+    }
+
+    #[test]
+    fn config_files_plain_or_gzipped() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("corebpf_kconfig_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "CONFIG_A=y\n").unwrap();
+        let gz = dir.join("gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"CONFIG_B=m\n").unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        for (path, want) in [(&plain, "CONFIG_A=y"), (&gz, "CONFIG_B=m")] {
+            let text = read_config_file(path.to_str().unwrap()).unwrap().unwrap();
+            assert_eq!(text.trim(), want);
+        }
+        assert!(read_config_file(dir.join("none").to_str().unwrap()).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

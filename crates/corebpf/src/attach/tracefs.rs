@@ -18,7 +18,9 @@ fn file_err(path: &Path, source: std::io::Error) -> SysError {
 }
 
 /// The tracefs directory: `/sys/kernel/tracing` or `/sys/kernel/debug/tracing`, whichever
-/// is mounted; if neither is, tracefs is mounted at `/sys/kernel/tracing`.
+/// is mounted; if neither is (a container, or a system without debugfs), tracefs is mounted
+/// at `/sys/kernel/tracing` (said at debug level). If that fails too, the error names both
+/// paths and how to mount it.
 pub fn tracefs_root() -> Result<PathBuf, SysError> {
     // A mounted tracefs always has `events`; the bare mount point does not.
     if let Some(root) = TRACEFS_ROOTS
@@ -38,17 +40,27 @@ pub fn tracefs_root() -> Result<PathBuf, SysError> {
     );
     // Someone else may have mounted it meanwhile: judge by the result.
     if root.join("events").is_dir() {
+        if mounted.is_ok() {
+            log::debug!(
+                "no tracefs at {} or {}: mounted one at {}",
+                TRACEFS_ROOTS[0],
+                TRACEFS_ROOTS[1],
+                TRACEFS_ROOTS[0]
+            );
+        }
         return Ok(root.to_path_buf());
     }
     Err(SysError::Unsupported {
         what: "tracefs",
         reason: format!(
-            "no tracefs at {} or {}, and mounting one failed: {}",
+            "no tracefs at {} or {}, and mounting one failed: {}; mount it with \
+             `mount -t tracefs tracefs {}`",
             TRACEFS_ROOTS[0],
             TRACEFS_ROOTS[1],
             mounted
                 .err()
-                .map_or("no events directory".into(), |e| e.to_string())
+                .map_or("no events directory".into(), |e| e.to_string()),
+            TRACEFS_ROOTS[0]
         ),
     })
 }
