@@ -598,12 +598,8 @@ fn prog_flags(p: &corebpf_obj::ProgramSpec) -> u32 {
 /// The object's `version` section, or else the running kernel's version (which old
 /// kernels check for kprobes), or 0.
 fn kern_version(spec: &ObjectSpec) -> u32 {
-    spec.kern_version.unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .and_then(|r| corebpf_obj::parse_kernel_release(r.trim()))
-            .unwrap_or(0)
-    })
+    spec.kern_version
+        .unwrap_or_else(|| corebpf_obj::running_kernel_version().unwrap_or(0))
 }
 
 /// A failed `BPF_PROG_LOAD` of `linked`: an unsupported program type when the kernel

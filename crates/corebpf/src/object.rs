@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use corebpf_btf::Kind;
 use corebpf_obj::core_relo::CoreOutcome;
-use corebpf_obj::{ExternSpec, KernelConfig, MapKind, ObjectSpec};
+use corebpf_obj::{running_kernel_version, ExternSpec, KernelConfig, MapKind, ObjectSpec};
 
 use crate::error::{Error, Result};
 use crate::map::Map;
@@ -292,12 +292,6 @@ impl OpenObject {
             None => KernelConfig::from_system()?,
         })
     }
-}
-
-/// `KERNEL_VERSION(a, b, c)` of the running kernel, from its release (`uname -r`).
-fn running_kernel_version() -> Option<u32> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    corebpf_obj::parse_kernel_release(release.trim())
 }
 
 /// libbpf's virtual `LINUX_HAS_*` externs, computed from the running kernel (never from

@@ -37,6 +37,36 @@ pub fn parse_kernel_release(release: &str) -> Option<u32> {
     Some(kernel_version(a, b, c))
 }
 
+/// `KERNEL_VERSION(a, b, c)` of the running kernel as libbpf's `get_kernel_version` finds
+/// it: Ubuntu's `/proc/version_signature` (`Ubuntu 5.4.0-12.15-generic 5.4.8`), else the
+/// `Debian x.y.z` of `uname -v` (Debian's `uname -r` says `6.1.0-57-amd64` for 6.1.192),
+/// else `uname -r`. What `LINUX_KERNEL_VERSION` and a program's `kern_version` get.
+pub fn running_kernel_version() -> Option<u32> {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    ubuntu_signature_version(&read("/proc/version_signature"))
+        .or_else(|| debian_version(&read("/proc/sys/kernel/version")))
+        .or_else(|| parse_kernel_release(read(OSRELEASE).trim()))
+}
+
+/// The third word of Ubuntu's version signature, `x.y.z` (libbpf's
+/// `fscanf("%*s %*s %u.%u.%u")`).
+fn ubuntu_signature_version(signature: &str) -> Option<u32> {
+    three_numbers(signature.split_whitespace().nth(2)?)
+}
+
+/// The `x.y.z` after `Debian ` in `uname -v` (`#1 SMP Debian 6.1.192-2 (2025-01-01)`).
+fn debian_version(uname_version: &str) -> Option<u32> {
+    let (_, rest) = uname_version.split_once("Debian ")?;
+    three_numbers(rest)
+}
+
+/// `KERNEL_VERSION` of a leading `x.y.z`; all three numbers are required (as `sscanf`'s 3).
+fn three_numbers(text: &str) -> Option<u32> {
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let mut next = || parts.next()?.parse::<u32>().ok();
+    Some(kernel_version(next()?, next()?, next()?))
+}
+
 fn io_err(path: &str, e: std::io::Error) -> ObjError {
     ObjError::Io {
         path: path.to_string(),
@@ -125,7 +155,7 @@ impl KernelConfig {
                 }
             }
         };
-        cfg.kernel_version = parse_kernel_release(release);
+        cfg.kernel_version = running_kernel_version();
         Ok(cfg)
     }
 
@@ -312,6 +342,17 @@ mod tests {
             *b"abc\0"
         );
         assert_eq!(parse_kernel_release("6.18.0-1-amd64"), Some(0x061200));
+        assert_eq!(
+            ubuntu_signature_version("Ubuntu 5.4.0-12.15-generic 5.4.8\n"),
+            Some(0x050408)
+        );
+        assert_eq!(ubuntu_signature_version("Ubuntu 5.4.0-12.15-generic"), None);
+        assert_eq!(
+            debian_version("#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2025-11-20)"),
+            Some(0x0601c0)
+        );
+        assert_eq!(debian_version("#1 SMP Debian 5.10.300-1"), Some(0x050aff));
+        assert_eq!(debian_version("#1 SMP PREEMPT_DYNAMIC @0"), None);
         assert_eq!(parse_kernel_release("5.10.300"), Some(0x050aff));
         let c = KernelConfig::from_text("# CONFIG_A is not set\nCONFIG_B=y\n");
         assert_eq!(c.options.len(), 1);

@@ -43,7 +43,7 @@ pub use error::{ObjError, Result};
 pub use externs::{
     ExternKind, ExternSpec, ExternValue, KconfigType, KsymKind, KCONFIG_SEC, KSYMS_SEC,
 };
-pub use kconfig::{kernel_version, parse_kernel_release, KernelConfig};
+pub use kconfig::{kernel_version, parse_kernel_release, running_kernel_version, KernelConfig};
 pub use ksyms::kallsyms_lookup;
 pub use link::{
     ExternReloc, LinkedProgram, MapReloc, MapRelocKind, Placement, POISON_CALL_KFUNC_BASE,
