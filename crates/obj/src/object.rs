@@ -506,26 +506,24 @@ fn check_function_symbol(s: &Section<'_>, sym: &Symbol, len: usize, prev_end: u6
 }
 
 /// The program whose entry is function `sym` (index `function`, `n_insns` long) of section
-/// `s`: its type and attach details from the SEC name. An unknown SEC name or a static
-/// function is the program's error, not the object's.
+/// `s`: its type and attach details from the SEC name. An unknown SEC name is the program's
+/// error, not the object's. A static function is a program too, as cilium/ebpf has it
+/// (libbpf refuses the whole object).
 fn program_spec(s: &Section<'_>, sym: &Symbol, function: usize, n_insns: usize) -> ProgramSpec {
     let sec_def = find_sec_def(&s.name);
-    let error = if sec_def.is_none() {
-        Some(ObjError::UnknownSection {
-            program: sym.name.clone(),
-            section: s.name.clone(),
-        })
-    } else if sym.bind == STB_LOCAL {
-        Some(ObjError::Program {
-            program: sym.name.clone(),
-            section: s.name.clone(),
-            reason: "program is static (only global functions outside .text are programs)".into(),
-        })
-    } else {
-        None
-    };
+    let error = sec_def.is_none().then(|| ObjError::UnknownSection {
+        program: sym.name.clone(),
+        section: s.name.clone(),
+    });
     if let Some(e) = &error {
         log::warn!("{e}");
+    }
+    if sym.bind == STB_LOCAL {
+        log::debug!(
+            "sec '{}': program '{}' is static (accepted as cilium/ebpf does; libbpf refuses it)",
+            s.name,
+            sym.name
+        );
     }
     log::debug!(
         "sec '{}': found program '{}' at insn offset {} ({} bytes), code size {} insns ({} bytes)",
