@@ -83,8 +83,7 @@ fn inspect_every_object() {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let (ok, out, err) = inspect(&[p.to_str().unwrap(), "--disasm"]);
             let should_fail = dir == "malformed" && name != "call_mid_function.bpf.o"
-                || name == "bad_map_no_type.bpf.o"
-                || name == "bad_extern_unknown.bpf.o";
+                || name == "bad_map_no_type.bpf.o";
             assert_eq!(ok, !should_fail, "{dir}/{name}: {out}{err}");
             if should_fail {
                 assert!(err.starts_with("corebpf: "), "{err}");

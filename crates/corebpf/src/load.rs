@@ -45,6 +45,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     };
     resolve_externs(&mut open, &targets)?;
     let (core, core_log) = relocate_core(&mut open, &targets)?;
+    check_undefined(&open)?;
     let spec = &open.spec;
     let btf_fd = load_object_btf(spec, &mut kernel);
     let autocreate = struct_ops_autocreate(spec, &open.autoload, &open.autocreate)?;
@@ -152,6 +153,27 @@ fn relax_unused_externs(open: &mut OpenObject) {
             e.weak = true;
         }
     }
+}
+
+/// A program being loaded that reaches a symbol nothing defines fails before any map is
+/// created (libbpf links before creating maps too), as that program's error naming the
+/// symbol. Programs not being loaded may use such symbols.
+fn check_undefined(open: &OpenObject) -> Result<()> {
+    for (i, p) in open.spec.programs.iter().enumerate() {
+        if !open.autoload[i] || p.error.is_some() {
+            continue;
+        }
+        // Other link errors are reported where the program is linked for loading.
+        if let Err(e @ corebpf_obj::ObjError::Undefined { .. }) = open.spec.link_program(i) {
+            let text = e.to_string();
+            let prefix = format!("prog '{}': ", p.name);
+            return Err(Error::ProgramSpec {
+                prog: p.name.clone(),
+                reason: text.strip_prefix(&prefix).unwrap_or(&text).to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Which maps to create, given that struct_ops is not supported yet: a struct_ops map none

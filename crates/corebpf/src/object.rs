@@ -258,6 +258,20 @@ impl OpenObject {
         Err(self.not_found("variable", name))
     }
 
+    /// Gives the undefined symbol `name` a value: every `LD_IMM64` of it (inline asm
+    /// `r0 = NAME ll`) loads `value`, so the programs using it can load. A symbol nothing in
+    /// the object defines otherwise fails exactly the programs that use it. cilium/ebpf
+    /// offers the same by rewriting the instruction's constant; libbpf refuses such objects.
+    pub fn set_symbol_value(&mut self, name: &str, value: u64) -> Result<()> {
+        match self.spec.set_symbol_value(name, value) {
+            Ok(_) => Ok(()),
+            Err(corebpf_obj::ObjError::NoSuchSymbol(_)) => {
+                Err(self.not_found("undefined symbol", name))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Loads BTF, maps and programs into the kernel (see the crate docs for the steps).
     pub fn load(self) -> Result<Object> {
         crate::load::load(self)

@@ -24,6 +24,10 @@ pub(crate) const STT_SECTION: u8 = 3;
 pub(crate) const STB_LOCAL: u8 = 0;
 /// `STB_WEAK`.
 pub(crate) const STB_WEAK: u8 = 2;
+/// `STV_INTERNAL` (`st_other & 3`).
+const STV_INTERNAL: u8 = 1;
+/// `STV_HIDDEN` (`__attribute__((visibility("hidden")))`, libbpf's `__hidden`).
+const STV_HIDDEN: u8 = 2;
 /// First reserved section index (`SHN_LORESERVE`).
 const SHN_LORESERVE: u16 = 0xff00;
 
@@ -74,6 +78,16 @@ pub(crate) struct Symbol {
     pub shndx: Option<usize>,
     /// `SHN_UNDEF`.
     pub undefined: bool,
+    /// ELF visibility (`st_other & 3`: `STV_DEFAULT`, `STV_INTERNAL`, `STV_HIDDEN`, ...).
+    pub visibility: u8,
+}
+
+impl Symbol {
+    /// A global or weak symbol with hidden or internal visibility: libbpf treats it as
+    /// static towards the kernel (its BTF FUNC or VAR gets static linkage).
+    pub fn is_hidden_global(&self) -> bool {
+        self.bind != STB_LOCAL && matches!(self.visibility, STV_HIDDEN | STV_INTERNAL)
+    }
 }
 
 /// One `Elf64_Rel`.
@@ -249,6 +263,7 @@ fn read_symbols(
             bind: s.st_bind().0,
             shndx,
             undefined,
+            visibility: s.st_visibility().0,
         });
     }
     Ok(symbols)

@@ -115,9 +115,34 @@ pub enum ObjError {
         /// What is wrong.
         reason: String,
     },
+    /// A program reaches a symbol nothing in the object defines and no `__kconfig`/`__ksym`
+    /// extern declares (a call to a function only declared, an `LD_IMM64` of an undefined
+    /// symbol such as inline asm's `r0 = SYMBOL ll`), and no value was given for it. Only
+    /// the programs that reach it fail; the object parses and its other programs link.
+    #[error(
+        "prog '{program}': insn #{insn} of '{function}' (sec '{section}') {}",
+        undefined_reason(*.call, symbol)
+    )]
+    Undefined {
+        /// Program being linked.
+        program: String,
+        /// The undefined symbol.
+        symbol: String,
+        /// Function holding the reference.
+        function: String,
+        /// Its section.
+        section: String,
+        /// Instruction index within the function.
+        insn: usize,
+        /// A call (otherwise an `LD_IMM64`).
+        call: bool,
+    },
     /// No program (or function) of that name.
     #[error("no program named '{0}'")]
     NoSuchProgram(String),
+    /// No instruction refers to an undefined symbol of that name.
+    #[error("no instruction refers to an undefined symbol named '{0}'")]
+    NoSuchSymbol(String),
     /// Reading a file (object, kernel config, kallsyms) failed.
     #[error("{path}: {reason}")]
     Io {
@@ -126,6 +151,18 @@ pub enum ObjError {
         /// The OS error.
         reason: String,
     },
+}
+
+/// What [`ObjError::Undefined`] says about its symbol.
+fn undefined_reason(call: bool, symbol: &str) -> String {
+    if call {
+        format!("calls undefined function '{symbol}': nothing in the object defines it")
+    } else {
+        format!(
+            "loads undefined symbol '{symbol}': nothing in the object defines it; \
+             give it a value before load (set_symbol_value)"
+        )
+    }
 }
 
 /// `Result` with [`ObjError`].

@@ -46,7 +46,8 @@ pub use externs::{
 pub use kconfig::{kernel_version, parse_kernel_release, running_kernel_version, KernelConfig};
 pub use ksyms::kallsyms_lookup;
 pub use link::{
-    ExternReloc, LinkedProgram, MapReloc, MapRelocKind, Placement, POISON_CALL_KFUNC_BASE,
+    ExternReloc, LinkedProgram, MapReloc, MapRelocKind, Placement, UndefinedRef,
+    POISON_CALL_KFUNC_BASE,
 };
 pub use maps::{
     internal_map_name, DataKind, InitSlot, MapKind, MapSpec, Pinning, SlotTarget, StructOpsSlot,

@@ -1,7 +1,10 @@
 //! Linking one program (libbpf's `bpf_object__relocate` minus CO-RE, which runs before):
 //! appends every subprogram the program reaches (calls and callback references,
 //! recursively, each once), points calls at them, marks map/global-data/extern references
-//! for the loader, and rebases func_info/line_info to the final instruction indexes.
+//! for the loader, and rebases func_info/line_info to the final instruction indexes. A
+//! reference to a symbol nothing defines fails only the programs that reach it
+//! ([`ObjError::Undefined`]), unless an `LD_IMM64` of it was given a value
+//! ([`ObjectSpec::set_symbol_value`]).
 
 use corebpf_btf::{FuncInfo, LineInfo};
 
@@ -61,6 +64,20 @@ pub struct Placement {
     pub start: usize,
 }
 
+/// A reference a linked program makes to a symbol nothing in the object defines (see
+/// [`RelocKind::Undefined`]), left as the ELF has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndefinedRef {
+    /// The symbol.
+    pub symbol: String,
+    /// Index into [`ObjectSpec::functions`] of the function holding the reference.
+    pub function: usize,
+    /// Instruction index within that function.
+    pub insn: usize,
+    /// A call (otherwise an `LD_IMM64`).
+    pub call: bool,
+}
+
 /// A program ready for the loader: final instructions plus what it must fill in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedProgram {
@@ -78,6 +95,9 @@ pub struct LinkedProgram {
     pub func_info: Vec<FuncInfo>,
     /// line_info with `insn_off` in INSTRUCTIONS.
     pub line_info: Vec<LineInfo>,
+    /// References to undefined symbols without a value, in the order reached (always empty
+    /// from [`ObjectSpec::link_program`], which fails on the first instead).
+    pub undefined: Vec<UndefinedRef>,
 }
 
 impl ObjectSpec {
@@ -90,7 +110,20 @@ impl ObjectSpec {
     }
 
     /// Links program `prog` from the current (possibly CO-RE patched) function instructions.
+    /// A reference to an undefined symbol without a value is an [`ObjError::Undefined`]
+    /// naming the program and the symbol.
     pub fn link_program(&self, prog: usize) -> Result<LinkedProgram> {
+        let linked = self.link_program_allow_undefined(prog)?;
+        match linked.undefined.first() {
+            Some(u) => Err(self.undefined_error(prog, u)),
+            None => Ok(linked),
+        }
+    }
+
+    /// Links program `prog` like [`ObjectSpec::link_program`], but leaves references to
+    /// undefined symbols as they are and lists them in [`LinkedProgram::undefined`] (to show
+    /// the program, as `corebpf inspect` does; the kernel would not take it).
+    pub fn link_program_allow_undefined(&self, prog: usize) -> Result<LinkedProgram> {
         let p = self
             .programs
             .get(prog)
@@ -120,7 +153,61 @@ impl ObjectSpec {
             extern_relocs: linker.extern_relocs,
             func_info,
             line_info,
+            undefined: linker.undefined,
         })
+    }
+
+    /// The undefined symbols (without a value) program `prog` reaches, in the order
+    /// reached; empty if it links.
+    pub fn undefined_symbols(&self, prog: usize) -> Result<Vec<UndefinedRef>> {
+        Ok(self.link_program_allow_undefined(prog)?.undefined)
+    }
+
+    /// Gives every `LD_IMM64` of the undefined symbol `name` the 64-bit `value` it loads
+    /// (e.g. inline asm `r0 = MY_CONST ll`), so the programs using it link. Returns how many
+    /// instructions refer to it. A symbol only called as a function takes no value.
+    pub fn set_symbol_value(&mut self, name: &str, value: u64) -> Result<usize> {
+        let mut set = 0;
+        let mut called = None;
+        for f in &mut self.functions {
+            for r in f.relocs.iter_mut().filter(|r| r.symbol == name) {
+                match &mut r.kind {
+                    RelocKind::Undefined {
+                        call: false,
+                        value: v,
+                    } => {
+                        *v = Some(value);
+                        set += 1;
+                    }
+                    RelocKind::Undefined { call: true, .. } => called = Some(f.section.clone()),
+                    _ => {}
+                }
+            }
+        }
+        match (set, called) {
+            (0, Some(section)) => Err(ObjError::Symbol {
+                symbol: name.to_string(),
+                section,
+                reason: "is called as a function; only an LD_IMM64 of an undefined symbol \
+                         takes a value"
+                    .into(),
+            }),
+            (0, None) => Err(ObjError::NoSuchSymbol(name.to_string())),
+            (n, _) => Ok(n),
+        }
+    }
+
+    /// The error for program `prog` reaching undefined reference `u`.
+    fn undefined_error(&self, prog: usize, u: &UndefinedRef) -> ObjError {
+        let f = &self.functions[u.function];
+        ObjError::Undefined {
+            program: self.programs[prog].name.clone(),
+            symbol: u.symbol.clone(),
+            function: f.name.clone(),
+            section: f.section.clone(),
+            insn: u.insn,
+            call: u.call,
+        }
     }
 
     /// func_info and line_info of the functions in `layout`, their `insn_off` rebased from
@@ -189,6 +276,7 @@ struct Linker<'a> {
     layout: Vec<Placement>,
     map_relocs: Vec<MapReloc>,
     extern_relocs: Vec<ExternReloc>,
+    undefined: Vec<UndefinedRef>,
     /// The `.kconfig` map, which kconfig externs point into.
     kcfg_map: Option<usize>,
 }
@@ -206,6 +294,7 @@ impl<'a> Linker<'a> {
             }],
             map_relocs: Vec::new(),
             extern_relocs: Vec::new(),
+            undefined: Vec::new(),
             kcfg_map: spec.maps.iter().position(|m| m.kind == MapKind::Kconfig),
         }
     }
@@ -229,6 +318,10 @@ impl<'a> Linker<'a> {
         for r in &f.relocs {
             let orig = self.reloc_site(f, r.insn_idx)?;
             relocated[r.insn_idx] = true;
+            if let RelocKind::Undefined { call, value } = r.kind {
+                self.undefined_ref(pl, r, call, value);
+                continue;
+            }
             self.apply_reloc(pl, f, r, orig)?;
         }
         self.link_local_calls(pl, f, &relocated)
@@ -288,6 +381,27 @@ impl<'a> Linker<'a> {
                 Ok(())
             }
             RelocKind::Extern { ext } => self.extern_ref(f, i, at, orig, *ext),
+            // Handled by `undefined_ref`.
+            RelocKind::Undefined { .. } => Ok(()),
+        }
+    }
+
+    /// A reference to an undefined symbol: an `LD_IMM64` given a value loads it; anything
+    /// else is left as it is and listed.
+    fn undefined_ref(&mut self, pl: Placement, r: &Reloc, call: bool, value: Option<u64>) {
+        let at = pl.start + r.insn_idx;
+        match value {
+            Some(v) if !call => {
+                self.insns[at].src = 0;
+                self.insns[at].imm = v as u32 as i32;
+                self.insns[at + 1].imm = (v >> 32) as u32 as i32;
+            }
+            _ => self.undefined.push(UndefinedRef {
+                symbol: r.symbol.clone(),
+                function: pl.function,
+                insn: r.insn_idx,
+                call,
+            }),
         }
     }
 

@@ -41,6 +41,9 @@ pub struct FunctionSpec {
     pub insns: Vec<Insn>,
     /// Global (`STB_GLOBAL`/`STB_WEAK`) rather than static.
     pub global: bool,
+    /// Global with hidden or internal ELF visibility (`__hidden`): for a subprogram, its
+    /// BTF FUNC is static (libbpf's rule), so the verifier checks it in its caller's context.
+    pub hidden: bool,
     /// Index into [`ObjectSpec::programs`] if this function is a program's entry.
     pub program: Option<usize>,
     /// Relocations of its instructions (`insn_idx` relative to the function).
@@ -171,7 +174,7 @@ impl ObjectSpec {
                 .find(|f| f.section_index == sec && (f.sec_insn_off * INSN_SIZE) as u64 == off)
                 .and_then(|f| f.program)
         };
-        let (maps, externs) = collect_maps(&elf, name, btf.as_ref(), &program_at)?;
+        let (mut maps, externs) = collect_maps(&elf, name, btf.as_ref(), &program_at)?;
         assign_relocs(&elf, &maps, &externs, &mut functions)?;
         if let Some(ext) = &btf_ext {
             assign_ext_records(ext, &elf, &mut functions)?;
@@ -180,6 +183,7 @@ impl ObjectSpec {
             Some(b) => Some(crate::btf_fixup::finalize(b, &elf, &externs)?),
             None => None,
         };
+        limit_mmapable_data(&mut maps, btf.as_deref());
         Ok(ObjectSpec {
             name: name.to_string(),
             license,
@@ -307,6 +311,42 @@ fn collect_maps(
     Ok((maps, externs))
 }
 
+/// libbpf's `map_is_mmapable`: a global data map is `BPF_F_MMAPABLE` only if its DATASEC
+/// has a variable that is not static (a skeleton would expose it); `__hidden` variables are
+/// static by now (`btf_fixup`), so a section holding only those is not.
+fn limit_mmapable_data(maps: &mut [MapSpec], btf: Option<&Btf>) {
+    use corebpf_abi::consts::BPF_F_MMAPABLE;
+    for m in maps
+        .iter_mut()
+        .filter(|m| matches!(m.kind, MapKind::Data(_)))
+    {
+        let exposed = btf
+            .zip(m.btf_value_type_id)
+            .is_some_and(|(b, id)| has_non_static_var(b, id));
+        if !exposed && m.map_flags & BPF_F_MMAPABLE != 0 {
+            m.map_flags &= !BPF_F_MMAPABLE;
+            log::debug!(
+                "map '{}': no non-static variable in '{}', not mmapable",
+                m.name,
+                m.section
+            );
+        }
+    }
+}
+
+/// Whether type `id` is a DATASEC with a VAR that is not static.
+fn has_non_static_var(btf: &Btf, id: u32) -> bool {
+    use corebpf_btf::{Kind, Linkage};
+    let Ok(sec) = btf.type_by_id(id) else {
+        return false;
+    };
+    sec.kind() == Kind::Datasec
+        && sec.datasec_vars().any(|v| {
+            btf.type_by_id(v.type_id)
+                .is_ok_and(|t| t.kind() == Kind::Var && t.linkage() != Some(Linkage::Static))
+        })
+}
+
 /// The internal `.kconfig` map holding the kconfig externs' values, if there are any.
 fn kconfig_map(name: &str, btf: Option<&Btf>, externs: &[ExternSpec]) -> Option<MapSpec> {
     let kcfg_size = crate::externs::kconfig_size(externs);
@@ -418,6 +458,7 @@ fn function_spec(
         sec_insn_off: (sym.value / INSN_SIZE as u64) as usize,
         insns,
         global: sym.bind != STB_LOCAL,
+        hidden: sym.is_hidden_global(),
         program,
         relocs: Vec::new(),
         func_info: Vec::new(),
@@ -465,26 +506,24 @@ fn check_function_symbol(s: &Section<'_>, sym: &Symbol, len: usize, prev_end: u6
 }
 
 /// The program whose entry is function `sym` (index `function`, `n_insns` long) of section
-/// `s`: its type and attach details from the SEC name. An unknown SEC name or a static
-/// function is the program's error, not the object's.
+/// `s`: its type and attach details from the SEC name. An unknown SEC name is the program's
+/// error, not the object's. A static function is a program too, as cilium/ebpf has it
+/// (libbpf refuses the whole object).
 fn program_spec(s: &Section<'_>, sym: &Symbol, function: usize, n_insns: usize) -> ProgramSpec {
     let sec_def = find_sec_def(&s.name);
-    let error = if sec_def.is_none() {
-        Some(ObjError::UnknownSection {
-            program: sym.name.clone(),
-            section: s.name.clone(),
-        })
-    } else if sym.bind == STB_LOCAL {
-        Some(ObjError::Program {
-            program: sym.name.clone(),
-            section: s.name.clone(),
-            reason: "program is static (only global functions outside .text are programs)".into(),
-        })
-    } else {
-        None
-    };
+    let error = sec_def.is_none().then(|| ObjError::UnknownSection {
+        program: sym.name.clone(),
+        section: s.name.clone(),
+    });
     if let Some(e) = &error {
         log::warn!("{e}");
+    }
+    if sym.bind == STB_LOCAL {
+        log::debug!(
+            "sec '{}': program '{}' is static (accepted as cilium/ebpf does; libbpf refuses it)",
+            s.name,
+            sym.name
+        );
     }
     log::debug!(
         "sec '{}': found program '{}' at insn offset {} ({} bytes), code size {} insns ({} bytes)",

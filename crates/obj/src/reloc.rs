@@ -1,6 +1,8 @@
 //! ELF relocations of program sections (libbpf's `bpf_program__record_reloc`): each
 //! `R_BPF_64_64` on an `LD_IMM64` names a map, a global variable, an extern or a function
-//! (callback address); each `R_BPF_64_32` on a call names a BPF function or a kfunc.
+//! (callback address); each `R_BPF_64_32` on a call names a BPF function or a kfunc. A
+//! symbol nothing defines (not a `__kconfig`/`__ksym` extern either) is recorded as
+//! [`RelocKind::Undefined`]: only the programs that reach it fail to link.
 
 use crate::elf::{Elf, Rel, Section, Symbol, STT_FUNC, STT_SECTION};
 use crate::error::{ObjError, Result};
@@ -55,6 +57,18 @@ pub enum RelocKind {
     Extern {
         /// Index into [`crate::ObjectSpec::externs`].
         ext: usize,
+    },
+    /// A symbol nothing in the object defines and no `__kconfig`/`__ksym` extern declares:
+    /// a call to a function that is only declared, or an `LD_IMM64` of such a symbol
+    /// (inline asm `r0 = SYMBOL ll`, a plain `extern` variable). A program reaching it fails
+    /// to link, naming program and symbol, unless an `LD_IMM64`'s `value` is set
+    /// ([`crate::ObjectSpec::set_symbol_value`]; cilium/ebpf lets a user rewrite the
+    /// instruction's constant the same way).
+    Undefined {
+        /// A call (otherwise an `LD_IMM64`).
+        call: bool,
+        /// The 64-bit value the `LD_IMM64` loads, once given.
+        value: Option<u64>,
     },
 }
 
@@ -182,9 +196,7 @@ fn call_kind(
         )));
     }
     if sym.undefined {
-        return extern_kind(externs, &sym.name).ok_or_else(|| {
-            site.err("call to an undefined function that is not a __ksym kfunc".into())
-        });
+        return Ok(extern_kind(externs, &sym.name).unwrap_or_else(|| undefined(site, true)));
     }
     let sec_idx = sym
         .shndx
@@ -216,9 +228,7 @@ fn ldimm64_kind(
     insn: Insn,
 ) -> Result<RelocKind> {
     if sym.undefined {
-        return extern_kind(externs, &sym.name).ok_or_else(|| {
-            site.err("extern is neither __kconfig nor __ksym (no .kconfig/.ksyms BTF entry)".into())
-        });
+        return Ok(extern_kind(externs, &sym.name).unwrap_or_else(|| undefined(site, false)));
     }
     let Some(sidx) = sym.shndx else {
         return Err(site.err("symbol in a special section".into()));
@@ -278,6 +288,18 @@ fn map_kind(
         "symbol in section '{}' is not a map or global variable",
         target.name
     )))
+}
+
+/// A reference to a symbol nothing defines (see [`RelocKind::Undefined`]).
+fn undefined(site: &Site<'_>, call: bool) -> RelocKind {
+    log::debug!(
+        "sec '{}': insn #{}: {} undefined symbol '{}' (neither defined nor a __kconfig/__ksym extern)",
+        site.section,
+        site.insn_idx,
+        if call { "call to" } else { "ld_imm64 of" },
+        site.symbol
+    );
+    RelocKind::Undefined { call, value: None }
 }
 
 fn extern_kind(externs: &[ExternSpec], name: &str) -> Option<RelocKind> {

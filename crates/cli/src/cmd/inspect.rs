@@ -1,5 +1,7 @@
 //! `corebpf inspect OBJ [--disasm] [--json]`: programs, maps, data sections, externs,
-//! license, BTF and CO-RE relocation counts of a BPF object, without a kernel.
+//! license, BTF and CO-RE relocation counts of a BPF object, without a kernel. A program
+//! that reaches a symbol nothing defines is shown with that symbol listed (it would fail to
+//! load; the object's other programs would not).
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -7,6 +9,7 @@ use std::path::PathBuf;
 
 use corebpf_obj::{
     disasm, ExternKind, KsymKind, MapKind, MapSpec, ObjectSpec, Pinning, ProgramSpec, SlotTarget,
+    UndefinedRef,
 };
 use serde_json::{json, Value};
 
@@ -61,9 +64,31 @@ fn extern_kind(k: &ExternKind) -> String {
     }
 }
 
-/// Linked instructions as text, or the link error.
+/// The undefined symbols program `idx` reaches, each once: `NAME` for an `LD_IMM64`,
+/// `NAME()` for a call. Empty if it links (or fails to link for another reason).
+fn undefined_names(spec: &ObjectSpec, idx: usize) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for u in spec.undefined_symbols(idx).unwrap_or_default() {
+        let name = undefined_name(&u);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+fn undefined_name(u: &UndefinedRef) -> String {
+    if u.call {
+        format!("{}()", u.symbol)
+    } else {
+        u.symbol.clone()
+    }
+}
+
+/// Linked instructions as text (references to undefined symbols noted as such), or the
+/// link error.
 pub(crate) fn program_disasm(spec: &ObjectSpec, idx: usize) -> String {
-    match spec.link_program(idx) {
+    match spec.link_program_allow_undefined(idx) {
         Ok(l) => {
             // Name what each reference is, as bpftool does with map names.
             let note = |idx: usize| {
@@ -72,6 +97,14 @@ pub(crate) fn program_disasm(spec: &ObjectSpec, idx: usize) -> String {
                 }
                 if let Some(r) = l.extern_relocs.iter().find(|r| r.insn_idx == idx) {
                     return Some(format!("extern '{}'", spec.externs[r.ext].name));
+                }
+                let undefined = l.undefined.iter().find(|u| {
+                    l.layout
+                        .iter()
+                        .any(|p| p.function == u.function && p.start + u.insn == idx)
+                });
+                if let Some(u) = undefined {
+                    return Some(format!("undefined '{}'", u.symbol));
                 }
                 let insn = l.insns[idx];
                 if insn.is_pseudo_call() || insn.is_pseudo_func() {
@@ -139,6 +172,10 @@ fn write_programs(o: &mut String, spec: &ObjectSpec, with_disasm: bool) {
         if let Some(e) = &p.error {
             let _ = write!(o, " ERROR: {e}");
         }
+        let undefined = undefined_names(spec, i);
+        if !undefined.is_empty() {
+            let _ = write!(o, " undefined: {}", undefined.join(", "));
+        }
         o.push('\n');
         if with_disasm {
             for line in program_disasm(spec, i).lines() {
@@ -162,7 +199,11 @@ fn write_subprograms(o: &mut String, spec: &ObjectSpec) {
             "  {} sec '{}' {} insns {}",
             f.name,
             f.section,
-            if f.global { "global" } else { "static" },
+            match (f.global, f.hidden) {
+                (true, true) => "global hidden",
+                (true, false) => "global",
+                _ => "static",
+            },
             f.insns.len()
         );
     }
@@ -263,7 +304,7 @@ fn to_json(spec: &ObjectSpec, with_disasm: bool) -> Value {
         .map(|f| {
             json!({
                 "name": f.name, "section": f.section, "global": f.global,
-                "program": f.program.is_some(), "insns": f.insns.len(),
+                "hidden": f.hidden, "program": f.program.is_some(), "insns": f.insns.len(),
             })
         })
         .collect();
@@ -303,6 +344,12 @@ fn program_json(spec: &ObjectSpec, i: usize, p: &ProgramSpec, with_disasm: bool)
         "xdp_frags": p.xdp_frags,
         "insns": spec.functions[p.function].insns.len(),
         "error": p.error.as_ref().map(|e| e.to_string()),
+        "undefined": spec.undefined_symbols(i).unwrap_or_default().iter().map(|u| json!({
+            "symbol": u.symbol,
+            "call": u.call,
+            "function": spec.functions[u.function].name,
+            "insn": u.insn,
+        })).collect::<Vec<_>>(),
     });
     if with_disasm {
         v["disasm"] = json!(program_disasm(spec, i));
