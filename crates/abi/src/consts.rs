@@ -284,6 +284,10 @@ kernel_enum! {
         NetkitPeer = 55, "BPF_NETKIT_PEER", "netkit_peer";
         TraceKprobeSession = 56, "BPF_TRACE_KPROBE_SESSION", "trace_kprobe_session";
         TraceUprobeSession = 57, "BPF_TRACE_UPROBE_SESSION", "trace_uprobe_session";
+        TraceFsession = 58, "BPF_TRACE_FSESSION", "trace_fsession";
+        TraceFentryMulti = 59, "BPF_TRACE_FENTRY_MULTI", "trace_fentry_multi";
+        TraceFexitMulti = 60, "BPF_TRACE_FEXIT_MULTI", "trace_fexit_multi";
+        TraceFsessionMulti = 61, "BPF_TRACE_FSESSION_MULTI", "trace_fsession_multi";
     }
 }
 
@@ -305,6 +309,7 @@ kernel_enum! {
         UprobeMulti = 12, "BPF_LINK_TYPE_UPROBE_MULTI", "uprobe_multi";
         Netkit = 13, "BPF_LINK_TYPE_NETKIT", "netkit";
         Sockmap = 14, "BPF_LINK_TYPE_SOCKMAP", "sockmap";
+        TracingMulti = 15, "BPF_LINK_TYPE_TRACING_MULTI", "tracing_multi";
     }
 }
 
@@ -478,6 +483,17 @@ mod tests {
         assert_eq!(AttachType::TraceFentry.as_u32(), 24);
         assert_eq!(AttachType::TcxIngress.as_u32(), 46);
         assert_eq!(LinkType::Sockmap.as_u32(), 14);
+        // The session and multi tracing attach types of libbpf 1.7's bpf.h.
+        assert_eq!(AttachType::NetkitPrimary.as_u32(), 54);
+        assert_eq!(AttachType::TraceKprobeSession.as_u32(), 56);
+        assert_eq!(AttachType::TraceUprobeSession.as_u32(), 57);
+        assert_eq!(AttachType::TraceFsession.as_u32(), 58);
+        assert_eq!(AttachType::TraceFsessionMulti.as_u32(), 61);
+        assert_eq!(LinkType::TracingMulti.as_u32(), 15);
+        assert_eq!(
+            AttachType::from_name("trace_fsession"),
+            Some(AttachType::TraceFsession)
+        );
         assert_eq!(Cmd::ProgLoad.kernel_name(), "BPF_PROG_LOAD");
         assert!(ProgType::try_from(9999).is_err());
     }

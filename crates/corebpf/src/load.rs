@@ -23,6 +23,7 @@ use corebpf_sys::{
     probe_prog_type, prog_load, AttachType, Feature, MapCreateAttr, MapFd, MapType, ProgLoadAttr,
     ProgType, SysError,
 };
+use nix::errno::Errno;
 
 use crate::error::{Error, Result, VerifierError};
 use crate::map::Map;
@@ -460,7 +461,7 @@ fn attach_btf_id(
     })?;
     let (name, kind) = match attach {
         AttachType::TraceRawTp => (format!("btf_trace_{target}"), Kind::Typedef),
-        AttachType::LsmMac => (format!("bpf_lsm_{target}"), Kind::Func),
+        AttachType::LsmMac | AttachType::LsmCgroup => (format!("bpf_lsm_{target}"), Kind::Func),
         AttachType::TraceIter => (format!("bpf_iter_{target}"), Kind::Func),
         _ => (target.to_string(), Kind::Func),
     };
@@ -649,7 +650,36 @@ fn load_error(
             },
         };
     }
+    if let Some(e) = attach_type_unsupported(p, &e) {
+        return e;
+    }
     verifier_error(spec, linked, core, e)
+}
+
+/// A failed load of a program whose expected attach type is newer than the running kernel
+/// (`fsession` before 7.0): the kernel says only EINVAL, often with an empty or misleading
+/// verifier verdict, so name the attach type and the release that added it.
+fn attach_type_unsupported(p: &corebpf_obj::ProgramSpec, e: &SysError) -> Option<Error> {
+    let at = p.expected_attach_type?;
+    let since = verifier::attach_type_since(at).filter(|v| verifier::kernel_older_than(v))?;
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let said = match (e.log().map(verifier::message), e.raw_errno()) {
+        (Some(m), _) if !m.is_empty() => m,
+        (_, Some(errno)) => format!("{:?} with no verifier verdict", Errno::from_raw(errno)),
+        _ => e.to_string(),
+    };
+    Some(Error::Program {
+        prog: p.name.clone(),
+        source: SysError::Unsupported {
+            what: at.kernel_name(),
+            reason: format!(
+                "this kernel ({}) does not support attach type {} (Linux {since}), needed by SEC(\"{}\") (the kernel said: {said})",
+                release.trim(),
+                at.name(),
+                p.section
+            ),
+        },
+    })
 }
 
 /// A failed `BPF_PROG_LOAD` explained: the verifier's message, instruction, source line,

@@ -163,6 +163,64 @@ pub fn prog_type_since(t: corebpf_sys::ProgType) -> &'static str {
     }
 }
 
+/// The Linux release that introduced an attach type (for errors on older kernels), or
+/// `None` for the multi tracing types of bpf.h newer than libbpf 1.7 (no SEC name uses them).
+pub fn attach_type_since(t: corebpf_sys::AttachType) -> Option<&'static str> {
+    use corebpf_sys::AttachType::*;
+    Some(match t {
+        CgroupInetIngress | CgroupInetEgress | CgroupInetSockCreate => "4.10",
+        CgroupSockOps => "4.13",
+        SkSkbStreamParser | SkSkbStreamVerdict => "4.14",
+        CgroupDevice => "4.15",
+        SkMsgVerdict | CgroupInet4Bind | CgroupInet6Bind | CgroupInet4Connect
+        | CgroupInet6Connect | CgroupInet4PostBind | CgroupInet6PostBind => "4.17",
+        CgroupUdp4Sendmsg | CgroupUdp6Sendmsg | LircMode2 => "4.18",
+        FlowDissector => "4.20",
+        CgroupSysctl | CgroupUdp4Recvmsg | CgroupUdp6Recvmsg => "5.2",
+        CgroupGetsockopt | CgroupSetsockopt => "5.3",
+        TraceRawTp | TraceFentry | TraceFexit => "5.5",
+        ModifyReturn | LsmMac => "5.7",
+        TraceIter
+        | CgroupInet4Getpeername
+        | CgroupInet6Getpeername
+        | CgroupInet4Getsockname
+        | CgroupInet6Getsockname
+        | XdpDevmap => "5.8",
+        CgroupInetSockRelease | XdpCpumap | SkLookup | Xdp => "5.9",
+        SkSkbVerdict => "5.13",
+        SkReuseportSelect | SkReuseportSelectOrMigrate => "5.14",
+        PerfEvent => "5.15",
+        TraceKprobeMulti => "5.18",
+        LsmCgroup => "6.0",
+        StructOps | Netfilter => "6.4",
+        TcxIngress | TcxEgress | TraceUprobeMulti => "6.6",
+        CgroupUnixConnect
+        | CgroupUnixSendmsg
+        | CgroupUnixRecvmsg
+        | CgroupUnixGetpeername
+        | CgroupUnixGetsockname
+        | NetkitPrimary
+        | NetkitPeer => "6.7",
+        TraceKprobeSession => "6.10",
+        TraceUprobeSession => "6.13",
+        TraceFsession => "7.0",
+        TraceFentryMulti | TraceFexitMulti | TraceFsessionMulti => return None,
+    })
+}
+
+/// Whether the running kernel's release is older than `since` (`"6.13"`); false when the
+/// release cannot be read.
+pub fn kernel_older_than(since: &str) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    match (
+        corebpf_obj::parse_kernel_release(release.trim()),
+        corebpf_obj::parse_kernel_release(since),
+    ) {
+        (Some(running), Some(since)) => running < since,
+        _ => false,
+    }
+}
+
 /// The Linux release that introduced a map type (for errors on older kernels).
 pub fn map_type_since(t: corebpf_sys::MapType) -> &'static str {
     use corebpf_sys::MapType::*;

@@ -54,4 +54,6 @@ pub use maps::{
 };
 pub use object::{object_name_from_path, ExtRecord, FunctionSpec, Object, ObjectSpec, ProgramSpec};
 pub use reloc::{Reloc, RelocKind};
-pub use section::{find_sec_def, AttachKind, SecDef, SecFlags, SecInfo, SECTION_DEFS};
+pub use section::{
+    find_libbpf_sec_def, find_sec_def, AttachKind, SecDef, SecFlags, SecInfo, SECTION_DEFS,
+};

@@ -1,8 +1,16 @@
 //! The SEC-name table (libbpf's `section_defs`): which program type, expected attach type
 //! and attach target a `SEC("...")` name means.
 //!
-//! Matching follows libbpf 1.x: a definition ending in `+` (`kprobe+`) matches the bare
-//! prefix or the prefix followed by `/target`; every other definition matches exactly.
+//! The table is libbpf 1.7's, in its order. Matching follows libbpf's `sec_def_matches`: a
+//! definition ending in `+` (`kprobe+`) matches the bare prefix or the prefix followed by
+//! `/target`, one ending in `/` matches any name that starts with it, and every other
+//! definition matches exactly; the first match in table order wins.
+//!
+//! Where no definition matches, corebpf is deliberately more permissive than libbpf and
+//! accepts the names aya and cilium/ebpf accept: cilium/ebpf matches every exact definition
+//! as a plain prefix (`socket/NAME`, `xdp/NAME`, `classifier/NAME`, `cgroup_skb/ingress/NAME`,
+//! aya's `<kind>/<name>` forms among them), so such a name gets the first exact definition,
+//! in table order, that it starts with (see [`find_sec_def`]).
 
 use corebpf_abi::{AttachType, ProgType};
 
@@ -21,6 +29,8 @@ pub enum AttachKind {
     KretprobeMulti,
     /// `kprobe.session/<pattern>`.
     KprobeSession,
+    /// `uprobe.session[.s]/<binary>:<pattern>`.
+    UprobeSession,
     /// `uprobe[.s]/<binary>:<func>`.
     Uprobe,
     /// `uretprobe[.s]/<binary>:<func>`.
@@ -39,7 +49,7 @@ pub enum AttachKind {
     Tracepoint,
     /// `raw_tracepoint[.w]/<name>` and `raw_tp[.w]/...`.
     RawTracepoint,
-    /// BTF-typed tracing: `tp_btf`, `fentry`, `fexit`, `fmod_ret` (and `.s`), `freplace`.
+    /// BTF-typed tracing: `tp_btf`, `fentry`, `fexit`, `fmod_ret`, `fsession` (and `.s`).
     Trace,
     /// `lsm[.s]/<hook>`.
     Lsm,
@@ -88,12 +98,24 @@ impl SecDef {
         self.name.strip_suffix('+').unwrap_or(self.name)
     }
 
-    /// Whether `sec` is of this convention.
+    /// Whether `sec` is of this convention, by libbpf's rules (`sec_def_matches`): `type/`
+    /// needs the `type/extras` form, `type+` is `type` or `type/extras`, anything else is
+    /// exact.
     pub fn matches(&self, sec: &str) -> bool {
+        if self.name.ends_with('/') {
+            return sec.starts_with(self.name);
+        }
         match self.name.strip_suffix('+') {
             Some(p) => sec == p || sec.strip_prefix(p).is_some_and(|r| r.starts_with('/')),
             None => sec == self.name,
         }
+    }
+
+    /// Whether `sec` starts with this exact-match convention's name, as cilium/ebpf matches
+    /// exact definitions (`socket` accepts `socket/NAME`); `+` and `/` conventions never
+    /// match this way (cilium/ebpf matches those as libbpf does).
+    pub fn matches_by_prefix(&self, sec: &str) -> bool {
+        !self.name.ends_with(['+', '/']) && sec.starts_with(self.name)
     }
 }
 
@@ -140,7 +162,8 @@ const USDT_S: SecFlags = SecFlags {
 
 macro_rules! defs {
     ($($name:literal, $pt:ident, $at:expr, $flags:expr, $attach:ident;)*) => {
-        /// Every SEC convention, in libbpf's matching order (first match wins).
+        /// Every SEC convention of libbpf 1.7's `section_defs`, in its matching order (first
+        /// match wins).
         pub const SECTION_DEFS: &[SecDef] = &[
             $(SecDef {
                 name: $name,
@@ -170,8 +193,10 @@ defs! {
     "kprobe.session+", Kprobe, Some(A::TraceKprobeSession), NONE, KprobeSession;
     "uprobe.multi+", Kprobe, Some(A::TraceUprobeMulti), NONE, UprobeMulti;
     "uretprobe.multi+", Kprobe, Some(A::TraceUprobeMulti), NONE, UretprobeMulti;
+    "uprobe.session+", Kprobe, Some(A::TraceUprobeSession), NONE, UprobeSession;
     "uprobe.multi.s+", Kprobe, Some(A::TraceUprobeMulti), SLEEPABLE, UprobeMulti;
     "uretprobe.multi.s+", Kprobe, Some(A::TraceUprobeMulti), SLEEPABLE, UretprobeMulti;
+    "uprobe.session.s+", Kprobe, Some(A::TraceUprobeSession), SLEEPABLE, UprobeSession;
     "ksyscall+", Kprobe, None, NONE, Ksyscall;
     "kretsyscall+", Kprobe, None, NONE, Kretsyscall;
     "usdt+", Kprobe, None, USDT, Usdt;
@@ -198,6 +223,8 @@ defs! {
     "fentry.s+", Tracing, Some(A::TraceFentry), BTF_S, Trace;
     "fmod_ret.s+", Tracing, Some(A::ModifyReturn), BTF_S, Trace;
     "fexit.s+", Tracing, Some(A::TraceFexit), BTF_S, Trace;
+    "fsession+", Tracing, Some(A::TraceFsession), BTF, Trace;
+    "fsession.s+", Tracing, Some(A::TraceFsession), BTF_S, Trace;
     "freplace+", Ext, None, BTF, None;
     "lsm+", Lsm, Some(A::LsmMac), BTF, Lsm;
     "lsm.s+", Lsm, Some(A::LsmMac), BTF_S, Lsm;
@@ -267,6 +294,9 @@ pub struct SecInfo {
     /// The part after `<prefix>/` (`do_unlinkat` for `kprobe/do_unlinkat`,
     /// `syscalls/sys_enter_openat` for `tp/...`), if any.
     pub attach_target: Option<String>,
+    /// No libbpf definition matches: the name was accepted by prefix, as aya and
+    /// cilium/ebpf accept it (`xdp/NAME` as `xdp`).
+    pub by_prefix: bool,
 }
 
 impl SecInfo {
@@ -299,17 +329,44 @@ impl SecInfo {
     }
 }
 
-/// Finds the convention of a SEC name, as libbpf's `find_sec_def`.
+/// Finds the convention of a SEC name: libbpf's (`find_sec_def`, see
+/// [`find_libbpf_sec_def`]) or, where libbpf knows none, the first exact-match convention
+/// whose name the SEC name starts with, as aya and cilium/ebpf accept it (`socket/NAME`,
+/// `xdp/NAME`, `classifier/NAME`), logged at debug level.
 pub fn find_sec_def(sec: &str) -> Option<SecInfo> {
+    find_libbpf_sec_def(sec).or_else(|| {
+        let def = SECTION_DEFS.iter().find(|d| d.matches_by_prefix(sec))?;
+        log::debug!(
+            "sec '{sec}': no libbpf SEC definition matches; accepted by prefix as aya and cilium/ebpf do ({}: {} program)",
+            def.name,
+            def.prog_type.name()
+        );
+        Some(SecInfo {
+            def,
+            attach_target: None,
+            by_prefix: true,
+        })
+    })
+}
+
+/// Finds the convention of a SEC name exactly as libbpf's `find_sec_def` (no prefix
+/// fallback).
+pub fn find_libbpf_sec_def(sec: &str) -> Option<SecInfo> {
     let def = SECTION_DEFS.iter().find(|d| d.matches(sec))?;
-    let attach_target = if def.name.ends_with('+') {
+    let attach_target = if def.name.ends_with('/') {
+        sec.strip_prefix(def.name).map(str::to_string)
+    } else if def.name.ends_with('+') {
         sec.strip_prefix(def.prefix())
             .and_then(|r| r.strip_prefix('/'))
             .map(str::to_string)
     } else {
         None
     };
-    Some(SecInfo { def, attach_target })
+    Some(SecInfo {
+        def,
+        attach_target,
+        by_prefix: false,
+    })
 }
 
 #[cfg(test)]
@@ -330,7 +387,12 @@ mod tests {
             find_sec_def("xdp/devmap").unwrap().attach_type(),
             Some(A::XdpDevmap)
         );
-        assert!(find_sec_def("xdp/foo").is_none(), "exact-match conventions");
+        let prefixed = find_sec_def("xdp/foo").unwrap();
+        assert!(prefixed.by_prefix && prefixed.def.name == "xdp");
+        assert!(
+            find_libbpf_sec_def("xdp/foo").is_none(),
+            "exact-match conventions"
+        );
         let s = find_sec_def("fentry.s/__x64_sys_getpid").unwrap();
         assert!(s.sleepable() && s.def.flags.attach_btf);
         assert_eq!(
@@ -346,5 +408,20 @@ mod tests {
             find_sec_def("cgroup/getsockopt").unwrap().prog_type(),
             ProgType::CgroupSockopt
         );
+    }
+
+    #[test]
+    fn slash_definitions_need_the_extras_form() {
+        // libbpf 1.7's own table has none, but its matcher (and custom handlers) do.
+        let def = SecDef {
+            name: "custom/",
+            prog_type: ProgType::Kprobe,
+            attach_type: None,
+            flags: NONE,
+            attach: AttachKind::None,
+        };
+        assert!(def.matches("custom/x") && def.matches("custom/"));
+        assert!(!def.matches("custom") && !def.matches("customx"));
+        assert!(!def.matches_by_prefix("custom/x"));
     }
 }

@@ -22,8 +22,11 @@ impl Program {
     /// Attaches where the SEC name says: `kprobe/<func>[+<off>]`, `kretprobe/<func>`,
     /// `ksyscall/<name>`, `kretsyscall/<name>`, `uprobe/<binary>:<func>[+<off>]`,
     /// `uretprobe/...`, `tracepoint/<cat>/<name>` (`tp/`), `raw_tp/<name>`
-    /// (`raw_tracepoint/`), `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `lsm/`, `iter/`.
-    /// Other programs (XDP, TC, sockets, cgroups) need a target: see their `attach_*`.
+    /// (`raw_tracepoint/`), `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `fsession/`, `lsm/`,
+    /// `iter/`. Other programs (XDP, TC, netkit, sockets, cgroups) need a target: see their
+    /// `attach_*`. The multi-probe, session and USDT forms (`kprobe.multi/`,
+    /// `kprobe.session/`, `uprobe.multi/`, `uprobe.session/`, `usdt/`) are refused with a
+    /// "not supported yet" error.
     ///
     /// ```no_run
     /// # let obj: corebpf::Object = todo!();
@@ -48,11 +51,16 @@ impl Program {
         let t = info.attach_target.clone().unwrap_or_default();
         if !info.auto_attach() {
             return Err(no_target(match info.def.attach {
-                AttachKind::None => "attach it with the method for its kind (attach_xdp, attach_tc, attach_socket, attach_cgroup, ...)",
+                AttachKind::None => "attach it with the method for its kind (attach_xdp, attach_tc, attach_netkit, attach_socket, attach_cgroup, ...)",
                 AttachKind::StructOps => "struct_ops programs attach through their map (not supported yet)",
                 _ => "it names no target (e.g. SEC(\"kprobe\") instead of SEC(\"kprobe/func\"))",
             }));
         }
+        self.attach_by_kind(sec, info.def.attach, &t)
+    }
+
+    /// Attaches by SEC name once the convention is known and names target `t`.
+    fn attach_by_kind(&self, sec: &str, kind: AttachKind, t: &str) -> Result<Link> {
         let bad = |what: &str| {
             attach_err(
                 self,
@@ -61,27 +69,27 @@ impl Program {
                 None,
             )
         };
-        match info.def.attach {
+        match kind {
             AttachKind::Kprobe | AttachKind::Kretprobe => {
-                let (func, offset) = split_offset(&t).ok_or_else(|| bad("<func>[+<offset>]"))?;
+                let (func, offset) = split_offset(t).ok_or_else(|| bad("<func>[+<offset>]"))?;
                 self.attach_kprobe_with(
                     func,
                     &KprobeOpts {
                         offset,
-                        retprobe: info.def.attach == AttachKind::Kretprobe,
+                        retprobe: kind == AttachKind::Kretprobe,
                         ..Default::default()
                     },
                 )
             }
             AttachKind::Ksyscall | AttachKind::Kretsyscall => {
-                self.attach_ksyscall(&t, info.def.attach == AttachKind::Kretsyscall)
+                self.attach_ksyscall(t, kind == AttachKind::Kretsyscall)
             }
             AttachKind::Uprobe | AttachKind::Uretprobe => {
                 let (binary, func) = t.rsplit_once(':').ok_or_else(|| bad("<binary>:<func>"))?;
                 let (func, func_offset) =
                     split_offset(func).ok_or_else(|| bad("<func>[+<offset>]"))?;
                 let opts = UprobeOpts {
-                    retprobe: info.def.attach == AttachKind::Uretprobe,
+                    retprobe: kind == AttachKind::Uretprobe,
                     func_offset,
                     ..Default::default()
                 };
@@ -98,17 +106,43 @@ impl Program {
                 let (cat, name) = t.split_once('/').ok_or_else(|| bad("<category>/<name>"))?;
                 self.attach_tracepoint(cat, name)
             }
-            AttachKind::RawTracepoint => self.attach_raw_tracepoint(&t),
+            AttachKind::RawTracepoint => self.attach_raw_tracepoint(t),
             AttachKind::Trace | AttachKind::Lsm => self.attach_tracing(),
             AttachKind::Iter => self.attach_iter(None),
             other => Err(attach_err(
                 self,
                 &format!("SEC(\"{sec}\")"),
-                format!("{other:?} attachment is not supported yet by corebpf"),
+                not_supported_yet(other),
                 None,
             )),
         }
     }
+}
+
+/// Why a convention does not attach by SEC name yet: the multi-probe, session and USDT
+/// links (never approximated with single probes, which would run the program differently).
+fn not_supported_yet(kind: AttachKind) -> String {
+    let (what, link) = match kind {
+        AttachKind::KprobeMulti | AttachKind::KretprobeMulti => (
+            "kprobe.multi/kretprobe.multi",
+            "a kprobe_multi link (BPF_TRACE_KPROBE_MULTI)",
+        ),
+        AttachKind::KprobeSession => (
+            "kprobe.session",
+            "a kprobe_multi link with BPF_TRACE_KPROBE_SESSION",
+        ),
+        AttachKind::UprobeMulti | AttachKind::UretprobeMulti => (
+            "uprobe.multi/uretprobe.multi",
+            "a uprobe_multi link (BPF_TRACE_UPROBE_MULTI)",
+        ),
+        AttachKind::UprobeSession => (
+            "uprobe.session",
+            "a uprobe_multi link with BPF_TRACE_UPROBE_SESSION",
+        ),
+        AttachKind::Usdt => ("usdt", "USDT argument specs and uprobes"),
+        other => return format!("{other:?} attachment is not supported yet by corebpf"),
+    };
+    format!("{what} attach is not supported yet by corebpf (it needs {link})")
 }
 
 impl Object {

@@ -11,6 +11,7 @@
 //! | iter | [`Program::attach_iter`] | [`iter`] |
 //! | XDP | [`Program::attach_xdp`] | [`xdp`] |
 //! | TC (tcx) | [`Program::attach_tc`] | [`tc`] |
+//! | netkit | [`Program::attach_netkit`] | [`netkit`] |
 //! | socket filter | [`Program::attach_socket`] | [`socket`] |
 //! | cgroup programs | [`Program::attach_cgroup`], [`Program::attach_cgroup_path`] | [`cgroup`] |
 //! | sk_skb, sk_msg | [`Program::attach_sockmap`] | [`sockmap`] |
@@ -29,6 +30,7 @@
 //! [`Program::attach_iter`]: crate::Program::attach_iter
 //! [`Program::attach_xdp`]: crate::Program::attach_xdp
 //! [`Program::attach_tc`]: crate::Program::attach_tc
+//! [`Program::attach_netkit`]: crate::Program::attach_netkit
 //! [`Program::attach_socket`]: crate::Program::attach_socket
 //! [`Program::attach_cgroup`]: crate::Program::attach_cgroup
 //! [`Program::attach_cgroup_path`]: crate::Program::attach_cgroup_path
@@ -54,6 +56,7 @@ pub mod cgroup;
 mod group;
 pub mod iter;
 pub mod kprobe;
+pub mod netkit;
 mod netns;
 mod perf;
 pub mod perf_event;

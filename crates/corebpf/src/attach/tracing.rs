@@ -14,8 +14,9 @@ use crate::link::Link;
 use crate::program::Program;
 
 impl Program {
-    /// Attaches a `tp_btf`, `fentry`, `fexit`, `fmod_ret` or `lsm` program (and their `.s`
-    /// variants) to the kernel function, tracepoint or LSM hook named at load.
+    /// Attaches a `tp_btf`, `fentry`, `fexit`, `fmod_ret`, `fsession` (Linux 7.0) or `lsm`
+    /// program (and their `.s` variants) to the kernel function, tracepoint or LSM hook
+    /// named at load.
     ///
     /// ```no_run
     /// # let obj: corebpf::Object = todo!();
@@ -35,6 +36,7 @@ impl Program {
             Some(AttachType::TraceFentry) => "fentry",
             Some(AttachType::TraceFexit) => "fexit",
             Some(AttachType::ModifyReturn) => "fmod_ret",
+            Some(AttachType::TraceFsession) => "fsession",
             Some(AttachType::LsmMac) => "lsm",
             _ => "",
         };
