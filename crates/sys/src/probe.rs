@@ -259,13 +259,19 @@ fn probe_btf(feature: Feature) -> bool {
 // ---------------------------------------------------------------------------------------
 // Programs and maps.
 
-/// Runs `create` (a map, program or BTF creation of a probe) and, if the kernel refuses
-/// it with `EPERM` while it still charges BPF memory to `RLIMIT_MEMLOCK` (before 5.11),
-/// raises the limit with [`bump_memlock_rlimit`] and tries once more, as libbpf does
+/// Runs `create` (a map, program or BTF creation of a probe) with `RLIMIT_MEMLOCK` raised
+/// first where the kernel still charges BPF memory to it (before 5.11), as libbpf does
 /// before its own probes. Without this, the 64 KiB default limit of those kernels runs
 /// out after a few probes (maps are freed asynchronously) and probes of map and program
-/// types the kernel has would answer "not supported".
+/// types the kernel has would answer "not supported". Raising it only after an `EPERM` is
+/// not enough: some map types report a spent limit as `EINVAL` (5.10's devmap_hash).
 fn memlock_retry<T>(mut create: impl FnMut() -> Result<T, SysError>) -> Result<T, SysError> {
+    static RAISED: OnceLock<()> = OnceLock::new();
+    RAISED.get_or_init(|| {
+        if let Err(e) = bump_memlock_rlimit() {
+            log::debug!("feature probe: cannot raise RLIMIT_MEMLOCK: {e}");
+        }
+    });
     match create() {
         Err(e) if e.raw_errno() == Some(libc::EPERM) && !probe_feature(Feature::MemcgAccount) => {
             match bump_memlock_rlimit() {
