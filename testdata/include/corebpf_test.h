@@ -60,3 +60,23 @@ static __always_inline void corebpf_copy_ctx(__u64 *dst, const __u64 *ctx)
  * so a test can take the ctx_in bytes from the target object (its symbol), as well as from the
  * hex in expected/<family>.json. */
 #define COREBPF_TARGET_INPUT(type) type corebpf_input SEC(".data")
+
+/* ---- Arenas (BPF_MAP_TYPE_ARENA, Linux 6.9) -------------------------------------------------
+ * `__arena` pointers (address space 1) need clang's BPF address-space casts
+ * (__BPF_FEATURE_ADDR_SPACE_CAST, clang >= 18); clang 14 cannot compile them, so arena sources
+ * build their arena code only when COREBPF_HAVE_ARENA is 1 (see testdata/README.md). */
+#ifdef __BPF_FEATURE_ADDR_SPACE_CAST
+#define COREBPF_HAVE_ARENA 1
+#define __arena __attribute__((address_space(1)))
+#else
+#define COREBPF_HAVE_ARENA 0
+#endif
+#define COREBPF_MAP_TYPE_ARENA 33 /* not in the 6.1 UAPI headers of the build machine */
+
+/* libbpf >= 1.4's 64-bit map attribute (map_extra): a one-value enum, ENUM64 when the value
+ * needs 64 bits (clang >= 15; clang 14 emits a 32-bit ENUM and truncates). */
+#ifndef __ulong
+#define __corebpf_cat2(a, b) a##b
+#define __corebpf_cat(a, b) __corebpf_cat2(a, b)
+#define __ulong(name, val) enum { __corebpf_cat(__corebpf_ulong, __COUNTER__) = val } name
+#endif

@@ -26,6 +26,7 @@ use corebpf_sys::{
 use nix::errno::Errno;
 
 use crate::error::{Error, Result, VerifierError};
+use crate::map::arena::ArenaGlobals;
 use crate::map::Map;
 use crate::object::{LoadStats, Object, OpenObject};
 use crate::program::Program;
@@ -285,29 +286,27 @@ fn create_maps(
                 m.name
             )));
         }
+        // An arena's globals are laid out (and checked to fit) before it exists.
+        let arena = if m.is_arena() {
+            Some(ArenaGlobals::for_map(spec, m)?)
+        } else {
+            None
+        };
         let pin_path = (m.pinning == Pinning::ByName).then(|| pin_root.join(&m.name));
         if let Some(path) = pin_path.as_ref().filter(|p| p.exists()) {
-            let map = timed(kernel, || reuse_pinned(m, path))?;
+            let mut map = timed(kernel, || reuse_pinned(m, path))?;
+            if let Some(globals) = arena {
+                crate::map::arena::set_globals(&mut map, globals);
+            }
             log::debug!("map '{}': reused pinned map at {}", m.name, path.display());
             out.push(Some(map));
             continue;
         }
-        let mfd = timed(kernel, || -> Result<MapFd> {
-            let fd = create_map(m, btf_fd)?;
-            let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
-            if let Some(data) = m.data.as_ref().filter(|d| !d.is_empty()) {
-                map_update_elem(&mfd, &0u32.to_ne_bytes(), data, 0)
-                    .map_err(map_err(&m.name, "writing initial data"))?;
-            }
-            if m.freeze {
-                map_freeze(mfd.as_fd()).map_err(map_err(&m.name, "freezing"))?;
-            }
-            Ok(mfd)
-        })?;
+        let map = timed(kernel, || new_map(m, btf_fd, arena))?;
         if let Some(path) = &pin_path {
             // pin::pin mounts a missing bpffs at /sys/fs/bpf; a directory on no bpffs is an
             // error that says how to mount one (the kernel would only say EPERM).
-            timed(kernel, || crate::pin::pin(mfd.as_fd(), path)).map_err(|source| Error::Pin {
+            timed(kernel, || crate::pin::pin(map.as_fd(), path)).map_err(|source| Error::Pin {
                 what: format!("map '{}': pinning", m.name),
                 source,
             })?;
@@ -321,9 +320,29 @@ fn create_maps(
             m.value_size,
             m.max_entries
         );
-        out.push(Some(Map::from_map_fd(mfd)));
+        out.push(Some(map));
     }
     Ok(out)
+}
+
+/// Creates map `m` and gives it its initial contents: global data written (and frozen for
+/// `.rodata`), or for an arena, mapped into this process with its `__arena` globals.
+fn new_map(m: &MapSpec, btf_fd: Option<&OwnedFd>, arena: Option<ArenaGlobals>) -> Result<Map> {
+    let fd = create_map(m, btf_fd)?;
+    let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
+    if let Some(globals) = arena {
+        let mut map = Map::from_map_fd(mfd);
+        crate::map::arena::map_created(&mut map, m, globals)?;
+        return Ok(map);
+    }
+    if let Some(data) = m.data.as_ref().filter(|d| !d.is_empty()) {
+        map_update_elem(&mfd, &0u32.to_ne_bytes(), data, 0)
+            .map_err(map_err(&m.name, "writing initial data"))?;
+    }
+    if m.freeze {
+        map_freeze(mfd.as_fd()).map_err(map_err(&m.name, "freezing"))?;
+    }
+    Ok(Map::from_map_fd(mfd))
 }
 
 /// `max_entries` as the kernel should get it, with libbpf's defaults: a perf event array
@@ -417,6 +436,9 @@ fn map_create_error(m: &MapSpec, e: SysError) -> Error {
             ),
         });
     }
+    if m.is_arena() {
+        return crate::map::arena::create_error(m, e);
+    }
     map_err(&m.name, "creating")(e)
 }
 
@@ -505,6 +527,9 @@ fn fill_map_fds(spec: &ObjectSpec, linked: &mut LinkedProgram, maps: &[Option<Ma
             MapRelocKind::Fd => linked.insns[first].src = pseudo::MAP_FD,
             MapRelocKind::Value { offset } => {
                 linked.insns[first].src = pseudo::MAP_VALUE;
+                // `__arena` globals are placed in the arena by the loader (libbpf adds
+                // `arena_data_off` the same way; the kernel reads the offset as a u32).
+                let offset = offset.wrapping_add(map.arena_globals_offset() as u32);
                 linked.insns[second].imm = offset as i32;
             }
         }

@@ -55,6 +55,40 @@ fn field_int(btf: &Btf, map: &str, name: &str, t: u32) -> Result<u32> {
     }
 }
 
+/// A 64-bit attribute (`map_extra`): `__uint(name, N)` (a PTR, as [`field_int`]) or
+/// `__ulong(name, N)`, an anonymous one-value ENUM or ENUM64 (libbpf's `get_map_field_long`;
+/// headers since libbpf 1.4 declare `map_extra` that way, ENUM64 when N needs 64 bits).
+fn field_long(btf: &Btf, map: &str, name: &str, t: u32) -> Result<u64> {
+    let ty = btf.skip_mods_and_typedefs(t).map_err(|e| btf_err(map, e))?;
+    match ty.kind() {
+        Kind::Ptr => return field_int(btf, map, name, t).map(u64::from),
+        Kind::Enum | Kind::Enum64 => {}
+        other => {
+            return Err(map_err(
+                map,
+                format!(
+                    "attr '{name}': expected PTR, ENUM or ENUM64, got {}",
+                    other.name()
+                ),
+            ))
+        }
+    }
+    let mut values = ty.enumerators();
+    match (values.next(), values.next()) {
+        // libbpf reads a 32-bit ENUM's value as `__s32`, so it is sign-extended.
+        (Some(e), None) if ty.kind() == Kind::Enum => Ok(e.value as u32 as i32 as i64 as u64),
+        (Some(e), None) => Ok(e.value),
+        _ => Err(map_err(
+            map,
+            format!(
+                "attr '{name}': invalid __ulong ({} has {} values, must have 1)",
+                ty.kind().name(),
+                ty.vlen()
+            ),
+        )),
+    }
+}
+
 /// `__type(name, T)`: a pointer to T; returns (T's id, T's size).
 fn field_type(btf: &Btf, map: &str, name: &str, t: u32) -> Result<(u32, u32)> {
     let ptr = btf.skip_mods_and_typedefs(t).map_err(|e| btf_err(map, e))?;
@@ -124,7 +158,7 @@ impl DefParser<'_> {
             "max_entries" => spec.max_entries = int()?,
             "map_flags" => spec.map_flags = int()?,
             "numa_node" => spec.numa_node = int()?,
-            "map_extra" => spec.map_extra = int()? as u64,
+            "map_extra" => spec.map_extra = field_long(btf, map, mname, m.type_id)?,
             "key_size" => agree(map, &mut self.key_size, int()?, mname)?,
             "value_size" => agree(map, &mut self.value_size, int()?, mname)?,
             "key" => {
@@ -491,4 +525,63 @@ fn inner_map_at(
                 format!("slot [{index}]: '{}' is not a map in .maps", sym.name),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corebpf_btf::BtfBuilder;
+
+    /// `map_extra` given as each kind `field_long` meets; returns its value or error text.
+    fn map_extra(add: impl FnOnce(&mut BtfBuilder) -> u32) -> std::result::Result<u64, String> {
+        let mut b = BtfBuilder::new();
+        let t = add(&mut b);
+        let btf = Btf::from_vec(b.build()).unwrap();
+        field_long(&btf, "m", "map_extra", t).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn map_extra_as_ptr_enum_or_enum64() {
+        let ptr = map_extra(|b| {
+            let int = b.add_int("int", 4, 1);
+            let arr = b.add_array(int, int, 3);
+            b.add_ptr(arr)
+        });
+        assert_eq!(ptr, Ok(3));
+        let e64 = map_extra(|b| b.add_enum64("", 8, false, &[("v", 1 << 44)]));
+        assert_eq!(e64, Ok(1 << 44));
+        let e32 = map_extra(|b| b.add_enum("", 4, false, &[("v", 0x1000)]));
+        assert_eq!(e32, Ok(0x1000));
+        // libbpf reads a 32-bit enumerator as __s32.
+        let neg = map_extra(|b| b.add_enum("", 4, false, &[("v", 0x8000_0000)]));
+        assert_eq!(neg, Ok(0xffff_ffff_8000_0000));
+        let typedef = map_extra(|b| {
+            let e = b.add_enum64("", 8, false, &[("v", 7)]);
+            b.add_typedef("t", e)
+        });
+        assert_eq!(typedef, Ok(7));
+    }
+
+    #[test]
+    fn map_extra_of_a_wrong_kind_is_refused() {
+        let int = map_extra(|b| b.add_int("int", 4, 1)).unwrap_err();
+        assert_eq!(
+            int,
+            "map 'm' in sec '.maps': attr 'map_extra': expected PTR, ENUM or ENUM64, got int"
+        );
+        let two = map_extra(|b| b.add_enum64("", 8, false, &[("a", 1), ("b", 2)])).unwrap_err();
+        assert!(
+            two.contains("invalid __ulong (enum64 has 2 values, must have 1)"),
+            "{two}"
+        );
+        let ptr_int = map_extra(|b| {
+            let int = b.add_int("int", 4, 1);
+            b.add_ptr(int)
+        })
+        .unwrap_err();
+        assert!(
+            ptr_int.contains("attr 'map_extra': expected ARRAY, got int"),
+            "{ptr_int}"
+        );
+    }
 }

@@ -51,6 +51,7 @@ pub use link::{
 };
 pub use maps::{
     internal_map_name, DataKind, InitSlot, MapKind, MapSpec, Pinning, SlotTarget, StructOpsSlot,
+    ARENA_SEC,
 };
 pub use object::{object_name_from_path, ExtRecord, FunctionSpec, Object, ObjectSpec, ProgramSpec};
 pub use reloc::{Reloc, RelocKind};

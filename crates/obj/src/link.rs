@@ -373,7 +373,7 @@ impl<'a> Linker<'a> {
             RelocKind::Data { map, sym_off } => {
                 let offset = u32::try_from(*sym_off as i64 + orig.imm as i64)
                     .ok()
-                    .filter(|&o| o <= self.spec.maps[*map].value_size)
+                    .filter(|&o| u64::from(o) <= self.spec.maps[*map].value_ref_limit())
                     .ok_or_else(|| {
                         self.err(f, i, format!("'{}': offset outside its section", r.symbol))
                     })?;

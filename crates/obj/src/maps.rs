@@ -109,8 +109,9 @@ pub struct MapSpec {
     pub inner: Option<Box<MapSpec>>,
     /// Initial slots of a prog array or map-in-map.
     pub init_slots: Vec<InitSlot>,
-    /// Initial value contents (data, rodata, kconfig, struct_ops); `None` for all-zero
-    /// (`.bss`) or for maps without an initial value.
+    /// Initial value contents (data, rodata, kconfig, struct_ops; for an arena its
+    /// `__arena` globals, see [`MapSpec::is_arena`]); `None` for all-zero (`.bss`) or for
+    /// maps without an initial value.
     pub data: Option<Vec<u8>>,
     /// Freeze the map after writing `data` (`.rodata`, `.kconfig`).
     pub freeze: bool,
@@ -152,6 +153,73 @@ impl MapSpec {
     pub fn is_internal(&self) -> bool {
         matches!(self.kind, MapKind::Data(_) | MapKind::Kconfig)
     }
+
+    /// Whether this is an arena (`BPF_MAP_TYPE_ARENA`). Its [`MapSpec::data`] is the
+    /// contents of [`ARENA_SEC`] (the object's `__arena` globals), which the loader copies
+    /// into the arena's memory rather than writing as a map value.
+    pub fn is_arena(&self) -> bool {
+        self.map_type == MapType::Arena
+    }
+
+    /// How many bytes a global variable reference (`BPF_PSEUDO_MAP_VALUE`) may point into:
+    /// the value for data maps, the `__arena` globals for an arena (whose value size is 0).
+    pub fn value_ref_limit(&self) -> u64 {
+        match &self.data {
+            Some(d) if self.is_arena() => d.len() as u64,
+            _ => u64::from(self.value_size),
+        }
+    }
+}
+
+/// The section clang puts `__arena` globals in (`__attribute__((address_space(1)))`);
+/// libbpf's `ARENA_SEC`.
+pub const ARENA_SEC: &str = ".addr_space.1";
+
+/// Gives the object's arena map the contents of [`ARENA_SEC`], as libbpf's
+/// `bpf_object__init_user_btf_maps` ends: an object may declare one arena, and `__arena`
+/// globals need it. Where the globals go in the arena is the loader's business (it depends
+/// on the page size and the kernel).
+pub(crate) fn arena_data(elf: &Elf<'_>, maps: &mut [MapSpec]) -> crate::Result<()> {
+    let mut arenas = maps.iter().enumerate().filter(|(_, m)| m.is_arena());
+    let first = arenas.next().map(|(i, _)| i);
+    if let (Some(a), Some((_, b))) = (first, arenas.next()) {
+        return Err(crate::ObjError::Map {
+            map: b.name.clone(),
+            section: b.section.clone(),
+            reason: format!(
+                "only a single ARENA map is supported (map '{}' is also ARENA)",
+                maps[a].name
+            ),
+        });
+    }
+    let Some(sec) = elf.section_by_name(ARENA_SEC) else {
+        return Ok(());
+    };
+    let Some(a) = first else {
+        return Err(crate::ObjError::Section {
+            section: ARENA_SEC.into(),
+            reason:
+                "to use global __arena variables the ARENA map must be declared in SEC(\".maps\")"
+                    .into(),
+        });
+    };
+    let data = if sec.is_nobits() {
+        let size = usize::try_from(sec.size).map_err(|_| crate::ObjError::Section {
+            section: sec.name.clone(),
+            reason: format!("size {:#x} is too large", sec.size),
+        })?;
+        vec![0; size]
+    } else {
+        sec.data()?.to_vec()
+    };
+    log::debug!(
+        "map '{}': holds the {} bytes of __arena globals in {ARENA_SEC} (sec_idx {})",
+        maps[a].name,
+        data.len(),
+        sec.index
+    );
+    maps[a].data = Some(data);
+    Ok(())
 }
 
 /// libbpf's `internal_map_name`: `<first 8 chars of obj name><section>` for `.data`,

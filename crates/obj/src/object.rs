@@ -296,6 +296,7 @@ fn collect_maps(
     if let Some(s) = elf.section_by_name(".maps") {
         btf_map_locs = crate::btf_maps::btf_maps(elf, btf, s, &mut maps)?;
     }
+    crate::maps::arena_data(elf, &mut maps)?;
     maps.extend(crate::maps::data_maps(elf, name, btf)?);
     let externs = crate::externs::collect_externs(elf, btf)?;
     maps.extend(kconfig_map(name, btf, &externs));

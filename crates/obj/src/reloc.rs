@@ -265,6 +265,16 @@ fn map_kind(
     target: &Section<'_>,
 ) -> Result<RelocKind> {
     let sidx = target.index;
+    // `__arena` globals: an offset into the arena map's globals (libbpf's arena RELO_DATA).
+    if target.name == crate::maps::ARENA_SEC {
+        let m = maps.iter().position(MapSpec::is_arena).ok_or_else(|| {
+            site.err("arena data relocation, but the object declares no arena map".into())
+        })?;
+        return Ok(RelocKind::Data {
+            map: m,
+            sym_off: sym.value,
+        });
+    }
     if let Some(m) = maps
         .iter()
         .position(|m| m.section_index == sidx && matches!(m.kind, MapKind::Data(_)))

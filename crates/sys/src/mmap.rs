@@ -43,25 +43,49 @@ impl MmapRegion {
         writable: bool,
         offset: u64,
     ) -> Result<Self, SysError> {
+        Self::map_at(fd, None, len, writable, offset)
+    }
+
+    /// Like [`MmapRegion::map`], at exactly `addr` (page aligned) when given: how a BPF
+    /// arena is mapped at its `map_extra` address. `MAP_FIXED_NOREPLACE` rather than
+    /// libbpf's `MAP_FIXED`: if anything is mapped there already (another arena with the
+    /// same address, say) the call fails with `EEXIST` instead of silently replacing
+    /// memory this process uses.
+    pub fn map_at(
+        fd: BorrowedFd<'_>,
+        addr: Option<u64>,
+        len: usize,
+        writable: bool,
+        offset: u64,
+    ) -> Result<Self, SysError> {
         if len == 0 {
             return Err(SysError::invalid("mmap", "zero length"));
         }
-        if offset as usize % page_size() != 0 {
-            return Err(SysError::invalid("mmap", "offset is not page aligned"));
+        let page = page_size() as u64;
+        if offset % page != 0 || addr.is_some_and(|a| a == 0 || a % page != 0) {
+            return Err(SysError::invalid(
+                "mmap",
+                "offset or address is not page aligned (or the address is 0)",
+            ));
         }
         let prot = if writable {
             libc::PROT_READ | libc::PROT_WRITE
         } else {
             libc::PROT_READ
         };
-        // SAFETY: a fresh mapping at an address chosen by the kernel aliases no Rust
-        // object; failure is reported as MAP_FAILED.
+        let (hint, flags) = match addr {
+            Some(a) => (a as usize as *mut libc::c_void, libc::MAP_FIXED_NOREPLACE),
+            None => (std::ptr::null_mut(), 0),
+        };
+        // SAFETY: a fresh mapping, at an address chosen by the kernel or at `addr` only if
+        // nothing is mapped there (MAP_FIXED_NOREPLACE), aliases no Rust object; failure
+        // is reported as MAP_FAILED.
         let p = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                hint,
                 len,
                 prot,
-                libc::MAP_SHARED,
+                libc::MAP_SHARED | flags,
                 fd.as_raw_fd(),
                 offset as libc::off_t,
             )
@@ -69,9 +93,17 @@ impl MmapRegion {
         if p == libc::MAP_FAILED {
             return Err(SysError::last("mmap"));
         }
-        let ptr =
-            NonNull::new(p as *mut u8).ok_or_else(|| SysError::invalid("mmap", "null mapping"))?;
-        Ok(MmapRegion { ptr, len, writable })
+        let region = MmapRegion {
+            ptr: NonNull::new(p as *mut u8)
+                .ok_or_else(|| SysError::invalid("mmap", "null mapping"))?,
+            len,
+            writable,
+        };
+        // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the address as a hint.
+        if addr.is_some_and(|a| a != region.as_ptr() as u64) {
+            return Err(SysError::from_errno("mmap", libc::EEXIST));
+        }
+        Ok(region)
     }
 
     /// Start of the mapping.
@@ -131,6 +163,55 @@ impl MmapRegion {
         true
     }
 
+    /// Copies `out.len()` bytes from `offset` through the kernel (`process_vm_readv` on
+    /// this process) rather than by touching the memory: a page the kernel refuses to
+    /// fault in (an arena page with `BPF_F_SEGV_ON_FAULT`) gives `EFAULT` here where a
+    /// direct read would raise `SIGSEGV`. Out of bounds gives an invalid-input error.
+    pub fn read_checked(&self, offset: usize, out: &mut [u8]) -> Result<(), SysError> {
+        let p = self
+            .check(offset, out.len(), 1)
+            .ok_or_else(|| SysError::invalid("process_vm_readv", "outside the mapping"))?;
+        let local = libc::iovec {
+            iov_base: out.as_mut_ptr() as *mut libc::c_void,
+            iov_len: out.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: p as *mut libc::c_void,
+            iov_len: out.len(),
+        };
+        // SAFETY: both iovecs describe memory of this process that is valid for their
+        // lengths (`out`, and a range checked to lie inside the mapping); the kernel copies
+        // between them and reports unreadable pages as an error instead of a signal.
+        let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+        transferred("process_vm_readv", n, out.len())
+    }
+
+    /// Copies `data` to `offset` through the kernel (`process_vm_writev`), as
+    /// [`MmapRegion::read_checked`] reads; fails on a read-only mapping.
+    pub fn write_checked(&self, offset: usize, data: &[u8]) -> Result<(), SysError> {
+        if !self.writable {
+            return Err(SysError::invalid(
+                "process_vm_writev",
+                "the mapping is read-only",
+            ));
+        }
+        let p = self
+            .check(offset, data.len(), 1)
+            .ok_or_else(|| SysError::invalid("process_vm_writev", "outside the mapping"))?;
+        let local = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: p as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        // SAFETY: as in `read_checked`; the kernel only reads `local` and writes the
+        // checked range of this writable mapping.
+        let n = unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+        transferred("process_vm_writev", n, data.len())
+    }
+
     /// Copies `data` to `offset`; false if out of bounds or the mapping is read-only.
     pub fn write(&self, offset: usize, data: &[u8]) -> bool {
         if !self.writable {
@@ -143,6 +224,18 @@ impl MmapRegion {
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
         true
     }
+}
+
+/// The result of a `process_vm_readv`/`writev` of `want` bytes: a short copy stopped at a
+/// page the kernel could not fault in, which is `EFAULT` as for a copy that moved nothing.
+fn transferred(cmd: &'static str, n: isize, want: usize) -> Result<(), SysError> {
+    if n < 0 {
+        return Err(SysError::last(cmd));
+    }
+    if n as usize != want {
+        return Err(SysError::from_errno(cmd, libc::EFAULT));
+    }
+    Ok(())
 }
 
 impl Drop for MmapRegion {

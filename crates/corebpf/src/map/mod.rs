@@ -3,7 +3,7 @@
 //! [`HashMap`], [`LruHashMap`], [`PerCpuHashMap`], [`Array`], [`PerCpuArray`],
 //! [`LpmTrie`], [`Queue`], [`Stack`], [`BloomFilter`], [`ProgArray`],
 //! [`StackTraceMap`], [`ArrayOfMaps`], [`HashOfMaps`], [`SockMap`], [`SockHash`],
-//! [`DevMap`], [`CpuMap`], [`XskMap`].
+//! [`DevMap`], [`CpuMap`], [`XskMap`], [`Arena`].
 //!
 //! A typed handle is built from a `Map` (owned) or a `&Map` (borrowed) and checks on
 //! construction that the map is of a fitting type and that the Rust key and value
@@ -31,6 +31,8 @@ use corebpf_sys::consts::BPF_F_RDONLY;
 use corebpf_sys::info::BpfMapInfo;
 use corebpf_sys::{MapCreateAttr, MapFd, MapType, SysError};
 
+// Arenas: their user-space mapping, made at load or on first use.
+pub(crate) mod arena;
 mod array;
 mod batch;
 mod bloom;
@@ -53,6 +55,7 @@ mod sock;
 mod stack_trace;
 mod xdp;
 
+pub use arena::Arena;
 pub use array::{Array, PerCpuArray};
 pub use bloom::BloomFilter;
 pub use error::MapError;
@@ -80,6 +83,8 @@ pub(crate) use pod::{bytes_of, bytes_of_slice, from_bytes, zeroed};
 pub struct Map {
     fd: MapFd,
     name: String,
+    /// An arena's user-space mapping and `__arena` globals (empty for other maps).
+    arena: arena::ArenaState,
 }
 
 impl fmt::Debug for Map {
@@ -107,7 +112,11 @@ impl Map {
     /// Wraps a [`MapFd`] (from `corebpf_sys`).
     pub fn from_map_fd(fd: MapFd) -> Self {
         let name = fd.info().name();
-        Map { fd, name }
+        Map {
+            fd,
+            name,
+            arena: arena::ArenaState::default(),
+        }
     }
 
     /// Creates a map with `BPF_MAP_CREATE`.
@@ -222,7 +231,7 @@ impl Map {
         &self.fd
     }
 
-    /// Gives the [`MapFd`] back.
+    /// Gives the [`MapFd`] back (an arena's mapping in this process is unmapped).
     pub fn into_map_fd(self) -> MapFd {
         self.fd
     }
