@@ -41,6 +41,11 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     if let Err(e) = corebpf_sys::bump_memlock_rlimit() {
         log::debug!("could not raise RLIMIT_MEMLOCK: {e}");
     }
+    // libbpf refuses an arena too small for its globals when it opens the object, before
+    // any kernel lookup; the pure object crate cannot (it does not know the page size).
+    for m in open.spec.maps.iter().filter(|m| m.is_arena()) {
+        crate::map::arena::check_fits(m)?;
+    }
     let targets: Arc<TargetSet> = match &open.opts.btf_file {
         Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
         None => crate::kernel::kernel_targets()?,

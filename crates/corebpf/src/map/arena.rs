@@ -40,6 +40,22 @@ pub(crate) struct ArenaGlobals {
     pub vars: Vec<(String, u64, u64)>,
 }
 
+/// Checks that arena `m` holds its `__arena` globals in whole pages, as libbpf does when it
+/// opens the object; gives (arena size, globals size, globals size in whole pages).
+pub(crate) fn check_fits(m: &MapSpec) -> Result<(u64, u64, u64)> {
+    let page = page_size() as u64;
+    let arena_size = page * u64::from(m.max_entries);
+    let size = m.data.as_ref().map_or(0, |d| d.len() as u64);
+    let pages_size = size.div_ceil(page) * page;
+    if pages_size > arena_size {
+        return Err(Error::InvalidInput(format!(
+            "map '{}': sec '{ARENA_SEC}': declared ARENA map size ({arena_size}) is too small to hold global __arena variables of size {size}",
+            m.name
+        )));
+    }
+    Ok((arena_size, size, pages_size))
+}
+
 impl ArenaGlobals {
     /// Lays out the `__arena` globals of arena `m` of `spec` as libbpf 1.7 does
     /// (`bpf_object__relocate`, `init_arena_map_data`): at the end of the arena, rounded to
@@ -47,16 +63,7 @@ impl ArenaGlobals {
     /// (libbpf's `FEAT_LDIMM64_FULL_RANGE_OFF`; not yet in 6.18), else at its start. Fails
     /// when the arena is smaller than its globals.
     pub(crate) fn for_map(spec: &ObjectSpec, m: &MapSpec) -> Result<Self> {
-        let page = page_size() as u64;
-        let arena_size = page * u64::from(m.max_entries);
-        let size = m.data.as_ref().map_or(0, |d| d.len() as u64);
-        let pages_size = size.div_ceil(page) * page;
-        if pages_size > arena_size {
-            return Err(Error::InvalidInput(format!(
-                "map '{}': sec '{ARENA_SEC}': declared ARENA map size ({arena_size}) is too small to hold global __arena variables of size {size}",
-                m.name
-            )));
-        }
+        let (arena_size, size, pages_size) = check_fits(m)?;
         let offset = if ldimm64_full_range_off() {
             arena_size - pages_size
         } else {
