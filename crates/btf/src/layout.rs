@@ -91,8 +91,14 @@ pub(crate) fn warn_unknown(name: &str, unknown: &[(u32, u32)]) {
         .iter()
         .map(|(k, n)| format!("kind {k}: {n} type{}", if *n == 1 { "" } else { "s" }))
         .collect();
+    // "btf" is the name of BTF parsed from bytes, before a caller names it.
+    let whose = if name == "btf" {
+        String::new()
+    } else {
+        format!(" '{name}'")
+    };
     log::warn!(
-        "BTF '{name}': skipped types of kinds corebpf does not know ({}), sized by the layout section; they read as opaque types",
+        "BTF{whose}: skipped types of kinds corebpf does not know ({}), sized by the layout section; they read as opaque types",
         list.join(", ")
     );
 }

@@ -554,3 +554,44 @@ fn vlen_has_24_bits_and_the_kind_7() {
         BtfError::BadKind { kind: 0x21, .. }
     ));
 }
+
+#[test]
+fn big_endian_blobs_with_a_layout() {
+    let mut b = BtfBuilder::new();
+    let int = b.add_int("int", 4, INT_SIGNED);
+    let name = b.add_string("mystery");
+    let unk = b.add_raw(name, 25 << 24 | 1, 0, &[int, 9]);
+    b.add_ptr(unk);
+    let mut layout = KindLayout::known();
+    layout.resize(26, KindLayout::default());
+    layout[25] = KindLayout {
+        info_sz: 0,
+        elem_sz: 8,
+        flags: 0x0102,
+    };
+    b.set_layout(Some(layout.clone()));
+    let le = b.build();
+    // Byte-swap the 16-bit magic, every 32-bit word of the header and types, and the
+    // 16-bit flags of each layout entry.
+    let mut be = le.clone();
+    be[0..2].copy_from_slice(&u16::from_le_bytes([le[0], le[1]]).to_be_bytes());
+    let type_len = u32_at(&le, 12) as usize;
+    for off in (4..32 + type_len).step_by(4) {
+        be[off..off + 4].copy_from_slice(&u32_at(&le, off).to_be_bytes());
+    }
+    for e in (32 + type_len..32 + type_len + 4 * layout.len()).step_by(4) {
+        be.swap(e + 2, e + 3);
+    }
+    let (btf, warned) = warnings(|| Btf::parse(&be).unwrap());
+    assert_eq!(btf.endian(), corebpf_btf::Endian::Big);
+    assert_eq!(btf.layout(), Some(&layout[..]), "flags read big-endian");
+    assert_eq!(btf.unknown_kinds(), &[(25, 1)]);
+    assert_eq!(warned.len(), 1);
+    assert_eq!(btf.type_by_id(unk + 1).unwrap().type_id(), Some(unk));
+    // Re-encoding little-endian would need the widths of the unknown kind's fields.
+    let e = BtfBuilder::from_btf(&btf).unwrap_err();
+    assert!(
+        matches!(e, BtfError::BadLayout { ref reason } if reason.contains("big-endian")),
+        "{e}"
+    );
+}
