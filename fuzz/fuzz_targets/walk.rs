@@ -11,6 +11,7 @@ use corebpf_btf::{Btf, Kind};
 pub fn walk(btf: &Btf) {
     black_box(btf.pointer_size());
     black_box(btf.index().len());
+    black_box((btf.layout(), btf.unknown_kinds()));
     let count = btf.type_count();
     for t in btf.types() {
         black_box((
@@ -40,6 +41,7 @@ pub fn walk(btf: &Btf) {
             t.is_any_enum(),
             t.raw().len(),
         ));
+        black_box((t.raw_kind(), t.is_unknown_kind()));
         black_box(t.to_string());
         black_box(t.with_id().to_string());
         for m in t.members() {

@@ -5,7 +5,10 @@ use std::sync::{Arc, OnceLock};
 
 use crate::data::Data;
 use crate::index::NameIndex;
-use crate::raw::{Endian, Header, Kind, EXTRA, TYPE_HEADER_LEN};
+use crate::layout::{parse_layout, sizes_with, warn_unknown};
+use crate::raw::{
+    info_kind, info_vlen, Endian, Header, Kind, KindLayout, Sizes, EXTRA, TYPE_HEADER_LEN,
+};
 use crate::scan::{check_types, find_culprit, scan_types, Check, Strings, CHECKPOINT};
 use crate::types::Type;
 use crate::{BtfError, Result};
@@ -47,6 +50,13 @@ pub struct Btf {
     /// Named own FUNCs, counted at parse to size their index.
     named_funcs: usize,
     ptr_size: OnceLock<u32>,
+    /// Record sizes by kind number: the known kinds', and those the layout section (this
+    /// blob's, or the base's for split BTF without one) gives for other kinds.
+    sizes: Sizes,
+    /// This blob's layout section, if it has one.
+    layout: Option<Vec<KindLayout>>,
+    /// (kind, count) of own records of kinds this reader does not know.
+    unknown_kinds: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Btf {
@@ -92,6 +102,13 @@ impl Btf {
     ) -> Result<Btf> {
         let bytes = data.bytes();
         let hdr = Header::parse(bytes)?;
+        let layout = parse_layout(bytes, &hdr)?;
+        let sizes = match (&layout, &base) {
+            (Some(l), _) => sizes_with(l),
+            // Split BTF without its own layout shares the base's (as libbpf).
+            (None, Some(b)) => b.sizes,
+            (None, None) => EXTRA,
+        };
         let (start_id, start_str) = match &base {
             Some(b) => (b.type_count(), b.str_len()),
             None => (1, 0),
@@ -110,7 +127,15 @@ impl Btf {
             start: start_str,
             base: base.as_deref(),
         };
-        let scan = scan_types(&bytes[types.clone()], hdr.endian, start_id, check, &strings)?;
+        let scan = scan_types(
+            &bytes[types.clone()],
+            hdr.endian,
+            &sizes,
+            start_id,
+            check,
+            &strings,
+        )?;
+        warn_unknown(name, &scan.unknown);
         let btf = Btf {
             endian: hdr.endian,
             types,
@@ -125,6 +150,9 @@ impl Btf {
             func_index: OnceLock::new(),
             named_funcs: scan.named_funcs,
             ptr_size: OnceLock::new(),
+            sizes,
+            layout,
+            unknown_kinds: scan.unknown,
             data,
         };
         if check == Check::Full {
@@ -147,7 +175,7 @@ impl Btf {
     /// Runs every check of a full parse on this BTF (useful for kernel BTF, which
     /// [`Btf::from_sys_fs`] only checks for bounds).
     pub fn validate(&self) -> Result<()> {
-        let scan = check_types(self.type_section(), self.endian, self.start_id)?;
+        let scan = check_types(self.type_section(), self.endian, &self.sizes, self.start_id)?;
         self.check_ranges(scan.max_ref, scan.max_str)
     }
 
@@ -170,6 +198,25 @@ impl Btf {
     /// Byte order of the blob.
     pub fn endian(&self) -> Endian {
         self.endian
+    }
+
+    /// The entries of this blob's layout section (one per kind number, as the encoder
+    /// knew them), or `None` if its header has none (24-byte headers, BTF before pahole
+    /// 1.31). Split BTF without one is read with its base's.
+    pub fn layout(&self) -> Option<&[KindLayout]> {
+        self.layout.as_deref()
+    }
+
+    /// `(kind, count)`, by kind number, of this blob's types of kinds this reader does not
+    /// know, which it stepped over using the layout section (and warned about once).
+    /// Such a type reads as opaque: [`Type::kind`] is [`Kind::Void`]
+    /// ([`Type::is_unknown_kind`] tells it apart), it has no size, members or references,
+    /// no name lookup or CO-RE candidate search returns it, and the C dump declares it as
+    /// an empty placeholder struct.
+    ///
+    /// [`Kind::Void`]: crate::Kind::Void
+    pub fn unknown_kinds(&self) -> &[(u32, u32)] {
+        &self.unknown_kinds
     }
 
     /// The base BTF of split BTF.
@@ -244,20 +291,24 @@ impl Btf {
         Ok(self.record(id, off))
     }
 
-    /// Offset of the record after the one at `off`; bounds were checked at parse.
+    /// Length of the record at `off` of the type section; bounds were checked at parse.
     #[inline]
-    fn next_record(&self, off: usize) -> usize {
+    fn record_len(&self, off: usize) -> usize {
         let info = self.endian.u32(self.type_section(), off + 4);
-        let (unit, fixed) = EXTRA[(info >> 24 & 0x1f) as usize];
-        off + TYPE_HEADER_LEN + unit as usize * (info & 0xffff) as usize + fixed as usize
+        let (unit, fixed) = self.sizes[info_kind(info) as usize];
+        TYPE_HEADER_LEN + unit as usize * info_vlen(info) as usize + fixed as usize
     }
 
-    /// The record starting at `off` of the type section; bounds were checked at parse.
+    /// Offset of the record after the one at `off`.
+    #[inline]
+    fn next_record(&self, off: usize) -> usize {
+        off + self.record_len(off)
+    }
+
+    /// The record starting at `off` of the type section.
     fn record(&self, id: u32, off: usize) -> Type<'_> {
         let types = self.type_section();
-        let info = self.endian.u32(types, off + 4);
-        let kind = Kind::from_u32((info >> 24) & 0x1f).unwrap_or(Kind::Void);
-        let len = TYPE_HEADER_LEN + kind.extra_len(info & 0xffff);
+        let len = self.record_len(off);
         Type::new(self, id, types.get(off..off + len).unwrap_or(&[]))
     }
 

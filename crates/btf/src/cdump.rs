@@ -256,7 +256,9 @@ impl<'a> CDumper<'a> {
 
     /// Dumps type `id` in C, preceded by every definition it needs that this dumper has not
     /// printed yet (libbpf's `btf_dump__dump_type`). Kinds that are not C type definitions
-    /// (FUNC, VAR, DATASEC, DECL_TAG) and types only reachable inline print nothing.
+    /// (FUNC, VAR, DATASEC, DECL_TAG) and types only reachable inline print nothing. A type
+    /// of a kind this reader does not know ([`Btf::unknown_kinds`]) prints as an opaque
+    /// placeholder, `struct __btf_unknown_kind<K>_id<ID> {};`, which references to it use.
     pub fn dump_type(&mut self, id: u32) -> Result<()> {
         if id as usize >= self.types.len() {
             return Err(BtfError::TypeIdOutOfRange {

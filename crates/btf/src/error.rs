@@ -45,6 +45,13 @@ pub enum BtfError {
         /// What is wrong.
         reason: String,
     },
+    /// The layout section (`layout_off`/`layout_len`) is misplaced or malformed, or does
+    /// not agree with the type records.
+    #[error("BTF layout section: {reason}")]
+    BadLayout {
+        /// What is wrong.
+        reason: String,
+    },
     /// The string section is malformed (must start and end with NUL, be valid UTF-8).
     #[error("BTF string section: {reason}")]
     BadStrings {

@@ -16,6 +16,10 @@ impl std::fmt::Display for KindName<'_> {
         }
         let name = t.name();
         let name = if name.is_empty() { "<anon>" } else { name };
+        if t.is_unknown_kind() {
+            // libbpf's `btf_kind_str` says "unknown" for kinds it does not know.
+            return write!(f, "unknown kind {} {}", t.raw_kind(), name);
+        }
         write!(f, "{} {}", t.kind(), name)
     }
 }

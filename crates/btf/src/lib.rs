@@ -32,6 +32,7 @@ mod error;
 mod ext;
 mod fmt;
 mod index;
+mod layout;
 mod raw;
 pub mod relo;
 mod resolve;
@@ -46,7 +47,10 @@ pub use error::{BtfError, Result};
 pub use ext::{BtfExt, CoreRelo, CoreReloKind, ExtSection, FuncInfo, LineInfo};
 pub use fmt::{IdKindName, KindName};
 pub use index::{essential_len, NameIndex};
-pub use raw::{Endian, Header, Kind, BTF_HEADER_LEN, BTF_MAGIC, MAX_VLEN, TYPE_HEADER_LEN};
+pub use raw::{
+    Endian, Header, Kind, KindLayout, BTF_HEADER_LEN, BTF_LAYOUT_HEADER_LEN, BTF_MAGIC,
+    KIND_LAYOUT_LEN, MAX_KIND, MAX_VLEN, TYPE_HEADER_LEN,
+};
 pub use resolve::MAX_RESOLVE_DEPTH;
 pub use sysfs::SYS_BTF_DIR;
 pub use types::{

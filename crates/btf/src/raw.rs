@@ -6,12 +6,35 @@ use crate::{BtfError, Result};
 
 /// BTF and .BTF.ext magic, as stored by a little-endian producer.
 pub const BTF_MAGIC: u16 = 0xeb9f;
-/// Size of `struct btf_header` for version 1.
+/// Size of `struct btf_header` for version 1 without a layout section.
 pub const BTF_HEADER_LEN: usize = 24;
+/// Size of `struct btf_header` with `layout_off` and `layout_len` (pahole 1.31+, Linux 7.1+).
+pub const BTF_LAYOUT_HEADER_LEN: usize = 32;
 /// Size of `struct btf_type` (name_off, info, size/type).
 pub const TYPE_HEADER_LEN: usize = 12;
-/// Largest vlen the kernel accepts (`BTF_MAX_VLEN`).
-pub const MAX_VLEN: u32 = 0xffff;
+/// Largest vlen the info word holds (`BTF_MAX_VLEN`): 24 bits since Linux 7.1 (older
+/// kernels took 16, and encoders left the upper 8 zero).
+pub const MAX_VLEN: u32 = 0xff_ffff;
+/// Largest kind number the info word holds (`BTF_MAX_KIND`): 7 bits since Linux 7.1.
+pub const MAX_KIND: u32 = 0x7f;
+
+/// The kind number of a `btf_type.info` word (bits 24-30, libbpf's `btf_kind`).
+#[inline(always)]
+pub(crate) fn info_kind(info: u32) -> u32 {
+    (info >> 24) & MAX_KIND
+}
+
+/// The vlen of a `btf_type.info` word (bits 0-23, libbpf's `btf_vlen`).
+#[inline(always)]
+pub(crate) fn info_vlen(info: u32) -> u32 {
+    info & MAX_VLEN
+}
+
+/// A `btf_type.info` word.
+#[inline]
+pub(crate) fn info_word(kind: u32, vlen: u32, kflag: bool) -> u32 {
+    (kind & MAX_KIND) << 24 | (vlen & MAX_VLEN) | (kflag as u32) << 31
+}
 
 /// Byte order of a blob; BTF carries it implicitly through its magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +215,20 @@ impl Kind {
         unit as usize * vlen as usize + fixed as usize
     }
 
+    /// The shape of this kind's records as a layout section describes it (libbpf's
+    /// `layouts` table): bytes after the 12-byte header, and bytes per vlen entry.
+    /// Void has no records and gets `0, 0`.
+    pub fn layout(self) -> KindLayout {
+        match EXTRA[self as usize] {
+            (0xff, _) => KindLayout::default(),
+            (unit, fixed) => KindLayout {
+                info_sz: fixed,
+                elem_sz: unit,
+                flags: 0,
+            },
+        }
+    }
+
     /// Whether the third header word is a size (rather than a type id).
     pub fn has_size(self) -> bool {
         use Kind::*;
@@ -230,10 +267,41 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// Per raw kind number: (bytes per vlen entry, fixed extra bytes); `(0xff, 0xff)` marks a
-/// kind the kernel does not define (and void, which never has a record).
-pub(crate) const EXTRA: [(u8, u8); 32] = {
-    let mut t = [(0xffu8, 0xffu8); 32];
+/// One entry of a BTF layout section (`struct btf_layout`): how big a kind's records are,
+/// so that a reader can step over records of kinds it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KindLayout {
+    /// Bytes of the kind's single element after the 12-byte `btf_type` (an INT's encoding,
+    /// an ARRAY's `btf_array`).
+    pub info_sz: u8,
+    /// Bytes of each of the `vlen` elements after that (a member, a parameter).
+    pub elem_sz: u8,
+    /// Unused so far (the kernel defines none).
+    pub flags: u16,
+}
+
+impl KindLayout {
+    /// The entries for kinds 0 (void) to 19 (ENUM64), as libbpf's `layouts` table and
+    /// pahole write them.
+    pub fn known() -> Vec<KindLayout> {
+        (0..Kind::COUNT as u32)
+            .filter_map(Kind::from_u32)
+            .map(Kind::layout)
+            .collect()
+    }
+}
+
+/// Size of one `struct btf_layout`.
+pub const KIND_LAYOUT_LEN: usize = 4;
+
+/// Per raw kind number (`0..=MAX_KIND`): (bytes per vlen entry, fixed extra bytes);
+/// `(0xff, 0xff)` marks a kind this reader does not define (and void, which never has a
+/// record). A blob's own table adds the kinds its layout section describes.
+pub(crate) type Sizes = [(u8, u8); MAX_KIND as usize + 1];
+
+/// [`Sizes`] of the kinds this reader knows.
+pub(crate) const EXTRA: Sizes = {
+    let mut t = [(0xffu8, 0xffu8); MAX_KIND as usize + 1];
     t[Kind::Int as usize] = (0, 4);
     t[Kind::Ptr as usize] = (0, 0);
     t[Kind::Array as usize] = (0, 12);
@@ -265,7 +333,8 @@ pub struct Header {
     pub version: u8,
     /// Flags (0).
     pub flags: u8,
-    /// Header length (24 for version 1; larger headers are accepted if the tail is zero).
+    /// Header length: 24, or 32 with the layout fields. Longer headers are read like
+    /// libbpf: the first 32 bytes count, anything after them is ignored.
     pub hdr_len: u32,
     /// Type section offset, relative to the end of the header.
     pub type_off: u32,
@@ -275,6 +344,10 @@ pub struct Header {
     pub str_off: u32,
     /// String section length.
     pub str_len: u32,
+    /// Layout section offset, relative to the end of the header (0 without one).
+    pub layout_off: u32,
+    /// Layout section length: 4 bytes per kind (0 without one).
+    pub layout_len: u32,
 }
 
 impl Header {
@@ -296,53 +369,108 @@ impl Header {
                 version,
             });
         }
-        let h = Header {
-            endian,
-            version,
-            flags: bytes[3],
-            hdr_len: endian.u32(bytes, 4),
-            type_off: endian.u32(bytes, 8),
-            type_len: endian.u32(bytes, 12),
-            str_off: endian.u32(bytes, 16),
-            str_len: endian.u32(bytes, 20),
-        };
-        let bad = |reason: String| BtfError::BadHeader {
-            what: "BTF",
-            reason,
-        };
-        let hdr_len = h.hdr_len as usize;
-        if hdr_len < BTF_HEADER_LEN {
-            return Err(bad(format!("hdr_len {hdr_len} < {BTF_HEADER_LEN}")));
+        let hdr_len = endian.u32(bytes, 4);
+        let h = Header::read(endian, bytes, hdr_len)?;
+        h.check_sections(bytes.len())?;
+        h.check_layout()?;
+        Ok(h)
+    }
+
+    /// Reads the fields: as libbpf, the first `min(hdr_len, 32)` bytes over a zeroed
+    /// header, so a 24-byte header has no layout section.
+    fn read(endian: Endian, bytes: &[u8], hdr_len: u32) -> Result<Header> {
+        let n = hdr_len as usize;
+        if n < BTF_HEADER_LEN {
+            return Err(bad_header(format!("hdr_len {n} < {BTF_HEADER_LEN}")));
         }
-        if hdr_len > bytes.len() {
-            return Err(bad(format!(
-                "hdr_len {hdr_len} past the end of the blob ({} bytes)",
+        if n > bytes.len() {
+            return Err(bad_header(format!(
+                "hdr_len {n} past the end of the blob ({} bytes)",
                 bytes.len()
             )));
         }
-        if bytes[BTF_HEADER_LEN..hdr_len].iter().any(|&b| b != 0) {
-            return Err(bad("unknown non-zero header fields".into()));
+        let mut raw = [0u8; BTF_LAYOUT_HEADER_LEN];
+        let known = n.min(BTF_LAYOUT_HEADER_LEN);
+        raw[..known].copy_from_slice(&bytes[..known]);
+        if let Some(i) = bytes[known..n].iter().position(|&b| b != 0) {
+            // libbpf reads such BTF too (and only refuses to modify it).
+            log::debug!(
+                "BTF header: unknown non-zero data at offset {}, ignored",
+                known + i
+            );
         }
-        let data_len = (bytes.len() - hdr_len) as u64;
-        let (t0, t1) = (h.type_off as u64, h.type_off as u64 + h.type_len as u64);
-        let (s0, s1) = (h.str_off as u64, h.str_off as u64 + h.str_len as u64);
+        Ok(Header {
+            endian,
+            version: bytes[2],
+            flags: bytes[3],
+            hdr_len,
+            type_off: endian.u32(&raw, 8),
+            type_len: endian.u32(&raw, 12),
+            str_off: endian.u32(&raw, 16),
+            str_len: endian.u32(&raw, 20),
+            layout_off: endian.u32(&raw, 24),
+            layout_len: endian.u32(&raw, 28),
+        })
+    }
+
+    /// The type and string sections lie in the blob, aligned and apart.
+    fn check_sections(&self, blob_len: usize) -> Result<()> {
+        let data_len = (blob_len - self.hdr_len as usize) as u64;
+        let (t0, t1) = (self.type_off as u64, end(self.type_off, self.type_len));
+        let (s0, s1) = (self.str_off as u64, end(self.str_off, self.str_len));
         if t1 > data_len || s1 > data_len {
-            return Err(bad(format!(
+            return Err(bad_header(format!(
                 "type section {t0}..{t1} or string section {s0}..{s1} past the end of data ({data_len} bytes)"
             )));
         }
-        if h.type_off % 4 != 0 {
-            return Err(bad(format!(
+        if self.type_off % 4 != 0 {
+            return Err(bad_header(format!(
                 "type_off {} is not 4-byte aligned",
-                h.type_off
+                self.type_off
             )));
         }
         if t0 < s1 && s0 < t1 {
-            return Err(bad(format!(
+            return Err(bad_header(format!(
                 "type section {t0}..{t1} overlaps string section {s0}..{s1}"
             )));
         }
-        Ok(h)
+        Ok(())
+    }
+
+    /// The layout section, if any, is 4-byte aligned, whole entries, and between the end
+    /// of the types and the start of the strings (libbpf's `btf_parse_hdr`).
+    fn check_layout(&self) -> Result<()> {
+        if self.layout_len == 0 {
+            return Ok(());
+        }
+        let (l0, l1) = (
+            self.layout_off as u64,
+            end(self.layout_off, self.layout_len),
+        );
+        let types_end = end(self.type_off, self.type_len);
+        let bad = |reason: String| Err(BtfError::BadLayout { reason });
+        if self.layout_off % 4 != 0 {
+            return bad(format!("layout_off {l0} is not 4-byte aligned"));
+        }
+        if self.layout_len as usize % KIND_LAYOUT_LEN != 0 {
+            return bad(format!(
+                "layout_len {} is not a multiple of {KIND_LAYOUT_LEN} (one entry per kind)",
+                self.layout_len
+            ));
+        }
+        if l0 < types_end {
+            return bad(format!(
+                "layout section {l0}..{l1} starts before the type section {}..{types_end} ends",
+                self.type_off
+            ));
+        }
+        if l1 > self.str_off as u64 {
+            return bad(format!(
+                "layout section {l0}..{l1} runs into the string section at {}",
+                self.str_off
+            ));
+        }
+        Ok(())
     }
 
     /// Absolute byte range of the type section.
@@ -355,5 +483,22 @@ impl Header {
     pub fn str_range(&self) -> std::ops::Range<usize> {
         let start = self.hdr_len as usize + self.str_off as usize;
         start..start + self.str_len as usize
+    }
+
+    /// Absolute byte range of the layout section, if the blob has one.
+    pub fn layout_range(&self) -> Option<std::ops::Range<usize>> {
+        let start = self.hdr_len as usize + self.layout_off as usize;
+        (self.layout_len != 0).then(|| start..start + self.layout_len as usize)
+    }
+}
+
+fn end(off: u32, len: u32) -> u64 {
+    off as u64 + len as u64
+}
+
+fn bad_header(reason: String) -> BtfError {
+    BtfError::BadHeader {
+        what: "BTF",
+        reason,
     }
 }

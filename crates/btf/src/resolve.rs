@@ -41,6 +41,7 @@ impl Btf {
         let mut t = self.type_by_id(id)?;
         let mut nelems: u64 = 1;
         for _ in 0..MAX_RESOLVE_DEPTH {
+            unknown_has_no_size(t, "size")?;
             let size = match t.kind() {
                 Kind::Int
                 | Kind::Struct
@@ -101,6 +102,7 @@ impl Btf {
             });
         }
         let t = self.type_by_id(id)?;
+        unknown_has_no_size(t, "alignment")?;
         let ptr = self.pointer_size();
         Ok(match t.kind() {
             Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => t.size().min(ptr).max(1),
@@ -152,6 +154,20 @@ impl Btf {
         }
         8
     }
+}
+
+/// A type of a kind this reader does not know is opaque: it has no size or alignment.
+fn unknown_has_no_size(t: Type<'_>, what: &str) -> Result<()> {
+    if t.is_unknown_kind() {
+        return Err(BtfError::BadSize {
+            id: t.id(),
+            reason: format!(
+                "a type of BTF kind {} (unknown to corebpf) has no {what}",
+                t.raw_kind()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn overflow(id: u32) -> BtfError {

@@ -3,7 +3,8 @@
 //! every [`CHECKPOINT`] types, and hashes the names of non-FUNC types for the name index.
 
 use crate::index::{essential_len, hash, hash_c_str};
-use crate::raw::{Endian, Kind, EXTRA, TYPE_HEADER_LEN};
+use crate::layout::unknown_counts;
+use crate::raw::{info_kind, info_vlen, Endian, Kind, Sizes, MAX_KIND, TYPE_HEADER_LEN};
 use crate::types::Type;
 use crate::{Btf, BtfError, Result};
 
@@ -46,6 +47,19 @@ pub(crate) struct Scan {
     pub names: Vec<(u32, u32)>,
     /// Named FUNCs, to size their index when it is built.
     pub named_funcs: usize,
+    /// (kind, count) of the records of kinds this reader does not know, stepped over with
+    /// the layout section's sizes.
+    pub unknown: Vec<(u32, u32)>,
+}
+
+/// Per kind number, how many records of it a pass stepped over (only unknown kinds count).
+type KindCounts = [u32; MAX_KIND as usize + 1];
+
+/// Whether kind number `raw_kind` is one this reader does not know (it got this far, so
+/// the layout section sized it).
+#[inline(always)]
+fn is_unknown(raw_kind: u32) -> bool {
+    raw_kind >= Kind::COUNT as u32
 }
 
 /// Reads a u32 in one byte order, so the pass is compiled once per order and its hot loop
@@ -76,6 +90,7 @@ impl Order for Be {
 pub(crate) fn scan_types(
     t: &[u8],
     e: Endian,
+    sizes: &Sizes,
     start_id: u32,
     check: Check,
     strs: &Strings<'_>,
@@ -87,23 +102,23 @@ pub(crate) fn scan_types(
         });
     }
     match (e, check) {
-        (Endian::Little, Check::Full) => full::<Le>(t, start_id, strs),
-        (Endian::Little, Check::Bounds) => walk_hashing::<Le>(t, start_id, strs),
-        (Endian::Big, Check::Full) => full::<Be>(t, start_id, strs),
-        (Endian::Big, Check::Bounds) => walk_hashing::<Be>(t, start_id, strs),
+        (Endian::Little, Check::Full) => full::<Le>(t, sizes, start_id, strs),
+        (Endian::Little, Check::Bounds) => walk_hashing::<Le>(t, sizes, start_id, strs),
+        (Endian::Big, Check::Full) => full::<Be>(t, sizes, start_id, strs),
+        (Endian::Big, Check::Bounds) => walk_hashing::<Be>(t, sizes, start_id, strs),
     }
 }
 
 /// The full checks alone, without hashing names (for [`Btf::validate`]).
-pub(crate) fn check_types(t: &[u8], e: Endian, start_id: u32) -> Result<Scan> {
+pub(crate) fn check_types(t: &[u8], e: Endian, sizes: &Sizes, start_id: u32) -> Result<Scan> {
     match e {
-        Endian::Little => scan::<Le, true>(t, start_id),
-        Endian::Big => scan::<Be, true>(t, start_id),
+        Endian::Little => scan::<Le, true>(t, sizes, start_id),
+        Endian::Big => scan::<Be, true>(t, sizes, start_id),
     }
 }
 
-fn full<O: Order>(t: &[u8], start_id: u32, strs: &Strings<'_>) -> Result<Scan> {
-    let mut scan = scan::<O, true>(t, start_id)?;
+fn full<O: Order>(t: &[u8], sizes: &Sizes, start_id: u32, strs: &Strings<'_>) -> Result<Scan> {
+    let mut scan = scan::<O, true>(t, sizes, start_id)?;
     hash_names(&mut scan.names, strs);
     Ok(scan)
 }
@@ -116,14 +131,19 @@ const NAME_CHUNK: usize = 1024;
 /// The bounds-only walk with name hashing overlapped: the walk hands every [`NAME_CHUNK`]
 /// names to a second thread, which hashes them while the walk goes on (vmlinux: ~15k names
 /// over ~127k records), so the index costs almost nothing on top of the walk.
-fn walk_hashing<O: Order>(t: &[u8], start_id: u32, strs: &Strings<'_>) -> Result<Scan> {
+fn walk_hashing<O: Order>(
+    t: &[u8],
+    sizes: &Sizes,
+    start_id: u32,
+    strs: &Strings<'_>,
+) -> Result<Scan> {
     if t.len() < PIPELINE_MIN_BYTES {
-        return match walk::<O>(t, start_id, usize::MAX, &mut |_| {})? {
+        return match walk::<O>(t, sizes, start_id, usize::MAX, &mut |_| {})? {
             Some(mut scan) => {
                 hash_slice(&mut scan.names, strs);
                 Ok(scan)
             }
-            None => full::<O>(t, start_id, strs),
+            None => full::<O>(t, sizes, start_id, strs),
         };
     }
     let (walked, chunks) = std::thread::scope(|s| {
@@ -136,7 +156,7 @@ fn walk_hashing<O: Order>(t: &[u8], start_id: u32, strs: &Strings<'_>) -> Result
                 })
                 .collect::<Vec<_>>()
         });
-        let walked = walk::<O>(t, start_id, NAME_CHUNK, &mut |chunk| {
+        let walked = walk::<O>(t, sizes, start_id, NAME_CHUNK, &mut |chunk| {
             // The worker only stops when the channel closes, so sending cannot fail.
             let _ = tx.send(chunk);
         });
@@ -159,7 +179,7 @@ fn walk_hashing<O: Order>(t: &[u8], start_id: u32, strs: &Strings<'_>) -> Result
             Ok(scan)
         }
         // Malformed: the full pass names the culprit (the hashed chunks are dropped).
-        None => full::<O>(t, start_id, strs),
+        None => full::<O>(t, sizes, start_id, strs),
     }
 }
 
@@ -216,10 +236,12 @@ fn name_hash(strs: &Strings<'_>, name_off: u32) -> Option<u32> {
 }
 
 /// The bounds-only pass (kernel BTF): the least work that finds every record boundary,
-/// rejects unknown kinds and records that run past the section, keeps the checkpoints and
-/// collects names. Any failure is re-diagnosed by the full pass, which names the culprit.
+/// rejects kinds without a size and records that run past the section, keeps the
+/// checkpoints and collects names (not those of unknown kinds, which stay out of the
+/// index). Any failure is re-diagnosed by the full pass, which names the culprit.
 fn walk<O: Order>(
     t: &[u8],
+    sizes: &Sizes,
     start_id: u32,
     chunk: usize,
     flush: &mut dyn FnMut(Vec<(u32, u32)>),
@@ -227,23 +249,26 @@ fn walk<O: Order>(
     let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
     let mut names = Vec::with_capacity((t.len() / 256).min(chunk));
     let mut named_funcs = 0usize;
+    let mut unknown: KindCounts = [0; MAX_KIND as usize + 1];
     let mut off = 0usize;
     let mut n = 0u32;
     let end = t.len();
     while let Some(hdr) = t.get(off..).and_then(|r| r.first_chunk::<8>()) {
         let name_off = O::u32(&hdr[0..4]);
         let info = O::u32(&hdr[4..8]);
-        let raw_kind = (info >> 24) & 0x1f;
-        let (unit, fixed) = EXTRA[raw_kind as usize];
+        let raw_kind = info_kind(info);
+        let (unit, fixed) = sizes[raw_kind as usize];
         let next =
-            off + TYPE_HEADER_LEN + unit as usize * (info & 0xffff) as usize + fixed as usize;
+            off + TYPE_HEADER_LEN + unit as usize * info_vlen(info) as usize + fixed as usize;
         if unit == 0xff || next > end {
             break;
         }
         if n as usize % CHECKPOINT == 0 {
             checkpoints.push(off as u32);
         }
-        if name_off != 0 {
+        if is_unknown(raw_kind) {
+            unknown[raw_kind as usize] += 1;
+        } else if name_off != 0 {
             if raw_kind == Kind::Func as u32 {
                 named_funcs += 1;
             } else {
@@ -273,28 +298,32 @@ fn walk<O: Order>(
         max_str: 0,
         names,
         named_funcs,
+        unknown: unknown_counts(&unknown),
     }))
 }
 
 /// The checking pass: every record's bounds and kind, and with `FULL` its INT encoding and
 /// the largest type id and string offset it uses (range-checked by the caller).
-fn scan<O: Order, const FULL: bool>(t: &[u8], start_id: u32) -> Result<Scan> {
+fn scan<O: Order, const FULL: bool>(t: &[u8], sizes: &Sizes, start_id: u32) -> Result<Scan> {
     // At most one checkpoint per 12 * CHECKPOINT bytes: bounded by the input size.
     let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
     let mut names = Vec::new();
     let mut max = Maxima::default();
     let mut named_funcs = 0usize;
+    let mut unknown: KindCounts = [0; MAX_KIND as usize + 1];
     let mut off = 0usize;
     let mut n = 0usize;
     while off < t.len() {
         let id = start_id.wrapping_add(n as u32);
-        let Some(rec) = read_record::<O>(t, off) else {
-            return Err(bad_record::<O>(t, off, id));
+        let Some(rec) = read_record::<O>(t, sizes, off) else {
+            return Err(bad_record::<O>(t, sizes, off, id));
         };
         if n % CHECKPOINT == 0 {
             checkpoints.push(off as u32);
         }
-        if rec.name_off != 0 {
+        if is_unknown(rec.raw_kind) {
+            unknown[rec.raw_kind as usize] += 1;
+        } else if rec.name_off != 0 {
             if rec.raw_kind == Kind::Func as u32 {
                 named_funcs += 1;
             } else {
@@ -325,13 +354,14 @@ fn scan<O: Order, const FULL: bool>(t: &[u8], start_id: u32) -> Result<Scan> {
         max_str: max.max_str,
         names,
         named_funcs,
+        unknown: unknown_counts(&unknown),
     })
 }
 
 /// One type record, bounds-checked.
 struct Record<'t> {
     name_off: u32,
-    /// The kind as stored (known to be a valid kind).
+    /// The kind as stored (one the sizes table knows).
     raw_kind: u32,
     /// The size-or-type word.
     word: u32,
@@ -341,22 +371,22 @@ struct Record<'t> {
     next: usize,
 }
 
-/// Reads the record at offset `off`; `None` for an unknown kind or a record running past
-/// the section ([`bad_record`] says which).
+/// Reads the record at offset `off`; `None` for a kind without a size or a record running
+/// past the section ([`bad_record`] says which).
 #[inline(always)]
-fn read_record<O: Order>(t: &[u8], off: usize) -> Option<Record<'_>> {
+fn read_record<'t, O: Order>(t: &'t [u8], sizes: &Sizes, off: usize) -> Option<Record<'t>> {
     let hdr = t
         .get(off..)
         .and_then(|r| r.first_chunk::<TYPE_HEADER_LEN>())?;
     let name_off = O::u32(&hdr[0..4]);
     let info = O::u32(&hdr[4..8]);
     let word = O::u32(&hdr[8..12]);
-    let raw_kind = (info >> 24) & 0x1f;
-    let (unit, fixed) = EXTRA[raw_kind as usize];
+    let raw_kind = info_kind(info);
+    let (unit, fixed) = sizes[raw_kind as usize];
     if unit == 0xff {
         return None;
     }
-    let extra = unit as usize * (info & 0xffff) as usize + fixed as usize;
+    let extra = unit as usize * info_vlen(info) as usize + fixed as usize;
     let body = off + TYPE_HEADER_LEN;
     let rest = t.get(body..body + extra)?;
     Some(Record {
@@ -369,9 +399,9 @@ fn read_record<O: Order>(t: &[u8], off: usize) -> Option<Record<'_>> {
 }
 
 /// Why the record of type `id` at offset `off` could not be read: a truncated header, an
-/// unknown kind, or a body past the end of the section.
+/// unknown kind the layout section does not size, or a body past the end of the section.
 #[cold]
-fn bad_record<O: Order>(t: &[u8], off: usize, id: u32) -> BtfError {
+fn bad_record<O: Order>(t: &[u8], sizes: &Sizes, off: usize, id: u32) -> BtfError {
     let Some(hdr) = t
         .get(off..)
         .and_then(|r| r.first_chunk::<TYPE_HEADER_LEN>())
@@ -384,8 +414,8 @@ fn bad_record<O: Order>(t: &[u8], off: usize, id: u32) -> BtfError {
         };
     };
     let info = O::u32(&hdr[4..8]);
-    let raw_kind = (info >> 24) & 0x1f;
-    let (unit, fixed) = EXTRA[raw_kind as usize];
+    let raw_kind = info_kind(info);
+    let (unit, fixed) = sizes[raw_kind as usize];
     if unit == 0xff {
         return BtfError::BadKind {
             id,
@@ -393,9 +423,12 @@ fn bad_record<O: Order>(t: &[u8], off: usize, id: u32) -> BtfError {
             kind: raw_kind,
         };
     }
-    let vlen = info & 0xffff;
+    let vlen = info_vlen(info);
     let extra = unit as usize * vlen as usize + fixed as usize;
-    let kind = Kind::from_u32(raw_kind).unwrap_or(Kind::Void);
+    let kind = match Kind::from_u32(raw_kind) {
+        Some(k) => k.to_string(),
+        None => format!("kind {raw_kind}"),
+    };
     BtfError::Truncated {
         what: format!("type [{id}] ({kind}, vlen {vlen})"),
         offset: off,

@@ -1,7 +1,7 @@
 //! [`Type`]: a zero-copy view of one BTF type record, and the views of its parts
 //! (members, enumerators, parameters, data-section variables).
 
-use crate::raw::{Endian, Kind, TYPE_HEADER_LEN};
+use crate::raw::{info_kind, info_vlen, Endian, Kind, TYPE_HEADER_LEN};
 use crate::Btf;
 
 /// A view of one type record. Cheap to copy; decodes fields from the blob on access.
@@ -80,12 +80,21 @@ impl<'a> Type<'a> {
         self.id
     }
 
-    /// Its kind.
+    /// Its kind; [`Kind::Void`] for a type of a kind this reader does not know (see
+    /// [`Type::is_unknown_kind`]), which reads as opaque: no size, members or references.
     pub fn kind(&self) -> Kind {
-        if self.rec.is_empty() {
-            return Kind::Void;
-        }
-        Kind::from_u32((self.word(1) >> 24) & 0x1f).unwrap_or(Kind::Void)
+        Kind::from_u32(self.raw_kind()).unwrap_or(Kind::Void)
+    }
+
+    /// The kind number as stored in the info word (bits 24-30); 0 for void.
+    pub fn raw_kind(&self) -> u32 {
+        info_kind(self.word(1))
+    }
+
+    /// Whether this is a type of a kind this reader does not know, which the parse
+    /// stepped over using the BTF's layout section ([`Btf::unknown_kinds`]).
+    pub fn is_unknown_kind(&self) -> bool {
+        Kind::from_u32(self.raw_kind()).is_none()
     }
 
     /// Offset of its name in the string section.
@@ -106,9 +115,9 @@ impl<'a> Type<'a> {
         self.btf.str_bytes_at(self.name_off()).unwrap_or(&[])
     }
 
-    /// The info word's vlen (members, enumerators, parameters, variables).
+    /// The info word's vlen (members, enumerators, parameters, variables): bits 0-23.
     pub fn vlen(&self) -> u32 {
-        self.word(1) & 0xffff
+        info_vlen(self.word(1))
     }
 
     /// The info word's kind flag: bitfield member encoding, union FWD, signed enum,

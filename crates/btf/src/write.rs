@@ -3,9 +3,12 @@
 
 use std::collections::HashMap;
 
-use crate::raw::{Endian, Kind, BTF_HEADER_LEN, BTF_MAGIC};
+use crate::raw::{
+    info_word, Endian, Kind, KindLayout, BTF_HEADER_LEN, BTF_LAYOUT_HEADER_LEN, BTF_MAGIC,
+    KIND_LAYOUT_LEN,
+};
 use crate::types::Linkage;
-use crate::{Btf, Result};
+use crate::{Btf, BtfError, Result};
 
 /// A member of a struct or union being built.
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub struct BtfBuilder {
     str_base: u32,
     /// Byte offset in `types` of each record, in id order (for [`BtfBuilder::set_word`]).
     offsets: Vec<usize>,
+    /// The layout section to write (then with a 32-byte header), if any.
+    layout: Option<Vec<KindLayout>>,
 }
 
 impl Default for BtfBuilder {
@@ -82,6 +87,7 @@ impl BtfBuilder {
             next_id: 1,
             str_base: 0,
             offsets: Vec::new(),
+            layout: None,
         }
     }
 
@@ -95,14 +101,31 @@ impl BtfBuilder {
             next_id: base.type_count(),
             str_base: base.str_len(),
             offsets: Vec::new(),
+            layout: None,
         }
     }
 
-    /// Starts from a copy of `btf`'s types and strings (so they can be extended).
+    /// Starts from a copy of `btf`'s types, strings and layout section (so they can be
+    /// extended). Big-endian BTF with types of unknown kinds is refused: the widths of
+    /// their fields, needed to re-encode them little-endian, are unknown.
     pub fn from_btf(btf: &Btf) -> Result<BtfBuilder> {
         let mut b = BtfBuilder::new();
         b.strings = btf.string_section().to_vec();
         b.string_offsets.clear();
+        // Base BTF's strings start with the empty name, which anonymous types must use
+        // (the kernel refuses a PTR whose name is an empty string elsewhere).
+        if btf.base().is_none() && b.strings.first() == Some(&0) {
+            b.string_offsets.insert(String::new(), 0);
+        }
+        b.layout = btf.layout().map(<[KindLayout]>::to_vec);
+        if btf.endian() == Endian::Big && !btf.unknown_kinds().is_empty() {
+            return Err(BtfError::BadLayout {
+                reason: format!(
+                    "big-endian BTF with types of unknown kinds {:?} cannot be re-encoded",
+                    btf.unknown_kinds()
+                ),
+            });
+        }
         for t in btf.types() {
             b.offsets.push(b.types.len());
             b.types.extend_from_slice(&reencode(btf, t.raw()));
@@ -150,8 +173,7 @@ impl BtfBuilder {
         extra: &[u32],
     ) -> u32 {
         let name_off = self.add_string(name);
-        let info = (kind as u32) << 24 | (vlen & 0xffff) | (kflag as u32) << 31;
-        self.add_raw(name_off, info, word, extra)
+        self.add_raw(name_off, info_word(kind as u32, vlen, kflag), word, extra)
     }
 
     /// INT of `size` bytes with `encoding` ([`crate::INT_SIGNED`], ...), all bits used.
@@ -329,19 +351,77 @@ impl BtfBuilder {
         true
     }
 
-    /// Encodes the blob (little-endian, version 1, types then strings).
+    /// Replaces the whole record of `type_id` (header words and kind-specific words),
+    /// which may change its length; later records move, their ids do not. Returns `false`
+    /// (and changes nothing) if the builder holds no such type.
+    pub fn replace_record(
+        &mut self,
+        type_id: u32,
+        name_off: u32,
+        info: u32,
+        size_or_type: u32,
+        extra: &[u32],
+    ) -> bool {
+        let Some(r) = self.record(type_id) else {
+            return false;
+        };
+        let words: Vec<u8> = [name_off, info, size_or_type]
+            .iter()
+            .chain(extra)
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        let delta = words.len() as isize - r.len() as isize;
+        let first = (type_id - (self.next_id - self.offsets.len() as u32)) as usize;
+        self.types.splice(r, words);
+        for off in &mut self.offsets[first + 1..] {
+            *off = off.wrapping_add_signed(delta);
+        }
+        true
+    }
+
+    /// The layout section [`BtfBuilder::build`] writes, if any.
+    pub fn layout(&self) -> Option<&[KindLayout]> {
+        self.layout.as_deref()
+    }
+
+    /// Sets the layout section to write: `Some` gives a 32-byte header with the entries
+    /// between types and strings (as pahole 1.31+ writes, see [`KindLayout::known`]),
+    /// `None` the 24-byte header every kernel reads.
+    pub fn set_layout(&mut self, layout: Option<Vec<KindLayout>>) {
+        self.layout = layout;
+    }
+
+    /// Encodes the blob (little-endian, version 1, types, then the layout section if set,
+    /// then strings).
     pub fn build(&self) -> Vec<u8> {
         let e = Endian::Little;
-        let mut out = Vec::with_capacity(BTF_HEADER_LEN + self.types.len() + self.strings.len());
+        let layout = self.layout.as_deref();
+        let hdr_len = match layout {
+            Some(_) => BTF_LAYOUT_HEADER_LEN,
+            None => BTF_HEADER_LEN,
+        };
+        let layout_len = layout.map_or(0, |l| l.len() * KIND_LAYOUT_LEN) as u32;
+        let types_len = self.types.len() as u32;
+        let mut out = Vec::with_capacity(
+            hdr_len + self.types.len() + layout_len as usize + self.strings.len(),
+        );
         out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
         out.push(1);
         out.push(0);
-        e.put_u32(&mut out, BTF_HEADER_LEN as u32);
+        e.put_u32(&mut out, hdr_len as u32);
         e.put_u32(&mut out, 0);
-        e.put_u32(&mut out, self.types.len() as u32);
-        e.put_u32(&mut out, self.types.len() as u32);
+        e.put_u32(&mut out, types_len);
+        e.put_u32(&mut out, types_len + layout_len);
         e.put_u32(&mut out, self.strings.len() as u32);
+        if layout.is_some() {
+            e.put_u32(&mut out, types_len);
+            e.put_u32(&mut out, layout_len);
+        }
         out.extend_from_slice(&self.types);
+        for l in layout.unwrap_or(&[]) {
+            out.extend_from_slice(&[l.info_sz, l.elem_sz]);
+            out.extend_from_slice(&l.flags.to_le_bytes());
+        }
         out.extend_from_slice(&self.strings);
         out
     }

@@ -4,12 +4,14 @@
 //! named struct's and union's size and member offsets exactly.
 
 mod cdump_util;
+mod layout_util;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
 use cdump_util::{
-    check_layouts, check_layouts_with, clang_bpf, have_clang, scratch, testdata, vmlinux, VMLINUX,
+    check_layouts, check_layouts_clang, check_layouts_with, clang_bpf, have_clang, scratch,
+    testdata, vmlinux, VMLINUX,
 };
 use corebpf_btf::cdump::{self, CDumper, DumpOptions};
 use corebpf_btf::{Btf, Kind};
@@ -103,7 +105,7 @@ fn other_kernels_struct_layouts_match_btf() {
     if !have_clang() {
         return;
     }
-    for kernel in ["5.10", "6.1", "6.12"] {
+    for kernel in ["5.10", "6.1", "6.12", "7.2"] {
         let gz = testdata().join(format!("btf/{kernel}.btf.gz"));
         if !gz.exists() {
             corebpf_testutil::skip(&format!("no {} for {kernel}", gz.display()));
@@ -116,8 +118,41 @@ fn other_kernels_struct_layouts_match_btf() {
             .expect("run gzip");
         assert!(out.status.success(), "gzip -dc {}", gz.display());
         let btf = Btf::from_vec(out.stdout).unwrap();
-        check_layouts(&btf, kernel);
+        // Since 6.19 the kernel is built with -fms-extensions and embeds named structs as
+        // anonymous members (`struct aes_key { struct aes_enckey; ... }`): the header
+        // writes them so, like bpftool, and only -fms-extensions lays them out as the
+        // kernel does.
+        let args: &[&str] = if kernel == "7.2" {
+            &["-fms-extensions"]
+        } else {
+            &[]
+        };
+        check_layouts_clang(&btf, kernel, false, args);
     }
+}
+
+#[test]
+fn linux_7_2_with_a_layout_section_dumps_a_compiling_vmlinux_h() {
+    // The same text as without the layout section (checked for layouts above), and it
+    // builds a CO-RE program.
+    let btf = Btf::from_vec(layout_util::linux_7_2_with_layout()).unwrap();
+    assert!(btf.layout().is_some());
+    let plain = Btf::from_vec(layout_util::kernel_btf("7.2")).unwrap();
+    let header = cdump::to_c_header(&btf).unwrap();
+    assert_eq!(header, cdump::to_c_header(&plain).unwrap());
+    if !have_clang() {
+        return;
+    }
+    let dir = scratch("prog-7.2-layout");
+    std::fs::write(dir.join("vmlinux.h"), header).unwrap();
+    std::fs::write(dir.join("prog.bpf.c"), PROGRAM).unwrap();
+    clang_bpf(&dir, "prog.bpf.c", &["-O2", "-g", "-c", "-o", "prog.bpf.o"]);
+    let obj = std::fs::read(dir.join("prog.bpf.o")).unwrap();
+    let local = Btf::from_elf(&obj).unwrap();
+    assert!(local
+        .find_by_name_kind("task_struct", Kind::Struct)
+        .is_some());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! The realistic tracing object (`testdata/bpf/core/core_tracing.bpf.c`: task_struct,
-//! pt_regs, sk_buff fields) relocated against the BTF of Debian's 5.10, 6.1 and 6.12 kernels
-//! and of the running kernel. Every field offset corebpf computes is checked against an
-//! independent walk of `bpftool btf dump` of the same BTF (libbpf's decoder).
+//! pt_regs, sk_buff fields) relocated against the BTF of Debian's 5.10, 6.1, 6.12 and 7.2
+//! kernels (7.2 also re-emitted with a layout section, as pahole 1.31+ writes it) and of the
+//! running kernel. Every field offset corebpf computes is checked against an independent
+//! walk of `bpftool btf dump` of the same BTF (libbpf's decoder). And every CO-RE
+//! relocation of the test corpus resolves against 7.2 the same with and without the layout.
+
+mod layout_util;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -171,12 +175,14 @@ fn check_kernel(label: &str, raw: &[u8]) -> (usize, usize, usize, Vec<(String, u
 }
 
 #[test]
-fn tracing_object_relocates_on_5_10_6_1_6_12_and_this_kernel() {
+fn tracing_object_relocates_on_5_10_6_1_6_12_7_2_and_this_kernel() {
     let mut results = Vec::new();
-    for v in ["5.10", "6.1", "6.12"] {
+    for v in ["5.10", "6.1", "6.12", "7.2"] {
         let raw = gunzip(testdata().join(format!("btf/{v}.btf.gz")));
         results.push((v.to_string(), check_kernel(v, &raw)));
     }
+    let raw = layout_util::linux_7_2_with_layout();
+    results.push(("7.2+layout".into(), check_kernel("7.2-layout", &raw)));
     let running = std::fs::read("/sys/kernel/btf/vmlinux").expect("this kernel's BTF");
     results.push(("running".into(), check_kernel("running", &running)));
     for (v, (n, checked, poisoned, exists)) in &results {
@@ -195,4 +201,62 @@ fn tracing_object_relocates_on_5_10_6_1_6_12_and_this_kernel() {
             "{v}: the dead branch's relocation is poisoned"
         );
     }
+}
+
+/// Every CO-RE relocation of `obj` resolved against `target`: per record, the patched
+/// value, poisoning and matched root, or the error.
+fn relocate_all(obj: &[u8], target: &Arc<Btf>) -> Vec<String> {
+    let targets = TargetSet::from_btfs(vec![target.clone()]);
+    let local = Btf::from_elf(obj).unwrap();
+    let Some(ext) = BtfExt::from_elf(obj, &local).unwrap() else {
+        return Vec::new();
+    };
+    let mut r = Relocator::new(&targets);
+    let mut out = Vec::new();
+    for sec in &ext.core_relo {
+        for (i, relo) in sec.records.iter().enumerate() {
+            out.push(match r.resolve(&local, relo, i, &sec.sec_name) {
+                Ok(res) => format!(
+                    "{} #{i}: {:?} {} poison={} root={:?}",
+                    sec.sec_name, res.kind, res.res.new_val, res.res.poison, res.target_root
+                ),
+                Err(e) => format!("{} #{i}: error {e}", sec.sec_name),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn the_core_corpus_relocates_against_7_2_with_and_without_a_layout_section() {
+    let plain = Arc::new(Btf::from_vec(layout_util::kernel_btf("7.2")).unwrap());
+    let layout = Arc::new(Btf::from_vec(layout_util::linux_7_2_with_layout()).unwrap());
+    let (mut objects, mut relocations, mut matched, mut errors) = (0, 0, 0, 0);
+    for compiler in ["clang14", "clang19"] {
+        let dir = testdata().join("bpf/out").join(compiler);
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".bpf.o"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let obj = std::fs::read(&path).unwrap();
+            let a = relocate_all(&obj, &plain);
+            if a.is_empty() {
+                continue;
+            }
+            assert_eq!(a, relocate_all(&obj, &layout), "{}", path.display());
+            objects += 1;
+            relocations += a.len();
+            matched += a.iter().filter(|l| l.contains("root=Some")).count();
+            errors += a.iter().filter(|l| l.contains(": error ")).count();
+        }
+    }
+    eprintln!("7.2: {relocations} relocations of {objects} objects, {matched} matched a kernel type, {errors} failed; the same with the layout section");
+    assert!(
+        objects >= 20 && matched >= 90,
+        "{objects} objects, {matched} matched"
+    );
+    assert_eq!(errors, 0);
 }

@@ -1,7 +1,9 @@
 //! Rewriting an object's BTF for kernels that lack some BTF kinds, as libbpf's
-//! `bpf_object__sanitize_btf` does: each record keeps its size, so type ids don't move.
+//! `bpf_object__sanitize_btf` does: type ids don't move (each record keeps its size, but
+//! for types of kinds corebpf does not know). The layout section (Linux 7.1+) is kept for
+//! kernels that read it and dropped for older ones, which refuse a header with it.
 
-use corebpf_btf::{Btf, BtfBuilder, Kind, Result};
+use corebpf_btf::{Btf, BtfBuilder, Kind, Result, Type};
 use corebpf_sys::{probe_feature, Feature};
 
 /// The BTF kinds the kernel accepts (probed once per process).
@@ -21,6 +23,8 @@ pub struct BtfSupport {
     pub type_tag: bool,
     /// ENUM64 (and signed enums).
     pub enum64: bool,
+    /// The layout section (a 32-byte header with `layout_off`/`layout_len`).
+    pub layout: bool,
 }
 
 impl BtfSupport {
@@ -34,6 +38,7 @@ impl BtfSupport {
             decl_tag: probe_feature(Feature::BtfDeclTag),
             type_tag: probe_feature(Feature::BtfTypeTag),
             enum64: probe_feature(Feature::BtfEnum64),
+            layout: probe_feature(Feature::BtfLayout),
         }
     }
 
@@ -47,93 +52,109 @@ impl BtfSupport {
             decl_tag: true,
             type_tag: true,
             enum64: true,
+            layout: true,
         }
     }
 }
 
 fn info(kind: Kind, vlen: u32, kflag: bool) -> u32 {
-    (kind as u32) << 24 | (vlen & 0xffff) | (kflag as u32) << 31
+    (kind as u32) << 24 | (vlen & corebpf_btf::MAX_VLEN) | (kflag as u32) << 31
 }
 
 /// The object's BTF rewritten for `support`, or `None` if nothing needs to change.
+///
+/// Types of kinds corebpf does not know ([`Btf::unknown_kinds`], which only BTF with a
+/// layout section can hold) are always rewritten, whatever the kernel: corebpf cannot
+/// vouch for what they reference, and no kernel it knows of takes them. Each becomes an
+/// anonymous 1-byte INT, as libbpf rewrites the kinds without a C meaning (VAR, DECL_TAG),
+/// so references to it stay valid.
 pub fn sanitize(btf: &Btf, support: BtfSupport) -> Result<Option<Vec<u8>>> {
-    if support == BtfSupport::all() {
+    if support == BtfSupport::all() && btf.unknown_kinds().is_empty() {
         return Ok(None);
     }
     let mut b = BtfBuilder::from_btf(btf)?;
     let mut changed = false;
+    if !support.layout && b.layout().is_some() {
+        // As libbpf: the strings follow the types again, in a header every kernel reads.
+        b.set_layout(None);
+        changed = true;
+    }
     let mut enum64_placeholder = None;
     for t in btf.types() {
-        let id = t.id();
-        let vlen = t.vlen();
-        match t.kind() {
-            Kind::Var if !support.datasec => {
-                var_to_int(&mut b, id);
-                changed = true;
-            }
-            Kind::DeclTag if !support.decl_tag => {
-                var_to_int(&mut b, id);
-                changed = true;
-            }
-            Kind::Datasec if !support.datasec => {
-                // A struct whose members are the variables, named without dots.
-                let name = t.name().replace('.', "_");
-                let name_off = b.add_string(&name);
-                b.set_word(id, 0, name_off);
-                b.set_word(id, 1, info(Kind::Struct, vlen, false));
-                for (j, v) in t.datasec_vars().enumerate() {
-                    let var_name = btf
-                        .type_by_id(v.type_id)
-                        .map(|vt| vt.name_off())
-                        .unwrap_or(0);
-                    let base = 3 + j * 3;
-                    b.set_word(id, base, var_name);
-                    b.set_word(id, base + 1, v.type_id);
-                    b.set_word(id, base + 2, v.offset * 8);
-                }
-                changed = true;
-            }
-            Kind::FuncProto if !support.func => {
-                b.set_word(id, 1, info(Kind::Enum, vlen, false));
-                b.set_word(id, 2, 4);
-                changed = true;
-            }
-            Kind::Func if !support.func => {
-                b.set_word(id, 1, info(Kind::Typedef, 0, false));
-                changed = true;
-            }
-            Kind::Func if !support.func_global => {
-                b.set_word(id, 1, info(Kind::Func, 0, false));
-                changed = true;
-            }
-            Kind::Float if !support.float => {
-                b.set_word(id, 0, 0);
-                b.set_word(id, 1, info(Kind::Struct, 0, false));
-                changed = true;
-            }
-            Kind::TypeTag if !support.type_tag => {
-                b.set_word(id, 0, 0);
-                b.set_word(id, 1, info(Kind::Const, 0, false));
-                changed = true;
-            }
-            Kind::Enum if !support.enum64 && t.kflag() => {
-                b.set_word(id, 1, info(Kind::Enum, vlen, false));
-                changed = true;
-            }
-            Kind::Enum64 if !support.enum64 => {
-                let ph = *enum64_placeholder
-                    .get_or_insert_with(|| b.add_int("enum64_placeholder", 1, 0));
-                b.set_word(id, 1, info(Kind::Union, vlen, false));
-                for j in 0..vlen as usize {
-                    b.set_word(id, 3 + j * 3 + 1, ph);
-                    b.set_word(id, 3 + j * 3 + 2, 0);
-                }
-                changed = true;
-            }
-            _ => {}
-        }
+        changed |= sanitize_type(&mut b, btf, t, support, &mut enum64_placeholder);
     }
     Ok(changed.then(|| b.build()))
+}
+
+/// Rewrites type `t` in `b` if `support` lacks its kind; whether it did.
+fn sanitize_type(
+    b: &mut BtfBuilder,
+    btf: &Btf,
+    t: Type<'_>,
+    support: BtfSupport,
+    enum64_placeholder: &mut Option<u32>,
+) -> bool {
+    let id = t.id();
+    let vlen = t.vlen();
+    if t.is_unknown_kind() {
+        return b.replace_record(id, 0, info(Kind::Int, 0, false), 1, &[8]);
+    }
+    match t.kind() {
+        Kind::Var if !support.datasec => var_to_int(b, id),
+        Kind::DeclTag if !support.decl_tag => var_to_int(b, id),
+        Kind::Datasec if !support.datasec => datasec_to_struct(b, btf, t),
+        Kind::FuncProto if !support.func => {
+            b.set_word(id, 1, info(Kind::Enum, vlen, false));
+            b.set_word(id, 2, 4);
+        }
+        Kind::Func if !support.func => {
+            b.set_word(id, 1, info(Kind::Typedef, 0, false));
+        }
+        Kind::Func if !support.func_global => {
+            b.set_word(id, 1, info(Kind::Func, 0, false));
+        }
+        Kind::Float if !support.float => {
+            b.set_word(id, 0, 0);
+            b.set_word(id, 1, info(Kind::Struct, 0, false));
+        }
+        Kind::TypeTag if !support.type_tag => {
+            b.set_word(id, 0, 0);
+            b.set_word(id, 1, info(Kind::Const, 0, false));
+        }
+        Kind::Enum if !support.enum64 && t.kflag() => {
+            b.set_word(id, 1, info(Kind::Enum, vlen, false));
+        }
+        Kind::Enum64 if !support.enum64 => {
+            let ph =
+                *enum64_placeholder.get_or_insert_with(|| b.add_int("enum64_placeholder", 1, 0));
+            b.set_word(id, 1, info(Kind::Union, vlen, false));
+            for j in 0..vlen as usize {
+                b.set_word(id, 3 + j * 3 + 1, ph);
+                b.set_word(id, 3 + j * 3 + 2, 0);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// DATASEC → a struct whose members are the variables, named without dots.
+fn datasec_to_struct(b: &mut BtfBuilder, btf: &Btf, t: Type<'_>) {
+    let id = t.id();
+    let name = t.name().replace('.', "_");
+    let name_off = b.add_string(&name);
+    b.set_word(id, 0, name_off);
+    b.set_word(id, 1, info(Kind::Struct, t.vlen(), false));
+    for (j, v) in t.datasec_vars().enumerate() {
+        let var_name = btf
+            .type_by_id(v.type_id)
+            .map(|vt| vt.name_off())
+            .unwrap_or(0);
+        let base = 3 + j * 3;
+        b.set_word(id, base, var_name);
+        b.set_word(id, base + 1, v.type_id);
+        b.set_word(id, base + 2, v.offset * 8);
+    }
 }
 
 /// VAR or DECL_TAG → a 1-byte INT (the kind-specific word becomes the INT encoding).

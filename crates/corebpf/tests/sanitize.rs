@@ -1,8 +1,26 @@
 //! BTF sanitization for older kernels: every kind a kernel may lack is rewritten as libbpf
-//! does, type ids stay put, and the kernel accepts the result.
+//! does, type ids stay put, and the kernel accepts the result. The layout section is kept
+//! for kernels that read it and dropped for the others; types of kinds corebpf does not
+//! know become 1-byte INTs.
 
-use corebpf::btf::{Btf, BtfBuilder, Kind, Linkage, MemberSpec, INT_SIGNED};
+mod maps_util;
+
+use corebpf::btf::{Btf, BtfBuilder, Header, Kind, KindLayout, Linkage, MemberSpec, INT_SIGNED};
 use corebpf::sanitize::{sanitize, BtfSupport};
+use corebpf::sys::{probe_feature, Feature};
+use maps_util::kernel_at_least;
+
+/// Nothing a kernel may lack is there.
+const NONE: BtfSupport = BtfSupport {
+    func: false,
+    func_global: false,
+    datasec: false,
+    float: false,
+    decl_tag: false,
+    type_tag: false,
+    enum64: false,
+    layout: false,
+};
 
 /// BTF with one of each kind an old kernel may not know.
 fn modern_btf() -> (Vec<u8>, [u32; 8]) {
@@ -31,16 +49,7 @@ fn modern_btf() -> (Vec<u8>, [u32; 8]) {
 fn everything_missing_is_rewritten_without_moving_ids() {
     let (raw, [fl, tag, e64, proto, func, dtag, var, sec]) = modern_btf();
     let btf = Btf::parse(&raw).unwrap();
-    let none = BtfSupport {
-        func: false,
-        func_global: false,
-        datasec: false,
-        float: false,
-        decl_tag: false,
-        type_tag: false,
-        enum64: false,
-    };
-    let out = Btf::parse(&sanitize(&btf, none).unwrap().expect("rewritten")).unwrap();
+    let out = Btf::parse(&sanitize(&btf, NONE).unwrap().expect("rewritten")).unwrap();
     out.validate().unwrap();
     let kind = |id| out.type_by_id(id).unwrap().kind();
     assert_eq!(
@@ -93,17 +102,8 @@ fn the_kernel_accepts_the_sanitized_blob() {
     let (raw, _) = modern_btf();
     let btf = Btf::parse(&raw).unwrap();
     let here = BtfSupport::probe();
-    let none = BtfSupport {
-        func: false,
-        func_global: false,
-        datasec: false,
-        float: false,
-        decl_tag: false,
-        type_tag: false,
-        enum64: false,
-    };
-    let mut variants = vec![none, here];
-    for off in 0..7 {
+    let mut variants = vec![NONE, here];
+    for off in 0..8 {
         let mut v = here;
         *[
             &mut v.func,
@@ -113,6 +113,7 @@ fn the_kernel_accepts_the_sanitized_blob() {
             &mut v.decl_tag,
             &mut v.type_tag,
             &mut v.enum64,
+            &mut v.layout,
         ][off] = false;
         variants.push(v);
     }
@@ -122,4 +123,187 @@ fn the_kernel_accepts_the_sanitized_blob() {
             .unwrap_or_else(|| raw.clone());
         corebpf::sys::btf_load(&blob, None, 0).unwrap_or_else(|e| panic!("{support:?}: {e}"));
     }
+}
+
+/// The modern BTF with a layout section, and types of two kinds corebpf does not know
+/// (25 and 100), referenced by pointer, typedef, struct member and array.
+fn with_layout_and_unknown_kinds() -> (Vec<u8>, [u32; 4]) {
+    let (raw, _) = modern_btf();
+    let mut b = BtfBuilder::from_btf(&Btf::parse(&raw).unwrap()).unwrap();
+    let int = b.add_int("long", 8, INT_SIGNED);
+    let name = b.add_string("mystery");
+    let u25 = b.add_raw(name, 25 << 24 | 2, 7, &[0xdead, 1, int, 2, int]);
+    let u100 = b.add_raw(0, 100 << 24, 0, &[]);
+    let ptr = b.add_ptr(u25);
+    b.add_typedef("mystery_t", u25);
+    let arr = b.add_array(u100, int, 4);
+    let holder = b.add_struct(
+        "holder",
+        24,
+        &[
+            MemberSpec::new("p", ptr, 0),
+            MemberSpec::new("m", u25, 8),
+            MemberSpec::new("a", arr, 12),
+            MemberSpec::new("x", int, 16),
+        ],
+    );
+    let mut layout = KindLayout::known();
+    layout.resize(101, KindLayout::default());
+    layout[25] = KindLayout {
+        info_sz: 4,
+        elem_sz: 8,
+        flags: 0,
+    };
+    b.set_layout(Some(layout));
+    (b.build(), [u25, u100, ptr, holder])
+}
+
+#[test]
+fn the_layout_section_is_kept_or_dropped_as_the_kernel_needs() {
+    let mut b = BtfBuilder::from_btf(&Btf::parse(&modern_btf().0).unwrap()).unwrap();
+    b.set_layout(Some(KindLayout::known()));
+    let raw = b.build();
+    let btf = Btf::parse(&raw).unwrap();
+    assert!(
+        sanitize(&btf, BtfSupport::all()).unwrap().is_none(),
+        "kept as is"
+    );
+    let no_layout = BtfSupport {
+        layout: false,
+        ..BtfSupport::all()
+    };
+    let out = sanitize(&btf, no_layout).unwrap().expect("rewritten");
+    let hdr = Header::parse(&out).unwrap();
+    assert_eq!((hdr.hdr_len, hdr.layout_off, hdr.layout_len), (24, 0, 0));
+    assert_eq!(hdr.str_off, hdr.type_len, "strings right after the types");
+    let out = Btf::parse(&out).unwrap();
+    assert_eq!(out.layout(), None);
+    assert_eq!(out.type_count(), btf.type_count());
+    for (a, b) in btf.types().zip(out.types()) {
+        assert_eq!(a.raw(), b.raw());
+    }
+    // Other rewrites keep it for a kernel that reads it.
+    let no_float = BtfSupport {
+        float: false,
+        ..BtfSupport::all()
+    };
+    let out = Btf::parse(&sanitize(&btf, no_float).unwrap().unwrap()).unwrap();
+    assert_eq!(out.layout(), btf.layout());
+}
+
+#[test]
+fn the_layout_probe_agrees_with_the_kernel() {
+    // This kernel refuses what the probe says it cannot read; what sanitizing gives it, it
+    // loads.
+    let layout = probe_feature(Feature::BtfLayout);
+    if !kernel_at_least(7, 0) {
+        assert!(!layout, "BTF layout is a 7.x feature");
+    }
+    let mut b = BtfBuilder::from_btf(&Btf::parse(&modern_btf().0).unwrap()).unwrap();
+    b.set_layout(Some(KindLayout::known()));
+    let raw = b.build();
+    let loaded = corebpf::sys::btf_load(&raw, None, 0);
+    assert_eq!(loaded.is_ok(), layout, "{loaded:?}");
+    let btf = Btf::parse(&raw).unwrap();
+    let blob = sanitize(&btf, BtfSupport::probe())
+        .unwrap()
+        .unwrap_or_else(|| raw.clone());
+    corebpf::sys::btf_load(&blob, None, 0).unwrap();
+}
+
+#[test]
+fn unknown_kinds_become_one_byte_ints_for_any_kernel() {
+    let (raw, [u25, u100, ptr, holder]) = with_layout_and_unknown_kinds();
+    let btf = Btf::parse(&raw).unwrap();
+    assert_eq!(btf.unknown_kinds(), &[(25, 1), (100, 1)]);
+    for support in [BtfSupport::all(), BtfSupport::probe(), NONE] {
+        let blob = sanitize(&btf, support).unwrap().expect("rewritten");
+        let out = Btf::parse(&blob).unwrap();
+        out.validate().unwrap();
+        assert!(out.unknown_kinds().is_empty(), "{support:?}");
+        // Ids do not move (without ENUM64, its placeholder INT comes last).
+        let placeholder = u32::from(!support.enum64);
+        assert_eq!(out.type_count(), btf.type_count() + placeholder);
+        assert_eq!(out.type_by_id(holder).unwrap().name(), "holder");
+        for id in [u25, u100] {
+            let t = out.type_by_id(id).unwrap();
+            assert_eq!(
+                (t.kind(), t.size(), t.int_bits(), t.name_off()),
+                (Kind::Int, 1, 8, 0)
+            );
+        }
+        assert_eq!(out.type_by_id(ptr).unwrap().type_id(), Some(u25));
+        let names: Vec<_> = out
+            .type_by_id(holder)
+            .unwrap()
+            .members()
+            .map(|m| m.name().to_string())
+            .collect();
+        assert_eq!(names, ["p", "m", "a", "x"]);
+        assert_eq!(out.layout().is_some(), support.layout, "{support:?}");
+        if support == BtfSupport::probe() || support == NONE {
+            corebpf::sys::btf_load(&blob, None, 0).unwrap_or_else(|e| panic!("{support:?}: {e}"));
+        }
+    }
+}
+
+/// `run_xdp_ethertype.bpf.o` with its `.BTF` replaced (llvm-objcopy) by the same BTF with a
+/// layout section and one type of an unknown kind, as a newer toolchain could write it.
+fn xdp_object_with_layout_btf(dir: &std::path::Path) -> std::path::PathBuf {
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let obj = testdata.join("bpf/out/clang19/run_xdp_ethertype.bpf.o");
+    let btf = Btf::from_elf(&std::fs::read(&obj).unwrap()).unwrap();
+    let mut b = BtfBuilder::from_btf(&btf).unwrap();
+    let name = b.add_string("mystery");
+    b.add_raw(name, 25 << 24, 0, &[]);
+    let mut layout = KindLayout::known();
+    layout.resize(26, KindLayout::default());
+    b.set_layout(Some(layout));
+    std::fs::write(dir.join("layout.btf"), b.build()).unwrap();
+    let out = dir.join("run_xdp_ethertype.layout.bpf.o");
+    let status = std::process::Command::new("llvm-objcopy")
+        .arg(format!(
+            "--update-section=.BTF={}",
+            dir.join("layout.btf").display()
+        ))
+        .arg(&obj)
+        .arg(&out)
+        .status()
+        .expect("llvm-objcopy (apt-get install llvm) rewrites the object's .BTF");
+    assert!(status.success());
+    out
+}
+
+#[test]
+fn an_object_whose_btf_has_a_layout_section_loads_with_its_btf_and_runs() {
+    let dir = std::env::temp_dir().join(format!("corebpf-sanitize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = xdp_object_with_layout_btf(&dir);
+    let open = corebpf::ObjectBuilder::new().open_file(&path).unwrap();
+    let own = open.spec().btf.as_ref().expect("object BTF");
+    assert_eq!(own.unknown_kinds(), &[(25, 1)]);
+    assert!(own.layout().is_some());
+    let obj = open.load().unwrap();
+    // The BTF went to the kernel (sanitized for it): the map has a BTF id.
+    let counts = obj.map("counts").expect("map counts");
+    assert_ne!(counts.info().btf_id, 0, "the object's BTF was loaded");
+    // IPv4 -> XDP_PASS (testdata/bpf/expected/runs.json).
+    let frame: Vec<u8> = [
+        &[0u8, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 8, 0][..],
+        &[
+            0x45, 0, 0, 0x28, 0, 0, 0, 0, 0x40, 0x11, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ],
+        &[0; 20],
+    ]
+    .concat();
+    let out = obj
+        .program("xdp_ethertype")
+        .unwrap()
+        .test_run(&corebpf::TestRun {
+            data: &frame,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(out.retval, 2);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -37,6 +37,8 @@ pub enum Feature {
     BtfTypeTag,
     /// BTF `ENUM64` kind (6.0).
     BtfEnum64,
+    /// BTF with a layout section: a 32-byte header with `layout_off`/`layout_len` (7.1).
+    BtfLayout,
     /// `BPF_F_MMAPABLE` array maps (5.5).
     ArrayMmap,
     /// `expected_attach_type` at load time (4.17).
@@ -73,6 +75,7 @@ impl Feature {
         Feature::BtfDeclTag,
         Feature::BtfTypeTag,
         Feature::BtfEnum64,
+        Feature::BtfLayout,
         Feature::ArrayMmap,
         Feature::ExpAttachType,
         Feature::ProbeReadKernel,
@@ -98,6 +101,7 @@ impl Feature {
             Feature::BtfDeclTag => "BTF_KIND_DECL_TAG support",
             Feature::BtfTypeTag => "BTF_KIND_TYPE_TAG support",
             Feature::BtfEnum64 => "BTF_KIND_ENUM64 support",
+            Feature::BtfLayout => "BTF layout",
             Feature::ArrayMmap => "ARRAY map mmap()",
             Feature::ExpAttachType => "BPF_PROG_LOAD expected_attach_type attribute",
             Feature::ProbeReadKernel => "bpf_probe_read_kernel() helper",
@@ -206,6 +210,37 @@ pub(crate) fn btf_blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Header (32 bytes) + type section + layout section + string section.
+fn btf_blob_with_layout(types: &[u32], layout: &[[u8; 4]], strings: &[u8]) -> Vec<u8> {
+    let type_len = (types.len() * 4) as u32;
+    let layout_len = (layout.len() * 4) as u32;
+    let mut out = Vec::with_capacity(32 + (type_len + layout_len) as usize + strings.len());
+    out.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+    out.push(1);
+    out.push(0);
+    let str_off = type_len + layout_len;
+    for word in [
+        32u32,
+        0,
+        type_len,
+        str_off,
+        strings.len() as u32,
+        type_len,
+        layout_len,
+    ] {
+        out.extend_from_slice(&word.to_ne_bytes());
+    }
+    for t in types {
+        out.extend_from_slice(&t.to_ne_bytes());
+    }
+    for l in layout {
+        // info_sz and elem_sz are bytes; the flags (0) read the same in either order.
+        out.extend_from_slice(l);
+    }
+    out.extend_from_slice(strings);
+    out
+}
+
 fn btf_loads(types: &[u32], strings: &[u8]) -> bool {
     load_btf(types, strings).is_ok()
 }
@@ -251,6 +286,12 @@ fn probe_btf(feature: Feature) -> bool {
         Feature::BtfEnum64 => {
             // [1] enum64 "e" size 8 { v = 0x1_0000_0001 }
             btf_loads(&[1, info(BTF_KIND_ENUM64, 1), 8, 3, 1, 1], b"\0e\0v\0")
+        }
+        Feature::BtfLayout => {
+            // [1] int, and the layout of kinds 0 (void) and 1 (int: a 4-byte encoding),
+            // as libbpf's probe.
+            let blob = btf_blob_with_layout(&int, &[[0; 4], [4, 0, 0, 0]], b"\0int\0");
+            memlock_retry(|| crate::btf::load_once(&blob, None).0).is_ok()
         }
         _ => false,
     }
@@ -351,7 +392,8 @@ fn run_probe(feature: Feature) -> bool {
         | Feature::BtfFloat
         | Feature::BtfDeclTag
         | Feature::BtfTypeTag
-        | Feature::BtfEnum64 => probe_btf(feature),
+        | Feature::BtfEnum64
+        | Feature::BtfLayout => probe_btf(feature),
         Feature::ProgName => try_load(ProgType::SocketFilter, &ret0(), |a| a.name = "test").is_ok(),
         Feature::GlobalData => probe_global_data(),
         Feature::ArrayMmap => small_map(MapType::Array, 4, 4, 1, BPF_F_MMAPABLE).is_ok(),

@@ -122,6 +122,12 @@ impl CDumper<'_> {
                 continue;
             }
             let t = self.ty(id);
+            if t.is_unknown_kind() {
+                self.emit_mods(base, cnt);
+                self.emit_unknown_ref(id);
+                last_was_ptr = false;
+                continue;
+            }
             let kind = t.kind();
             match kind {
                 Kind::Int

@@ -56,6 +56,11 @@ impl<'a> CDumper<'a> {
         if state == st::EMITTING {
             return self.emit_cycle_break(id, t, cont_id);
         }
+        if t.is_unknown_kind() {
+            self.emit_unknown_def(id);
+            self.set_emit(id, st::EMITTED);
+            return Ok(());
+        }
         let top_level = cont_id == 0;
         let next = t.type_id().unwrap_or(0);
         match t.kind() {
@@ -173,6 +178,32 @@ impl<'a> CDumper<'a> {
             self.w(name);
             self.w(b";\n\n");
         }
+    }
+
+    /// A type of a kind this reader does not know, as an opaque placeholder: an empty
+    /// struct (size 0 in GNU C), so that any reference to it compiles, by pointer or by
+    /// value; the padding of a struct holding one keeps its other members in place.
+    fn emit_unknown_def(&mut self, id: u32) {
+        let t = self.ty(id);
+        self.w(b"/* type [");
+        self.num(id);
+        self.w(b"] '");
+        // A name cannot end the comment early.
+        let name = String::from_utf8_lossy(tname(&t)).replace("*/", "* /");
+        self.w(name.as_bytes());
+        self.w(b"': BTF kind ");
+        self.num(t.raw_kind());
+        self.w(b", unknown to corebpf */\n");
+        self.emit_unknown_ref(id);
+        self.w(b" {};\n\n");
+    }
+
+    /// `struct __btf_unknown_kind<K>_id<ID>`: how a type of unknown kind is referred to.
+    pub(super) fn emit_unknown_ref(&mut self, id: u32) {
+        self.w(b"struct __btf_unknown_kind");
+        self.num(self.ty(id).raw_kind());
+        self.w(b"_id");
+        self.num(id);
     }
 
     /// `struct foo` / `union foo` / `struct` (anonymous).

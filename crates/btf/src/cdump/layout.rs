@@ -58,6 +58,8 @@ impl CDumper<'_> {
                     max
                 }
             }
+            // The empty placeholder struct of a type of unknown kind.
+            _ if t.is_unknown_kind() => 1,
             _ => 0,
         };
         self.align_depth -= 1;

@@ -3,7 +3,7 @@
 
 use super::{st, CDumper};
 use crate::raw::Kind;
-use crate::{BtfError, Result};
+use crate::{BtfError, Result, Type};
 
 impl CDumper<'_> {
     /// Marks every type referenced by another (an unreferenced anonymous enum is a
@@ -69,6 +69,12 @@ impl CDumper<'_> {
             return Ok(true);
         }
         let t = self.ty(id);
+        if t.is_unknown_kind() {
+            // An opaque placeholder definition: needed first, like a full struct.
+            self.emit_queue.push(id);
+            self.set_order(id, st::ORDERED);
+            return Ok(true);
+        }
         let named = t.name_off() != 0;
         if state == st::ORDERING {
             // A loop, resolvable through a forward declaration of a named struct/union.
@@ -92,22 +98,7 @@ impl CDumper<'_> {
                 Ok(strong)
             }
             Kind::Array => self.order_type(t.array().map_or(0, |a| a.elem_type), false),
-            Kind::Struct | Kind::Union => {
-                // Strong only if embedded (no pointer on the path) or anonymous (then it
-                // is defined inline even behind a pointer).
-                if through_ptr && named {
-                    return Ok(false);
-                }
-                self.set_order(id, st::ORDERING);
-                for m in t.members() {
-                    self.order_type(m.type_id, false)?;
-                }
-                if named {
-                    self.emit_queue.push(id);
-                }
-                self.set_order(id, st::ORDERED);
-                Ok(true)
-            }
+            Kind::Struct | Kind::Union => self.order_composite(id, t, through_ptr),
             Kind::Enum | Kind::Enum64 | Kind::Fwd => {
                 // Named or unreferenced ones are top-level declarations.
                 if named || !referenced {
@@ -141,6 +132,27 @@ impl CDumper<'_> {
             }
             Kind::Void => Ok(false),
         }
+    }
+}
+
+impl<'a> CDumper<'a> {
+    /// [`CDumper::order_type`] of struct or union `t` (type `id`): strong only if embedded
+    /// (no pointer on the path) or anonymous (then it is defined inline even behind a
+    /// pointer).
+    fn order_composite(&mut self, id: u32, t: Type<'a>, through_ptr: bool) -> Result<bool> {
+        let named = t.name_off() != 0;
+        if through_ptr && named {
+            return Ok(false);
+        }
+        self.set_order(id, st::ORDERING);
+        for m in t.members() {
+            self.order_type(m.type_id, false)?;
+        }
+        if named {
+            self.emit_queue.push(id);
+        }
+        self.set_order(id, st::ORDERED);
+        Ok(true)
     }
 }
 

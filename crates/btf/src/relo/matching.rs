@@ -20,8 +20,13 @@ fn too_deep() -> ReloError {
     ReloError::TooDeep
 }
 
-/// Same kind, or both enums (ENUM and ENUM64 are interchangeable for CO-RE).
+/// Same kind, or both enums (ENUM and ENUM64 are interchangeable for CO-RE). A type of a
+/// kind this reader does not know is opaque and compatible with nothing (libbpf compares
+/// the kind numbers, which differ from every kind a local type can have).
 pub(crate) fn kinds_compat(a: Type<'_>, b: Type<'_>) -> bool {
+    if a.is_unknown_kind() || b.is_unknown_kind() {
+        return false;
+    }
     a.kind() == b.kind() || (a.is_any_enum() && b.is_any_enum())
 }
 
@@ -358,6 +363,9 @@ fn match_step(
     let follow = |lid: Option<u32>, tid: Option<u32>, behind_ptr| {
         Step::Follow((lid.unwrap_or(0), tid.unwrap_or(0), behind_ptr))
     };
+    if l.is_unknown_kind() || t.is_unknown_kind() {
+        return Ok(Step::Done(false));
+    }
     Ok(match l.kind() {
         Kind::Void => Step::Done(t.kind() == Kind::Void),
         Kind::Fwd => Step::Done(fwd_matches(l, t)),

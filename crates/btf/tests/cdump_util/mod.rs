@@ -180,6 +180,18 @@ pub fn check_layouts(btf: &Btf, name: &str) -> (usize, usize) {
 
 /// [`check_layouts`] of the dump in id order or (`sorted`) bpftool's sorted order.
 pub fn check_layouts_with(btf: &Btf, name: &str, sorted: bool) -> (usize, usize) {
+    check_layouts_clang(btf, name, sorted, &[])
+}
+
+/// [`check_layouts_with`], clang also given `clang_args` (`-fms-extensions` for kernels
+/// since 6.19, whose structs embed named structs as anonymous members, as the kernel is
+/// built).
+pub fn check_layouts_clang(
+    btf: &Btf,
+    name: &str,
+    sorted: bool,
+    clang_args: &[&str],
+) -> (usize, usize) {
     let dir = scratch(name);
     let mut d = CDumper::new(btf).unwrap();
     d.dump_all(sorted).unwrap();
@@ -189,7 +201,9 @@ pub fn check_layouts_with(btf: &Btf, name: &str, sorted: bool) -> (usize, usize)
     std::fs::write(dir.join("vmlinux.h"), header).unwrap();
     let (asserts, sizes, offsets) = layout_asserts(btf, &d);
     std::fs::write(dir.join("layout.c"), asserts).unwrap();
-    clang_bpf(&dir, "layout.c", &["-fsyntax-only", "-Wno-everything"]);
+    let mut args = vec!["-fsyntax-only", "-Wno-everything"];
+    args.extend_from_slice(clang_args);
+    clang_bpf(&dir, "layout.c", &args);
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
         "{name}: {sizes} struct/union/enum size asserts and {offsets} member offset asserts passed"

@@ -113,9 +113,11 @@ fn dump(a: DumpArgs) -> Result<Exit, Box<dyn Error>> {
 }
 
 fn summary(path: &Path, btf: &Btf, parse: std::time::Duration) -> String {
-    let mut per_kind: BTreeMap<u32, (Kind, usize)> = BTreeMap::new();
+    // By kind number: kinds corebpf does not know (stepped over with the layout section)
+    // are counted as `UNKNOWN_<n>`.
+    let mut per_kind: BTreeMap<u32, usize> = BTreeMap::new();
     for t in btf.types() {
-        per_kind.entry(t.kind() as u32).or_insert((t.kind(), 0)).1 += 1;
+        *per_kind.entry(t.raw_kind()).or_insert(0) += 1;
     }
     let mut o = String::new();
     let _ = writeln!(o, "file: {}", path.display());
@@ -123,10 +125,17 @@ fn summary(path: &Path, btf: &Btf, parse: std::time::Duration) -> String {
     if btf.start_id() > 1 {
         let _ = writeln!(o, "split BTF: first type id {}", btf.start_id());
     }
+    if let Some(layout) = btf.layout() {
+        let _ = writeln!(o, "layout section: {} kinds", layout.len());
+    }
     let _ = writeln!(o, "parse: {:.3} ms", parse.as_secs_f64() * 1e3);
     let _ = writeln!(o, "types: {}", btf.types().len());
-    for (kind, n) in per_kind.values() {
-        let _ = writeln!(o, "  {:<10} {n}", kind_str(*kind));
+    for (&raw, n) in &per_kind {
+        let name = match Kind::from_u32(raw) {
+            Some(kind) => kind_str(kind).to_string(),
+            None => format!("UNKNOWN_{raw}"),
+        };
+        let _ = writeln!(o, "  {name:<10} {n}");
     }
     o
 }
