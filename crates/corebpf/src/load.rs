@@ -549,8 +549,8 @@ fn fill_map_fds(spec: &ObjectSpec, linked: &mut LinkedProgram, maps: &[Option<Ma
         ) = (&e.kind, &e.resolved)
         {
             return Err(Error::InvalidInput(format!(
-                "extern '{}' resolves into module '{m}': __ksym externs in kernel modules are not supported yet",
-                e.name
+                "extern '{}' resolves into module '{}': __ksym externs in kernel modules are not supported yet",
+                e.name, m.name
             )));
         }
     }
