@@ -141,7 +141,13 @@ mod module_btf {
                 assert!(e.contains("xt_recseq"), "{e}");
             }
             (_, Ok(obj)) => {
-                assert_eq!(xdp_run(&obj, "recseq"), XDP_PASS);
+                // A raw_tp test run takes no data and no repeat count.
+                let out = obj
+                    .program("recseq")
+                    .unwrap()
+                    .test_run(&TestRun::default())
+                    .unwrap();
+                assert_eq!(out.retval, 0, "bpf_probe_read_kernel failed");
                 let seen = read_u32(&obj, "recseq_seen");
                 assert_eq!(seen % 2, 1, "sequence + 1 of an idle seqcount: {seen}");
             }

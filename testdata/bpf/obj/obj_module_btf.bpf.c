@@ -6,10 +6,10 @@
  *   (a call with `off` = the module's fd_array index). Looks up a TCP tuple that has no
  *   conntrack entry: the kfunc sets opts.error to -ENOENT (-2), stored in `ct_error`;
  *   returns XDP_PASS.
- * - recseq (xdp, runnable): typed per-CPU variable `xt_recseq` of x_tables via
- *   bpf_this_cpu_ptr (LD_IMM64 BPF_PSEUDO_BTF_ID, second half = the module's BTF fd); stores
- *   its sequence + 1 (odd: the program ran; the sequence itself is even outside a writer)
- *   in `recseq_seen`.
+ * - recseq (raw_tp, runnable with BPF_PROG_TEST_RUN, never attached): typed per-CPU
+ *   variable `xt_recseq` of x_tables via bpf_this_cpu_ptr (LD_IMM64 BPF_PSEUDO_BTF_ID,
+ *   second half = the module's BTF fd); stores its sequence + 1 (odd: the program ran and
+ *   read it; the sequence itself is even outside a writer) in `recseq_seen`, returns 0.
  * - on_veth_xmit (fentry/veth_xmit) and after_veth_xmit (fexit/veth:veth_xmit, the module
  *   named as libbpf allows): attach to veth's ndo_start_xmit in the veth module
  *   (attach_btf_obj_fd); each counts its calls. */
@@ -68,13 +68,18 @@ int ct_lookup(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-SEC("xdp")
-int recseq(struct xdp_md *ctx)
+SEC("raw_tp/sys_enter")
+int recseq(void *ctx)
 {
 	const seqcount_t *s = bpf_this_cpu_ptr(&xt_recseq);
+	unsigned int seq = 0;
 
-	recseq_seen = s->sequence + 1;
-	return XDP_PASS;
+	/* Not s->sequence: 6.1's verifier refuses a field access through a ksym whose type is a
+	 * typedef ("Type 'seqcount_t' is not a struct"); 6.12's takes it. */
+	if (bpf_probe_read_kernel(&seq, sizeof(seq), s))
+		return 1;
+	recseq_seen = seq + 1;
+	return 0;
 }
 
 SEC("fentry/veth_xmit")
