@@ -341,8 +341,8 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 }
 
 /// apt options for a private sid configuration under `dir` (the host's sources untouched),
-/// its lists fetched when missing.
-fn sid_apt(dir: &Path) -> Result<Vec<String>, String> {
+/// its lists fetched when missing or when `refresh`.
+fn sid_apt(dir: &Path, refresh: bool) -> Result<Vec<String>, String> {
     let lists = dir.join("lists");
     let cache = dir.join("cache");
     for d in [lists.join("partial"), cache.join("archives/partial")] {
@@ -362,7 +362,7 @@ fn sid_apt(dir: &Path) -> Result<Vec<String>, String> {
         opts.extend(["-o".to_string(), kv]);
     }
     let stamp = dir.join("updated");
-    if !stamp.exists() {
+    if refresh || !stamp.exists() {
         run(Command::new("apt-get").args(&opts).arg("update"))?;
         std::fs::write(&stamp, b"").map_err(|e| e.to_string())?;
     }
@@ -386,8 +386,9 @@ fn setup_oracle() -> Result<Oracle, String> {
     if exe.exists() && newer(&exe, &src) {
         return Ok(Oracle { root, exe });
     }
-    let opts = sid_apt(&dir.join("apt-sid"))?;
     let debs = dir.join("debs");
+    let _ = std::fs::remove_dir_all(&debs);
+    let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
     let pkgs = [
         "libbpf1",
@@ -397,11 +398,18 @@ fn setup_oracle() -> Result<Oracle, String> {
         "zlib1g",
         "libzstd1",
     ];
-    run(Command::new("apt-get")
-        .current_dir(&debs)
-        .args(&opts)
-        .arg("download")
-        .args(pkgs))?;
+    let download = |opts: &[String]| {
+        run(Command::new("apt-get")
+            .current_dir(&debs)
+            .args(opts)
+            .arg("download")
+            .args(pkgs))
+    };
+    // Lists from an earlier run may name versions sid has dropped: refresh them once.
+    let apt = dir.join("apt-sid");
+    if download(&sid_apt(&apt, false)?).is_err() {
+        download(&sid_apt(&apt, true)?)?;
+    }
     for e in std::fs::read_dir(&debs).map_err(|e| e.to_string())? {
         let deb = e.map_err(|e| e.to_string())?.path();
         run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
