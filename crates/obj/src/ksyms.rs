@@ -293,10 +293,9 @@ fn lookup_var(local: Option<&Btf>, e: &ExternSpec, type_id: u32, t: &mut KsymTar
         ));
     }
     log::debug!(
-        "extern (var ksym) '{}': resolved to {} {}",
+        "extern (var ksym) '{}': resolved to {}",
         e.name,
-        var.with_id(),
-        var.name()
+        var.with_id()
     );
     Lookup::Found(ExternValue::KsymBtf {
         btf_id: id,
@@ -438,6 +437,90 @@ mod tests {
         );
         assert_eq!(super::kallsyms_lookup(t, "foo"), Some(0xffffffffc0000000));
         assert_eq!(super::kallsyms_lookup(t, "bar"), None);
+    }
+
+    use std::sync::Arc;
+
+    use corebpf_btf::{Btf, BtfBuilder, Linkage, INT_SIGNED};
+
+    use super::*;
+
+    fn ext(name: &str, weak: bool, kind: KsymKind) -> ExternSpec {
+        ExternSpec {
+            name: name.into(),
+            weak,
+            btf_id: 0,
+            kind: ExternKind::Ksym(kind),
+            resolved: None,
+        }
+    }
+
+    /// A BTF with `int`, `struct s`, a `void f(int)` prototype, and what `more` adds.
+    fn btf(more: impl FnOnce(&mut BtfBuilder, u32, u32, u32)) -> Btf {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, INT_SIGNED);
+        let s = b.add_struct("s", 4, &[]);
+        let proto = b.add_func_proto(0, &[("x", int)]);
+        more(&mut b, int, s, proto);
+        Btf::from_vec(b.build()).unwrap()
+    }
+
+    #[test]
+    fn variable_of_an_incompatible_type_fails_even_weak() {
+        let local = btf(|_, _, _, _| {});
+        let kernel = btf(|b, _, s, _| {
+            b.add_var("v", s, Linkage::Global);
+        });
+        let mut t = KsymTarget::new(&kernel);
+        // Local `int v` against the kernel's `struct s v`.
+        let e = ext("v", true, KsymKind::Var { type_id: 1 });
+        match lookup_var(Some(&local), &e, 1, &mut t) {
+            Lookup::Error(why) => assert!(why.contains("incompatible types"), "{why}"),
+            _ => panic!("not an error"),
+        }
+        let e = ext("v", false, KsymKind::Var { type_id: 2 });
+        assert!(matches!(
+            lookup_var(Some(&local), &e, 2, &mut t),
+            Lookup::Found(ExternValue::KsymBtf { module: None, .. })
+        ));
+    }
+
+    #[test]
+    fn kfuncs_by_essential_name_then_modules_with_fd_array_indexes() {
+        let local = btf(|_, _, _, _| {});
+        let vmlinux = Arc::new(btf(|b, _, _, proto| {
+            b.add_func("in_vmlinux", proto, Linkage::Global);
+        }));
+        let module = |name: &str, func: &str, id: u32| {
+            let mut b = BtfBuilder::new_split(&vmlinux);
+            b.add_func(func, 3, Linkage::Global);
+            ModuleBtf {
+                name: name.into(),
+                btf: Arc::new(Btf::parse_split(&b.build(), vmlinux.clone()).unwrap()),
+                btf_obj_id: id,
+            }
+        };
+        let mods = vec![module("m1", "in_m1", 41), module("m2", "in_m2", 42)];
+        let mut t = KsymTarget::new(&vmlinux).with_modules(|| mods);
+        let mut fd_array = Vec::new();
+        let mut found = |name: &str, proto| {
+            let e = ext(name, false, KsymKind::Func { proto_id: proto });
+            match lookup_func(Some(&local), &e, proto, &mut t, &mut fd_array) {
+                Lookup::Found(ExternValue::KsymBtf { module, .. }) => {
+                    Ok(module.map(|m| (m.name, m.btf_obj_id, m.fd_array_idx)))
+                }
+                Lookup::NotFound(why) => Err(why),
+                _ => Err("other".into()),
+            }
+        };
+        assert_eq!(found("in_vmlinux___v2", 3), Ok(None));
+        assert_eq!(found("in_m2", 3), Ok(Some(("m2".into(), 42, 1))));
+        assert_eq!(found("in_m1", 3), Ok(Some(("m1".into(), 41, 2))));
+        assert_eq!(found("in_m2___again", 3), Ok(Some(("m2".into(), 42, 1))));
+        // `struct s` is no `int` parameter: missing (a weak kfunc is then poisoned).
+        let why = found("in_vmlinux", 2).unwrap_err();
+        assert!(why.contains("incompatible with vmlinux"), "{why}");
+        assert!(found("nowhere", 3).is_err());
     }
 
     #[test]
