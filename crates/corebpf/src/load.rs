@@ -14,7 +14,7 @@ use corebpf_btf::{Btf, Kind};
 use corebpf_obj::core_relo::CoreOutcome;
 use corebpf_obj::insn::pseudo;
 use corebpf_obj::{
-    ExternKind, ExternValue, KsymKind, LinkedProgram, MapKind, MapRelocKind, MapSpec, ObjectSpec,
+    ExternKind, KsymKind, KsymTarget, LinkedProgram, MapKind, MapRelocKind, MapSpec, ObjectSpec,
     Pinning, SlotTarget,
 };
 use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
@@ -26,6 +26,7 @@ use corebpf_sys::{
 use nix::errno::Errno;
 
 use crate::error::{Error, Result, VerifierError};
+use crate::kernel::LoadModules;
 use crate::map::arena::ArenaGlobals;
 use crate::map::Map;
 use crate::object::{LoadStats, Object, OpenObject};
@@ -50,7 +51,9 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
         None => crate::kernel::kernel_targets()?,
     };
-    resolve_externs(&mut open, &targets)?;
+    let mut modules = LoadModules::new();
+    resolve_externs(&mut open, &targets, &modules)?;
+    modules.open_extern_modules(&open.spec)?;
     let (core, core_log) = relocate_core(&mut open, &targets)?;
     check_undefined(&open)?;
     let spec = &open.spec;
@@ -69,7 +72,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         if !open.autoload[i] {
             continue;
         }
-        let prog = load_program(&open, i, &maps, btf_fd.as_ref(), &core)?;
+        let prog = load_program(&open, i, &maps, btf_fd.as_ref(), &core, &modules)?;
         kernel += prog.load_time;
         prog_fd_of.insert(i, programs.len());
         log::debug!(
@@ -114,23 +117,48 @@ fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
 }
 
 /// `__kconfig` values (libbpf's `LINUX_*` from the running kernel, `CONFIG_*` from its config
-/// file), `__ksym` ids and addresses from the target.
-fn resolve_externs(open: &mut OpenObject, targets: &TargetSet) -> Result<()> {
+/// file), `__ksym` ids and addresses from the running kernel.
+fn resolve_externs(
+    open: &mut OpenObject,
+    targets: &TargetSet,
+    modules: &LoadModules,
+) -> Result<()> {
     relax_unused_externs(open);
     if open.spec.externs.iter().any(|e| e.is_kconfig()) {
         let cfg = open.kernel_config()?;
         open.spec.resolve_kconfig(&cfg)?;
     }
     if open.spec.externs.iter().any(|e| !e.is_kconfig()) {
-        let target = targets
-            .primary()
-            .ok_or_else(|| Error::InvalidInput("no target BTF for __ksym externs".into()))?;
-        let kallsyms = match &open.opts.kallsyms {
-            Some(k) => Some(k.clone()),
-            None => std::fs::read_to_string("/proc/kallsyms").ok(),
-        };
-        open.spec.resolve_ksyms(target, kallsyms.as_deref())?;
+        resolve_ksym_externs(open, targets, modules)?;
     }
+    Ok(())
+}
+
+/// `__ksym` externs as libbpf resolves them: typed variables and kfuncs in the running
+/// kernel's BTF (vmlinux, then its modules; a CO-RE target file given with
+/// [`crate::ObjectBuilder::btf_file`] does not count, the kernel checks the ids), typeless
+/// symbols in `/proc/kallsyms` (or the text given with `ObjectBuilder::kallsyms`).
+fn resolve_ksym_externs(
+    open: &mut OpenObject,
+    targets: &TargetSet,
+    modules: &LoadModules,
+) -> Result<()> {
+    let typed = open.spec.externs.iter().any(|e| {
+        matches!(
+            e.kind,
+            ExternKind::Ksym(KsymKind::Var { .. } | KsymKind::Func { .. })
+        )
+    });
+    let vmlinux = match targets.primary() {
+        Some(t) if !typed => t.clone(),
+        _ => crate::kernel::kernel_btf()?,
+    };
+    let target = KsymTarget::new(&vmlinux).with_modules(|| modules.list().to_vec());
+    let mut target = match &open.opts.kallsyms {
+        Some(text) => target.with_kallsyms(text),
+        None => target.with_running_kallsyms(),
+    };
+    open.spec.resolve_ksyms_in(&mut target)?;
     Ok(())
 }
 
@@ -471,35 +499,74 @@ fn reuse_pinned(m: &MapSpec, path: &std::path::Path) -> Result<Map> {
     Ok(map)
 }
 
-/// The BTF id of a tracing/LSM/iter program's attach target in the kernel's BTF.
+/// The BTF id of a tracing/LSM/iter program's attach target, and for a target in a kernel
+/// module an fd of the module's BTF object (`attach_btf_obj_fd`), as libbpf's
+/// `find_kernel_btf_id`: vmlinux first, then the modules; `MODULE:NAME` (e.g.
+/// `fentry/veth:veth_xmit`) looks only in modules whose name starts with `MODULE`
+/// (libbpf compares the prefix), `vmlinux:NAME` in vmlinux first.
 fn attach_btf_id(
     prog: &str,
     prog_type: ProgType,
     attach: Option<AttachType>,
     target: Option<&str>,
-) -> Result<u32> {
+    modules: &LoadModules,
+) -> Result<(u32, Option<OwnedFd>)> {
     let needs = matches!(prog_type, ProgType::Tracing | ProgType::Lsm);
     let Some(attach) = attach.filter(|_| needs) else {
-        return Ok(0);
+        return Ok((0, None));
     };
     let target = target.ok_or_else(|| Error::ProgramSpec {
         prog: prog.into(),
         reason: "tracing program without an attach target in its section name".into(),
     })?;
-    let (name, kind) = match attach {
-        AttachType::TraceRawTp => (format!("btf_trace_{target}"), Kind::Typedef),
-        AttachType::LsmMac | AttachType::LsmCgroup => (format!("bpf_lsm_{target}"), Kind::Func),
-        AttachType::TraceIter => (format!("bpf_iter_{target}"), Kind::Func),
-        _ => (target.to_string(), Kind::Func),
+    let (module, func) = match target.split_once(':') {
+        Some((m, f)) => (Some(m), f),
+        None => (None, target),
     };
-    let vmlinux = crate::kernel::kernel_btf()?;
-    vmlinux.find_by_name_kind(&name, kind).ok_or_else(|| Error::ProgramSpec {
+    let (name, kind) = match attach {
+        AttachType::TraceRawTp => (format!("btf_trace_{func}"), Kind::Typedef),
+        AttachType::LsmMac | AttachType::LsmCgroup => (format!("bpf_lsm_{func}"), Kind::Func),
+        AttachType::TraceIter => (format!("bpf_iter_{func}"), Kind::Func),
+        _ => (func.to_string(), Kind::Func),
+    };
+    let err = |reason: String| Error::ProgramSpec {
         prog: prog.into(),
-        reason: format!(
-            "attach target '{target}' not found in the kernel's BTF (looked for {} '{name}'; module targets are not supported yet)",
-            kind
+        reason,
+    };
+    if module.is_none_or(|m| "vmlinux".starts_with(m)) {
+        let vmlinux = crate::kernel::kernel_btf()?;
+        if let Some(id) = vmlinux.find_by_name_kind(&name, kind) {
+            return Ok((id, None));
+        }
+    }
+    let list = modules.list();
+    let searched: Vec<_> = list
+        .iter()
+        .filter(|m| module.is_none_or(|want| m.name.starts_with(want)))
+        .collect();
+    if let Some((m, id)) = searched
+        .iter()
+        .find_map(|m| Some((m, m.btf.find_by_name_kind(&name, kind)?)))
+    {
+        let fd = crate::kernel::open_module_btf(&m.name, m.btf_obj_id)
+            .map_err(|e| err(format!("attach target '{target}': {e}")))?;
+        log::debug!(
+            "prog '{prog}': attach target '{target}' is [{id}] in module '{}'",
+            m.name
+        );
+        return Ok((id, Some(fd)));
+    }
+    Err(err(match module {
+        Some(m) if searched.is_empty() && !"vmlinux".starts_with(m) => format!(
+            "attach target '{target}' not found in the kernel's BTF: no loaded module \
+             '{m}' has BTF (is the module loaded?)"
         ),
-    })
+        _ => format!(
+            "attach target '{target}' not found in the kernel's BTF (looked for {kind} \
+             '{name}' in vmlinux and {} module BTFs)",
+            searched.len()
+        ),
+    }))
 }
 
 fn encode_records<T>(recs: &[T], f: impl Fn(&T) -> Vec<u32>) -> Vec<u8> {
@@ -539,21 +606,6 @@ fn fill_map_fds(spec: &ObjectSpec, linked: &mut LinkedProgram, maps: &[Option<Ma
             }
         }
     }
-    for r in &linked.extern_relocs {
-        let e = &spec.externs[r.ext];
-        if let (
-            ExternKind::Ksym(KsymKind::Var { .. } | KsymKind::Func { .. }),
-            Some(ExternValue::KsymBtf {
-                module: Some(m), ..
-            }),
-        ) = (&e.kind, &e.resolved)
-        {
-            return Err(Error::InvalidInput(format!(
-                "extern '{}' resolves into module '{m}': __ksym externs in kernel modules are not supported yet",
-                e.name
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -563,6 +615,7 @@ fn load_program(
     maps: &[Option<Map>],
     btf_fd: Option<&OwnedFd>,
     core: &[CoreOutcome],
+    modules: &LoadModules,
 ) -> Result<Program> {
     let spec = &open.spec;
     let p = &spec.programs[idx];
@@ -574,14 +627,16 @@ fn load_program(
     }
     let mut linked = spec.link_program(idx)?;
     fill_map_fds(spec, &mut linked, maps)?;
+    modules.fill_ksym_fds(spec, &mut linked);
     let insns: Vec<u8> = linked.insns.iter().flat_map(|i| i.to_bytes()).collect();
     let license = CString::new(spec.license.as_str())
         .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
-    let attach_btf_id = attach_btf_id(
+    let (attach_btf_id, attach_btf_obj) = attach_btf_id(
         &p.name,
         p.prog_type,
         p.expected_attach_type,
         p.attach_target.as_deref(),
+        modules,
     )?;
     // func/line info only make sense with the object's BTF loaded and BTF funcs supported.
     let with_info = btf_fd.is_some() && probe_feature(Feature::BtfFunc);
@@ -608,6 +663,8 @@ fn load_program(
         line_info: &line_info,
         line_info_rec_size: if line_info.is_empty() { 0 } else { 16 },
         attach_btf_id,
+        attach_btf_obj_fd: attach_btf_obj.as_ref().map(|f| f.as_fd()),
+        fd_array: modules.fd_array(),
         log_level: open.opts.log_level,
         ..Default::default()
     };

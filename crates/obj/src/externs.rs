@@ -78,8 +78,8 @@ pub enum ExternValue {
     KsymBtf {
         /// BTF id in the target BTF.
         btf_id: u32,
-        /// Module name if the id is in a module's BTF (`None`: vmlinux).
-        module: Option<String>,
+        /// The module whose BTF holds the id (`None`: vmlinux).
+        module: Option<crate::ksyms::KsymModule>,
     },
     /// A typeless symbol's address.
     KsymAddr(u64),

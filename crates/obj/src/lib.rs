@@ -44,7 +44,7 @@ pub use externs::{
     ExternKind, ExternSpec, ExternValue, KconfigType, KsymKind, KCONFIG_SEC, KSYMS_SEC,
 };
 pub use kconfig::{kernel_version, parse_kernel_release, running_kernel_version, KernelConfig};
-pub use ksyms::kallsyms_lookup;
+pub use ksyms::{kallsyms_lookup, KsymModule, KsymOutcome, KsymResolution, KsymTarget, ModuleBtf};
 pub use link::{
     ExternReloc, LinkedProgram, MapReloc, MapRelocKind, Placement, UndefinedRef,
     POISON_CALL_KFUNC_BASE,

@@ -42,9 +42,9 @@ pub struct MapReloc {
     pub kind: MapRelocKind,
 }
 
-/// An extern reference in a linked program. Resolved externs are already patched (a
-/// vmlinux BTF id, an address, a poisoned call); the loader still fills module BTF fds
-/// (`insn[1].imm` of an `LD_IMM64`, `off` of a kfunc call as an `fd_array` index).
+/// An extern reference in a linked program. Resolved externs are already patched (a BTF
+/// id, an address, a poisoned call, a module kfunc's `fd_array` index in `off`); the loader
+/// still swaps a module's BTF fd for its object id in `insn[1].imm` of an `LD_IMM64`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExternReloc {
     /// Index of the instruction in [`LinkedProgram::insns`].
@@ -129,13 +129,10 @@ impl ObjectSpec {
             .get(prog)
             .ok_or_else(|| ObjError::NoSuchProgram(format!("#{prog}")))?;
         let mut linker = Linker::new(self, p);
-        // The layout grows while it is walked: linking a function appends the subprograms it
-        // reaches, which are linked in turn (each once, in the order they were reached).
-        let mut k = 0;
-        while let Some(&placed) = linker.layout.get(k) {
-            linker.link_function(placed)?;
-            k += 1;
-        }
+        // Linking a function appends each subprogram it calls when first reached and links
+        // that one at once, before the caller's next instruction (depth first, libbpf's
+        // `bpf_object__reloc_code` order, which decides where each subprogram lands).
+        linker.link_function(linker.layout[0])?;
         let (func_info, line_info) = self.rebase_ext_info(&linker.layout);
         log::debug!(
             "prog '{}': linked {} insns ({} functions, {} map refs, {} extern refs)",
@@ -310,21 +307,31 @@ impl<'a> Linker<'a> {
         }
     }
 
-    /// Applies the relocations of the function placed at `pl`, then links the calls within
-    /// its section (which have none).
+    /// Applies the map, data and extern relocations of the function placed at `pl`, then
+    /// links its calls and callback references in instruction order, relocated or (within
+    /// its section) not.
     fn link_function(&mut self, pl: Placement) -> Result<()> {
         let f = &self.spec.functions[pl.function];
+        let mut calls: Vec<Option<(&Reloc, Insn)>> = vec![None; f.insns.len()];
         let mut relocated = vec![false; f.insns.len()];
         for r in &f.relocs {
             let orig = self.reloc_site(f, r.insn_idx)?;
             relocated[r.insn_idx] = true;
-            if let RelocKind::Undefined { call, value } = r.kind {
-                self.undefined_ref(pl, r, call, value);
-                continue;
+            match r.kind {
+                RelocKind::Undefined { call, value } => self.undefined_ref(pl, r, call, value),
+                RelocKind::Call { .. } | RelocKind::SubprogAddr { .. } => {
+                    calls[r.insn_idx] = Some((r, orig));
+                }
+                _ => self.apply_reloc(pl, f, r, orig)?,
             }
-            self.apply_reloc(pl, f, r, orig)?;
         }
-        self.link_local_calls(pl, f, &relocated)
+        for (i, call) in calls.into_iter().enumerate() {
+            match call {
+                Some((r, orig)) => self.apply_reloc(pl, f, r, orig)?,
+                None => self.link_local_call(pl, f, i, relocated[i])?,
+            }
+        }
+        Ok(())
     }
 
     /// The original instruction a relocation patches, checked to lie within the function
@@ -405,21 +412,22 @@ impl<'a> Linker<'a> {
         }
     }
 
-    /// Calls within one section need no relocation: their `imm` is relative already. A
-    /// callback address (`BPF_PSEUDO_FUNC`) always has one.
-    fn link_local_calls(
+    /// Instruction `i` of `f` if it is a call within its section: those need no
+    /// relocation, their `imm` is relative already. A callback address (`BPF_PSEUDO_FUNC`)
+    /// always has one.
+    fn link_local_call(
         &mut self,
         pl: Placement,
         f: &FunctionSpec,
-        relocated: &[bool],
+        i: usize,
+        relocated: bool,
     ) -> Result<()> {
-        for (i, insn) in f.insns.iter().enumerate() {
-            if insn.is_pseudo_call() && !relocated[i] {
-                let target = local_call_target(f, i, insn.imm);
-                self.link_call(pl, f, i, f.section_index, target)?;
-            } else if insn.is_pseudo_func() && !relocated[i] {
-                return Err(self.err(f, i, "missing subprog addr relo".into()));
-            }
+        let insn = f.insns[i];
+        if insn.is_pseudo_call() && !relocated {
+            let target = local_call_target(f, i, insn.imm);
+            self.link_call(pl, f, i, f.section_index, target)?;
+        } else if insn.is_pseudo_func() && !relocated {
+            return Err(self.err(f, i, "missing subprog addr relo".into()));
         }
         Ok(())
     }
@@ -445,17 +453,21 @@ impl<'a> Linker<'a> {
                 ),
             )
         })?;
-        let start = self.place(callee);
+        let start = match self.layout.iter().find(|pl| pl.function == callee) {
+            Some(placed) => placed.start,
+            None => {
+                let placed = self.place(callee);
+                self.link_function(placed)?;
+                placed.start
+            }
+        };
         let at = pl.start + i;
         self.insns[at].imm = call_offset(at, start);
         Ok(())
     }
 
-    /// Where `callee` starts in the program: its existing place, or appended at the end.
-    fn place(&mut self, callee: usize) -> usize {
-        if let Some(pl) = self.layout.iter().find(|pl| pl.function == callee) {
-            return pl.start;
-        }
+    /// Appends `callee` (not in the program yet) at the end.
+    fn place(&mut self, callee: usize) -> Placement {
         let g = &self.spec.functions[callee];
         let start = self.insns.len();
         log::debug!(
@@ -466,11 +478,12 @@ impl<'a> Linker<'a> {
             start
         );
         self.insns.extend_from_slice(&g.insns);
-        self.layout.push(Placement {
+        let placed = Placement {
             function: callee,
             start,
-        });
-        start
+        };
+        self.layout.push(placed);
+        placed
     }
 
     /// `LD_IMM64` at `at` becomes a map fd the loader fills in.
@@ -532,15 +545,15 @@ impl<'a> Linker<'a> {
         }
     }
 
-    /// A kfunc call: the kernel function's BTF id, or a poisoned helper call for a missing
-    /// `__weak` one. The loader fills in a module's BTF fd.
+    /// A kfunc call: the kernel function's BTF id and, for a module's kfunc, the module's
+    /// `fd_array` index in `off`; or a poisoned helper call for a missing `__weak` one.
     fn kfunc_call(&mut self, at: usize, ext: usize) {
         let insn = &mut self.insns[at];
         match &self.spec.externs[ext].resolved {
-            Some(ExternValue::KsymBtf { btf_id, .. }) => {
+            Some(ExternValue::KsymBtf { btf_id, module }) => {
                 insn.src = pseudo::KFUNC_CALL;
                 insn.imm = *btf_id as i32;
-                insn.off = 0;
+                insn.off = module.as_ref().map_or(0, |m| m.fd_array_idx);
             }
             Some(ExternValue::Missing) => {
                 insn.src = 0;
@@ -556,14 +569,15 @@ impl<'a> Linker<'a> {
         });
     }
 
-    /// A ksym `LD_IMM64`: a typed variable's BTF id, a typeless symbol's address, or 0 for a
-    /// missing `__weak` one.
+    /// A ksym `LD_IMM64`: a typed variable's (or kfunc's) BTF id, with a module's BTF
+    /// object id in the second half where libbpf puts the module's BTF fd (the loader
+    /// swaps in an fd); a typeless symbol's address; or 0 for a missing `__weak` one.
     fn ksym_ldimm64(&mut self, at: usize, ext: usize) {
         match &self.spec.externs[ext].resolved {
-            Some(ExternValue::KsymBtf { btf_id, .. }) => {
+            Some(ExternValue::KsymBtf { btf_id, module }) => {
                 self.insns[at].src = pseudo::BTF_ID;
                 self.insns[at].imm = *btf_id as i32;
-                self.insns[at + 1].imm = 0;
+                self.insns[at + 1].imm = module.as_ref().map_or(0, |m| m.btf_obj_id as i32);
             }
             Some(ExternValue::KsymAddr(a)) => {
                 self.insns[at].src = 0;

@@ -149,9 +149,13 @@ fn fake_vmlinux() -> Btf {
         &[corebpf_btf::MemberSpec::new("nr_running", int, 4)],
     );
     let _ = b.add_var("runqueues", rq, Linkage::Global);
-    let proto = b.add_func_proto(int, &[]);
-    b.add_func("bpf_task_acquire", proto, Linkage::Global);
-    b.add_func("bpf_task_release", proto, Linkage::Global);
+    // The kfuncs' prototypes must match the object's (libbpf checks them).
+    let task = b.add_struct("task_struct", 8, &[]);
+    let task_ptr = b.add_ptr(task);
+    let acquire = b.add_func_proto(task_ptr, &[("p", task_ptr)]);
+    let release = b.add_func_proto(0, &[("p", task_ptr)]);
+    b.add_func("bpf_task_acquire", acquire, Linkage::Global);
+    b.add_func("bpf_task_release", release, Linkage::Global);
     Btf::from_vec(b.build()).unwrap()
 }
 

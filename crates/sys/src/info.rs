@@ -321,6 +321,25 @@ fn btf_info_len(fd: BorrowedFd<'_>) -> Result<(BpfBtfInfo, usize), SysError> {
     Ok((info, len as usize))
 }
 
+/// A BTF object's info and name (`vmlinux`, a module's name; empty for user BTF and on
+/// kernels before 5.11, which do not report names), without its data: how a loader finds
+/// module BTF among all BTF objects (libbpf's `load_module_btfs`).
+pub fn btf_info_named(fd: BorrowedFd<'_>) -> Result<(BpfBtfInfo, String), SysError> {
+    let (first, known) = btf_info_len(fd)?;
+    // The kernel refuses (E2BIG) non-zero bytes past the end of its own struct.
+    if known < std::mem::offset_of!(BpfBtfInfo, kernel_btf) {
+        return Ok((first, String::new()));
+    }
+    let mut name = vec![0u8; (first.name_len as usize + 1).max(64)];
+    let mut info = BpfBtfInfo {
+        name: name.as_mut_ptr() as usize as u64,
+        name_len: name.len() as u32,
+        ..Default::default()
+    };
+    get_info(fd, &mut info)?;
+    Ok((info, name_from_bytes(&name)))
+}
+
 /// The name (e.g. `vmlinux` or a module name; empty for user BTF, and on kernels before
 /// 5.11, which do not report names) and raw bytes of a BTF object.
 pub fn btf_data(fd: BorrowedFd<'_>) -> Result<(String, Vec<u8>), SysError> {

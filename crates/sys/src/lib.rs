@@ -28,7 +28,9 @@ pub use corebpf_abi::{consts, insn};
 pub use btf::btf_load;
 pub use corebpf_abi::{AttachType, Cmd, Insn, LinkType, MapType, ProgType, StatsType};
 pub use error::{SysError, UnknownValue};
-pub use info::{btf_data, btf_info, link_details, link_info, map_info, prog_info, prog_map_ids};
+pub use info::{
+    btf_data, btf_info, btf_info_named, link_details, link_info, map_info, prog_info, prog_map_ids,
+};
 pub use link::{
     iter_create, link_create, link_detach, link_update, raw_tracepoint_open, IterInfo,
     LinkCreateAttr, LinkCreateOpts,

@@ -10,8 +10,18 @@ use std::process::Command;
 
 use super::host::which;
 
-/// Modules the integration tests may need: veth pairs, dummy links, TC (clsact, cls/act_bpf).
-pub const DEFAULT_MODULES: &[&str] = &["veth", "dummy", "sch_ingress", "cls_bpf", "act_bpf"];
+/// Modules the integration tests may need: veth pairs, dummy links, TC (clsact, cls/act_bpf);
+/// and module BTF (`crates/corebpf/tests/module_btf.rs`): nf_conntrack's kfuncs, x_tables'
+/// per-CPU `xt_recseq`, veth's `veth_xmit` as an fentry target.
+pub const DEFAULT_MODULES: &[&str] = &[
+    "veth",
+    "dummy",
+    "sch_ingress",
+    "cls_bpf",
+    "act_bpf",
+    "nf_conntrack",
+    "x_tables",
+];
 
 /// A module ready for the initramfs.
 pub struct Module {

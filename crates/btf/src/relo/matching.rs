@@ -14,7 +14,7 @@ use super::spec::{is_flex_arr, mul_bits, Accessor, Spec, MAX_SPEC_LEN};
 use super::ReloError;
 
 /// Deepest recursion of the compatibility checks (libbpf's `depth = 32`).
-const MAX_DEPTH: u32 = 32;
+pub(crate) const MAX_DEPTH: u32 = 32;
 
 fn too_deep() -> ReloError {
     ReloError::TooDeep

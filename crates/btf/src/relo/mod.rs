@@ -130,6 +130,19 @@ pub struct ReloFailure {
     pub source: Box<ReloError>,
 }
 
+/// Whether type `local_id` of `local` and `targ_id` of `targ` are compatible by libbpf's
+/// `bpf_core_types_are_compat` rules (names ignored; pointers, arrays and function
+/// prototypes compared structurally): how libbpf checks a `__ksym` variable's type and a
+/// kfunc's prototype against the kernel's.
+pub fn types_are_compat(
+    local: &Btf,
+    local_id: u32,
+    targ: &Btf,
+    targ_id: u32,
+) -> Result<bool, ReloError> {
+    matching::types_are_compat(local, local_id, targ, targ_id, matching::MAX_DEPTH)
+}
+
 /// The BTF a set of relocations is resolved against: the kernel's vmlinux, then (only when
 /// vmlinux has no candidate) its modules; or user-given BTF files, searched in order, with
 /// no modules (as libbpf does with `btf_custom_path`).

@@ -1,11 +1,12 @@
 //! CO-RE relocation of a whole object against one target BTF for `corebpf relocate`: every
 //! record's outcome, failures included (the loader stops at the first), from
-//! [`ObjectSpec::relocate_core_all`].
+//! [`ObjectSpec::relocate_core_all`]; and every `__ksym` extern (kfuncs, kernel variables)
+//! resolved against that kernel, from [`ObjectSpec::resolve_ksyms_all`].
 
 use corebpf_btf::relo::{Relocator, TargetSet};
 use corebpf_btf::CoreReloKind;
 use corebpf_obj::core_relo::CoreError;
-use corebpf_obj::ObjectSpec;
+use corebpf_obj::{ExternKind, KsymKind, KsymOutcome, KsymTarget, ObjectSpec};
 
 /// Where a relocation record points: the same for every target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +46,26 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Every relocation of an object against one target, in record order.
+/// A `__ksym` extern: the same for every target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternSite {
+    /// Symbol name.
+    pub name: String,
+    /// `kfunc`, `var` (a typed kernel variable) or `typeless` (an address from kallsyms).
+    pub kind: &'static str,
+    /// `__weak`: missing is not a failure.
+    pub weak: bool,
+}
+
+/// Every relocation and `__ksym` extern of an object against one target, in record and
+/// extern order.
 #[derive(Debug, Clone)]
 pub struct DryRun {
     /// Record sites and their outcomes.
     pub relocations: Vec<(Site, Outcome)>,
-    /// The object with every successful relocation applied.
+    /// `.ksyms` externs and what this target made of them.
+    pub externs: Vec<(ExternSite, KsymOutcome)>,
+    /// The object with every successful relocation applied and its externs resolved.
     pub spec: ObjectSpec,
 }
 
@@ -67,10 +82,57 @@ impl DryRun {
         }
         c
     }
+
+    /// Counts of externs (resolved, weak and missing, unknown address, failed).
+    pub fn extern_counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
+        for (_, o) in &self.externs {
+            match o {
+                KsymOutcome::Resolved(_) => c.0 += 1,
+                KsymOutcome::WeakMissing(_) => c.1 += 1,
+                KsymOutcome::Unknown => c.2 += 1,
+                KsymOutcome::Failed(_) => c.3 += 1,
+            }
+        }
+        c
+    }
+
+    /// Whether loading on this target would fail: a relocation or a strong extern failed.
+    pub fn fails(&self) -> bool {
+        self.counts().2 > 0 || self.extern_counts().3 > 0
+    }
 }
 
-/// Relocates every record of `spec` (programs and subprograms alike) against `targets`.
-pub fn relocate(mut spec: ObjectSpec, targets: &TargetSet) -> DryRun {
+/// Resolves the `.ksyms` externs of `spec` against `target` (libbpf's rules): what each
+/// came to, the values written into `spec.externs` for linking.
+fn resolve_externs(
+    spec: &mut ObjectSpec,
+    target: &mut KsymTarget<'_>,
+) -> Vec<(ExternSite, KsymOutcome)> {
+    let resolutions = spec.resolve_ksyms_all(target);
+    resolutions
+        .into_iter()
+        .map(|r| {
+            let e = &spec.externs[r.ext];
+            let kind = match e.kind {
+                ExternKind::Ksym(KsymKind::Func { .. }) => "kfunc",
+                ExternKind::Ksym(KsymKind::Var { .. }) => "var",
+                _ => "typeless",
+            };
+            let site = ExternSite {
+                name: e.name.clone(),
+                kind,
+                weak: e.weak,
+            };
+            (site, r.outcome)
+        })
+        .collect()
+}
+
+/// Relocates every record of `spec` (programs and subprograms alike) against `targets` and
+/// resolves its `__ksym` externs against `ksyms` (the same kernel).
+pub fn relocate(mut spec: ObjectSpec, targets: &TargetSet, ksyms: &mut KsymTarget<'_>) -> DryRun {
+    let externs = resolve_externs(&mut spec, ksyms);
     let mut relocator = Relocator::new(targets).record_log();
     let relocations = spec
         .relocate_core_all(&mut relocator, |_| true)
@@ -107,7 +169,11 @@ pub fn relocate(mut spec: ObjectSpec, targets: &TargetSet) -> DryRun {
             (site, outcome)
         })
         .collect();
-    DryRun { relocations, spec }
+    DryRun {
+        relocations,
+        externs,
+        spec,
+    }
 }
 
 #[cfg(test)]
@@ -141,7 +207,8 @@ mod tests {
             let mut expected = spec.clone();
             let mut r = Relocator::new(&targets).record_log();
             let outcomes = expected.relocate_core(&mut r, |_| true).unwrap();
-            let dry = relocate(spec, &targets);
+            let primary = targets.primary().unwrap().clone();
+            let dry = relocate(spec, &targets, &mut KsymTarget::new(&primary));
             assert_eq!(dry.counts().2, 0, "{name}");
             assert_eq!(dry.relocations.len(), outcomes.len(), "{name}");
             for ((site, o), want) in dry.relocations.iter().zip(&outcomes) {
