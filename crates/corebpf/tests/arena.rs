@@ -76,7 +76,8 @@ fn load_or_clear_error(clang: &str, name: &str) -> Option<Object> {
         // are created (libbpf's order): either is named.
         assert!(
             msg.contains("this kernel does not support map type arena (Linux 6.9)")
-                || msg.contains("extern 'bpf_arena_alloc_pages': no such kernel symbol"),
+                || msg
+                    .contains("extern 'bpf_arena_alloc_pages': not found in kernel or module BTFs"),
             "{msg}"
         );
     }

@@ -247,31 +247,47 @@ fn unknown_kinds_become_one_byte_ints_for_any_kernel() {
     }
 }
 
-/// `run_xdp_ethertype.bpf.o` with its `.BTF` replaced (llvm-objcopy) by the same BTF with a
-/// layout section and one type of an unknown kind, as a newer toolchain could write it.
+/// `run_xdp_ethertype.bpf.o` with its `.BTF` replaced by the same BTF with a layout section
+/// and one type of an unknown kind, as a newer toolchain could write it.
 fn xdp_object_with_layout_btf(dir: &std::path::Path) -> std::path::PathBuf {
     let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
-    let obj = testdata.join("bpf/out/clang19/run_xdp_ethertype.bpf.o");
-    let btf = Btf::from_elf(&std::fs::read(&obj).unwrap()).unwrap();
+    let elf = std::fs::read(testdata.join("bpf/out/clang19/run_xdp_ethertype.bpf.o")).unwrap();
+    let btf = Btf::from_elf(&elf).unwrap();
     let mut b = BtfBuilder::from_btf(&btf).unwrap();
     let name = b.add_string("mystery");
     b.add_raw(name, 25 << 24, 0, &[]);
     let mut layout = KindLayout::known();
     layout.resize(26, KindLayout::default());
     b.set_layout(Some(layout));
-    std::fs::write(dir.join("layout.btf"), b.build()).unwrap();
     let out = dir.join("run_xdp_ethertype.layout.bpf.o");
-    let status = std::process::Command::new("llvm-objcopy")
-        .arg(format!(
-            "--update-section=.BTF={}",
-            dir.join("layout.btf").display()
-        ))
-        .arg(&obj)
-        .arg(&out)
-        .status()
-        .expect("llvm-objcopy (apt-get install llvm) rewrites the object's .BTF");
-    assert!(status.success());
+    std::fs::write(&out, replace_section(elf, ".BTF", &b.build())).unwrap();
     out
+}
+
+/// An ELF64 little-endian object with section `name`'s contents replaced by `data`, which
+/// is appended at the end of the file (the section header then points there); what
+/// `llvm-objcopy --update-section` does, without needing LLVM in the QEMU guests.
+fn replace_section(mut elf: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+    let u16_at = |e: &[u8], o: usize| u16::from_le_bytes([e[o], e[o + 1]]) as usize;
+    let u64_at = |e: &[u8], o: usize| u64::from_le_bytes(e[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize) = (u64_at(&elf, 0x28), u16_at(&elf, 0x3a));
+    let (shnum, shstrndx) = (u16_at(&elf, 0x3c), u16_at(&elf, 0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let strtab = u64_at(&elf, header(shstrndx) + 0x18);
+    let index = (0..shnum)
+        .find(|&i| {
+            let at = strtab
+                + u32::from_le_bytes(elf[header(i)..header(i) + 4].try_into().unwrap()) as usize;
+            elf[at..].split(|&c| c == 0).next() == Some(name.as_bytes())
+        })
+        .unwrap_or_else(|| panic!("no section {name}"));
+    elf.resize(elf.len().next_multiple_of(8), 0);
+    let (offset, size) = (elf.len() as u64, data.len() as u64);
+    elf.extend_from_slice(data);
+    let h = header(index);
+    elf[h + 0x18..h + 0x20].copy_from_slice(&offset.to_le_bytes());
+    elf[h + 0x20..h + 0x28].copy_from_slice(&size.to_le_bytes());
+    elf
 }
 
 #[test]
