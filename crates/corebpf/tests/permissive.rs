@@ -9,10 +9,9 @@ mod maps_util;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use corebpf::pin::ensure_bpffs;
 use corebpf::sys::consts::BPF_F_MMAPABLE;
 use corebpf::{Error, Object, ObjectBuilder, OpenObject, TestRun};
-use maps_util::kernel_at_least;
+use maps_util::{kernel_at_least, PinDir};
 
 const CLANGS: [&str; 2] = ["clang14", "clang19"];
 
@@ -96,24 +95,6 @@ fn static_entry_programs_load_and_run() {
         assert_eq!(run(&obj, "static_twice"), 100, "{clang}");
         assert_eq!(run(&obj, "static_calls_static"), 101, "{clang}");
         assert_eq!(run(&obj, "global_three"), 3, "{clang}");
-    }
-}
-
-/// A fresh directory under /sys/fs/bpf (removed on drop).
-struct PinDir(PathBuf);
-
-impl PinDir {
-    fn new(test: &str) -> Self {
-        let root = ensure_bpffs().expect("bpffs at /sys/fs/bpf");
-        let dir = root.join(format!("corebpf_test_{}_{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        PinDir(dir)
-    }
-}
-
-impl Drop for PinDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -15,24 +15,6 @@ use corebpf::pin::{
 use corebpf::sys::{MapType, ProgType};
 use maps_util::*;
 
-/// A fresh directory under /sys/fs/bpf for one test (removed on drop).
-struct PinDir(PathBuf);
-
-impl PinDir {
-    fn new(test: &str) -> Self {
-        let root = ensure_bpffs().expect("bpffs at /sys/fs/bpf");
-        let dir = root.join(format!("corebpf_test_{}_{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        PinDir(dir)
-    }
-}
-
-impl Drop for PinDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn bpffs_is_mounted_and_detected() {
     let root = ensure_bpffs().unwrap();

@@ -317,3 +317,22 @@ pub fn counter_of(rec: &[u8]) -> u64 {
 pub fn prog_ret0() -> Vec<Insn> {
     vec![Insn::mov64_imm(0, 0), Insn::exit()]
 }
+
+/// A fresh directory under /sys/fs/bpf for one test (removed on drop).
+pub struct PinDir(pub std::path::PathBuf);
+
+impl PinDir {
+    /// `/sys/fs/bpf/corebpf_test_<pid>_<test>`, empty (bpffs mounted if needed).
+    pub fn new(test: &str) -> Self {
+        let root = corebpf::pin::ensure_bpffs().expect("bpffs at /sys/fs/bpf");
+        let dir = root.join(format!("corebpf_test_{}_{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        PinDir(dir)
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
