@@ -87,7 +87,10 @@ pub fn boot(b: &Boot) -> Result<Outcome, String> {
         cmd.args(["-accel", "kvm", "-cpu", "host"]);
     } else {
         // `max` gives RDRAND, so with random.trust_cpu the kernel's RNG is ready at once.
-        cmd.args(["-accel", "tcg", "-cpu", "max"]);
+        // One TCG thread for both vCPUs: with multi-threaded TCG a vCPU could still run
+        // code another had just patched with int3 (jump labels, text_poke_bp), and the
+        // 6.12 guest then died on a spurious "Oops: int3" in __schedule.
+        cmd.args(["-accel", "tcg,thread=single", "-cpu", "max"]);
     }
     cmd.arg("-kernel")
         .arg(b.kernel)
