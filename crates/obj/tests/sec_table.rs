@@ -357,7 +357,7 @@ fn obj_sec_names_17_programs() {
         ),
         (
             "p_fsession",
-            "fsession/do_unlinkat",
+            "fsession/vfs_read",
             P::Tracing,
             Some(A::TraceFsession),
             false,

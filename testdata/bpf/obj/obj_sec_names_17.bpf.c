@@ -86,8 +86,8 @@ int p_uretprobe_multi_s(struct pt_regs *ctx)
 }
 
 /* ---- fsession: fentry and fexit in one program (Linux 7.0) ---- */
-SEC("fsession/do_unlinkat")
-int BPF_PROG(p_fsession, int dfd, struct filename *name) { return 0; }
+SEC("fsession/vfs_read")
+int BPF_PROG(p_fsession, struct file *file, char *buf, size_t count) { return 0; }
 
 SEC("fsession.s/__x64_sys_nanosleep")
 int BPF_PROG(p_fsession_s, const struct pt_regs *regs) { return 0; }
