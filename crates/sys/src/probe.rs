@@ -247,7 +247,7 @@ fn btf_loads(types: &[u32], strings: &[u8]) -> bool {
 
 fn load_btf(types: &[u32], strings: &[u8]) -> Result<OwnedFd, SysError> {
     let blob = btf_blob(types, strings);
-    memlock_retry(|| crate::btf::load_once(&blob, None).0)
+    with_memlock_raised(|| crate::btf::load_once(&blob, None).0)
 }
 
 fn probe_btf(feature: Feature) -> bool {
@@ -291,7 +291,7 @@ fn probe_btf(feature: Feature) -> bool {
             // [1] int, and the layout of kinds 0 (void) and 1 (int: a 4-byte encoding),
             // as libbpf's probe.
             let blob = btf_blob_with_layout(&int, &[[0; 4], [4, 0, 0, 0]], b"\0int\0");
-            memlock_retry(|| crate::btf::load_once(&blob, None).0).is_ok()
+            with_memlock_raised(|| crate::btf::load_once(&blob, None).0).is_ok()
         }
         _ => false,
     }
@@ -305,31 +305,21 @@ fn probe_btf(feature: Feature) -> bool {
 /// before its own probes. Without this, the 64 KiB default limit of those kernels runs
 /// out after a few probes (maps are freed asynchronously) and probes of map and program
 /// types the kernel has would answer "not supported". Raising it only after an `EPERM` is
-/// not enough: some map types report a spent limit as `EINVAL` (5.10's devmap_hash).
-fn memlock_retry<T>(mut create: impl FnMut() -> Result<T, SysError>) -> Result<T, SysError> {
+/// not enough: some map types report a spent limit as `EINVAL` (5.10's devmap_hash). Once
+/// raised (to infinity), an `EPERM` is the kernel's real answer: no retry.
+fn with_memlock_raised<T>(create: impl FnOnce() -> Result<T, SysError>) -> Result<T, SysError> {
     static RAISED: OnceLock<()> = OnceLock::new();
     RAISED.get_or_init(|| {
         if let Err(e) = bump_memlock_rlimit() {
             log::debug!("feature probe: cannot raise RLIMIT_MEMLOCK: {e}");
         }
     });
-    match create() {
-        Err(e) if e.raw_errno() == Some(libc::EPERM) && !probe_feature(Feature::MemcgAccount) => {
-            match bump_memlock_rlimit() {
-                Ok(true) => {
-                    log::debug!("feature probe: EPERM without memcg accounting: raised RLIMIT_MEMLOCK, retrying");
-                    create()
-                }
-                _ => Err(e),
-            }
-        }
-        r => r,
-    }
+    create()
 }
 
-/// `map_create` for probes, with [`memlock_retry`].
+/// `map_create` for probes, with [`with_memlock_raised`].
 fn create_map(attr: &MapCreateAttr<'_>) -> Result<OwnedFd, SysError> {
-    memlock_retry(|| map_create(attr))
+    with_memlock_raised(|| map_create(attr))
 }
 
 fn try_load(
@@ -345,7 +335,7 @@ fn try_load(
         ..Default::default()
     };
     tweak(&mut attr);
-    memlock_retry(|| crate::prog::load_quiet(&attr))
+    with_memlock_raised(|| crate::prog::load_quiet(&attr))
 }
 
 fn ret0() -> [Insn; 2] {
@@ -454,10 +444,10 @@ fn probe_prog_bind_map() -> bool {
     prog_bind_map(prog.as_fd(), map.as_fd(), 0).is_ok()
 }
 
-/// A helper of the memcg-accounting release, loaded without the memlock retry.
+/// A helper of the memcg-accounting release, loaded without raising the memlock limit first.
 fn probe_memcg_account() -> bool {
     // bpf_ktime_get_coarse_ns (160) arrived in 5.11 together with memcg accounting.
-    // Loaded without `memlock_retry`, which asks this very probe; an EPERM from a
+    // Loaded without `with_memlock_raised`, which asks this very probe; an EPERM from a
     // spent RLIMIT_MEMLOCK can only happen on kernels without memcg accounting.
     let bytes = Insn::encode_all(&[Insn::call(160), Insn::exit()]);
     crate::prog::load_quiet(&ProgLoadAttr {
@@ -586,7 +576,7 @@ fn run_prog_type_probe(prog_type: ProgType) -> bool {
                 },
                 ..Default::default()
             };
-            match memlock_retry(|| crate::prog::prog_load(&attr, Some(&mut log))) {
+            match with_memlock_raised(|| crate::prog::prog_load(&attr, Some(&mut log))) {
                 Ok(_) => return true,
                 Err(e) => {
                     return e.log().is_some() || e.raw_errno() == Some(crate::error::ENOTSUPP);
