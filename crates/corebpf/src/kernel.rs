@@ -14,6 +14,19 @@ use crate::error::{Error, Result};
 
 static KERNEL: OnceLock<Result<Arc<TargetSet>, BtfError>> = OnceLock::new();
 
+/// The running kernel's release (`uname -r`), for messages; empty if it cannot be read.
+pub(crate) fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `KERNEL_VERSION(a, b, c)` of the running kernel's release, if it can be read. (What
+/// version checks compare; `LINUX_KERNEL_VERSION` follows libbpf's Debian/Ubuntu rule.)
+pub(crate) fn release_version() -> Option<u32> {
+    corebpf_obj::parse_kernel_release(&release())
+}
+
 /// The running kernel's CO-RE targets: `/sys/kernel/btf/vmlinux`, plus module BTF loaded
 /// when a relocation finds no candidate in vmlinux. Parsed on first use, then shared.
 pub fn kernel_targets() -> std::result::Result<Arc<TargetSet>, BtfError> {

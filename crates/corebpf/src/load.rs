@@ -749,7 +749,6 @@ fn load_error(
 fn attach_type_unsupported(p: &corebpf_obj::ProgramSpec, e: &SysError) -> Option<Error> {
     let at = p.expected_attach_type?;
     let since = verifier::attach_type_since(at).filter(|v| verifier::kernel_older_than(v))?;
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let said = match (e.log().map(verifier::message), e.raw_errno()) {
         (Some(m), _) if !m.is_empty() => m,
         (_, Some(errno)) => format!("{:?} with no verifier verdict", Errno::from_raw(errno)),
@@ -761,7 +760,7 @@ fn attach_type_unsupported(p: &corebpf_obj::ProgramSpec, e: &SysError) -> Option
             what: at.kernel_name(),
             reason: format!(
                 "this kernel ({}) does not support attach type {} (Linux {since}), needed by SEC(\"{}\") (the kernel said: {said})",
-                release.trim(),
+                crate::kernel::release(),
                 at.name(),
                 p.section
             ),

@@ -120,10 +120,9 @@ pub fn explain_helper(message: &str, prog_type: corebpf_sys::ProgType) -> Option
     };
     if let Some(id) = number_after("invalid func unknown#") {
         let name = corebpf_obj::helpers::helper_name(id)?;
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         return Some(format!(
             "the program calls helper {name} (#{id}), which this kernel ({}) does not have: it needs a newer kernel",
-            release.trim()
+            crate::kernel::release()
         ));
     }
     let (_, rest) = message.split_once("unknown func ")?;
@@ -211,9 +210,8 @@ pub fn attach_type_since(t: corebpf_sys::AttachType) -> Option<&'static str> {
 /// Whether the running kernel's release is older than `since` (`"6.13"`); false when the
 /// release cannot be read.
 pub fn kernel_older_than(since: &str) -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     match (
-        corebpf_obj::parse_kernel_release(release.trim()),
+        crate::kernel::release_version(),
         corebpf_obj::parse_kernel_release(since),
     ) {
         (Some(running), Some(since)) => running < since,

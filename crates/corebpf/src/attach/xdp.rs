@@ -162,6 +162,5 @@ impl Program {
 /// Whether the kernel has XDP links (Linux 5.9), by its release: an `EINVAL` from a kernel
 /// that has them is a real error, not a reason to fall back to netlink.
 fn xdp_links_exist() -> bool {
-    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    corebpf_obj::parse_kernel_release(rel.trim()).is_some_and(|v| v >= (5 << 16) | (9 << 8))
+    crate::kernel::release_version().is_some_and(|v| v >= (5 << 16) | (9 << 8))
 }
