@@ -83,7 +83,8 @@ fn inspect_every_object() {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let (ok, out, err) = inspect(&[p.to_str().unwrap(), "--disasm"]);
             let should_fail = dir == "malformed" && name != "call_mid_function.bpf.o"
-                || name == "bad_map_no_type.bpf.o";
+                || name == "bad_map_no_type.bpf.o"
+                || name.starts_with("bad_struct_ops_");
             assert_eq!(ok, !should_fail, "{dir}/{name}: {out}{err}");
             if should_fail {
                 assert!(err.starts_with("corebpf: "), "{err}");
@@ -92,4 +93,26 @@ fn inspect_every_object() {
             }
         }
     }
+}
+
+#[test]
+fn inspect_shows_struct_ops_members() {
+    let p = obj("clang19", "struct_ops_unused.bpf.o");
+    let (ok, out, err) = inspect(&[p.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("    struct tcp_congestion_ops: init=cc_init ssthresh=cc_ssthresh"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(not created by default): init=cc_optional_init"),
+        "{out}"
+    );
+    let (ok, out, _) = inspect(&[p.to_str().unwrap(), "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let maps = v["maps"].as_array().unwrap();
+    let main = maps.iter().find(|m| m["name"] == "cc_main").unwrap();
+    assert_eq!(main["struct_ops"]["type"], "tcp_congestion_ops");
+    assert_eq!(main["struct_ops"]["members"][0]["program"], "cc_init");
 }

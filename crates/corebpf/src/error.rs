@@ -113,6 +113,17 @@ pub enum Error {
         /// The underlying system error, if one.
         source: Option<SysError>,
     },
+    /// A struct_ops map cannot be laid out for this kernel, registered or replaced: which
+    /// map and why (a member the kernel lacks, a type it does not have, its errno).
+    #[error("struct_ops map '{map}': {reason}")]
+    StructOps {
+        /// The map.
+        map: String,
+        /// What went wrong, in words.
+        reason: String,
+        /// The underlying system error, if one.
+        source: Option<SysError>,
+    },
     /// Pinning a link or another object failed: `what` was being pinned where, and the
     /// [`PinError`] (a bpffs check, a directory, `BPF_OBJ_PIN`).
     #[error("{what}: {source}")]

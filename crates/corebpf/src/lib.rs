@@ -82,6 +82,7 @@ mod load;
 mod object;
 mod program;
 pub mod sanitize;
+mod struct_ops;
 mod verifier;
 
 pub use error::{Error, Result, VerifierError};

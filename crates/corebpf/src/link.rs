@@ -137,13 +137,28 @@ impl Link {
         }
     }
 
+    /// A link named `prog` (a program, or a struct_ops map) to `target`, held by
+    /// `attachment`.
+    pub(crate) fn from_parts(
+        prog: &str,
+        target: impl Into<String>,
+        attachment: impl Attachment + 'static,
+    ) -> Link {
+        Link {
+            attachment: Some(Box::new(attachment)),
+            prog: prog.to_string(),
+            target: target.into(),
+        }
+    }
+
     /// The attachment, taken out of the link (which then drops as a no-op): for
     /// attachments made of several links.
     pub(crate) fn into_attachment(mut self) -> Option<Box<dyn Attachment>> {
         self.attachment.take()
     }
 
-    /// The program's name (for a link from [`Link::from_pinned`]: `prog id N`).
+    /// The program's name (for a link from [`Link::from_pinned`]: `prog id N`; for a
+    /// registered struct_ops map: the map's name).
     pub fn program_name(&self) -> &str {
         &self.prog
     }

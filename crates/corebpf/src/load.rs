@@ -32,38 +32,31 @@ use crate::map::Map;
 use crate::object::{LoadStats, Object, OpenObject};
 use crate::program::Program;
 use crate::sanitize::{sanitize, BtfSupport};
+use crate::struct_ops::Plan as StructOpsPlan;
 use crate::verifier;
 
 pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let started = Instant::now();
     let mut kernel = Duration::ZERO;
-    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. A process that may not raise
-    // it (no CAP_SYS_RESOURCE) goes on: the bpf(2) command that fails then says why.
-    if let Err(e) = corebpf_sys::bump_memlock_rlimit() {
-        log::debug!("could not raise RLIMIT_MEMLOCK: {e}");
-    }
-    // libbpf refuses an arena too small for its globals when it opens the object, before
-    // any kernel lookup; the pure object crate cannot (it does not know the page size).
-    for m in open.spec.maps.iter().filter(|m| m.is_arena()) {
-        crate::map::arena::check_fits(m)?;
-    }
+    prepare_process_and_arenas(&open)?;
     let targets: Arc<TargetSet> = match &open.opts.btf_file {
         Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
         None => crate::kernel::kernel_targets()?,
     };
     let mut modules = LoadModules::new();
+    let struct_ops = StructOpsPlan::new(&mut open, &modules)?;
     resolve_externs(&mut open, &targets, &modules)?;
     modules.open_extern_modules(&open.spec)?;
     let (core, core_log) = relocate_core(&mut open, &targets)?;
     check_undefined(&open)?;
     let spec = &open.spec;
     let btf_fd = load_object_btf(spec, &mut kernel);
-    let autocreate = struct_ops_autocreate(spec, &open.autoload, &open.autocreate)?;
-    let maps = create_maps(
+    let mut maps = create_maps(
         spec,
         btf_fd.as_ref(),
         &open.opts.pin_root,
-        &autocreate,
+        &open.autocreate,
+        &struct_ops,
         &mut kernel,
     )?;
     let mut programs = Vec::new();
@@ -72,7 +65,15 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         if !open.autoload[i] {
             continue;
         }
-        let prog = load_program(&open, i, &maps, btf_fd.as_ref(), &core, &modules)?;
+        let prog = load_program(
+            &open,
+            i,
+            &maps,
+            btf_fd.as_ref(),
+            &core,
+            &modules,
+            &struct_ops,
+        )?;
         kernel += prog.load_time;
         prog_fd_of.insert(i, programs.len());
         log::debug!(
@@ -83,9 +84,9 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         );
         programs.push(prog);
     }
-    timed(&mut kernel, || {
-        init_slots(spec, &maps, |i| prog_fd_of.get(&i).map(|&k| &programs[k]))
-    })?;
+    let loaded = |i: usize| prog_fd_of.get(&i).map(|&k| &programs[k]);
+    timed(&mut kernel, || init_slots(spec, &maps, loaded))?;
+    prepare_struct_ops(spec, &struct_ops, &mut maps, loaded)?;
     let maps = spec
         .maps
         .iter()
@@ -105,6 +106,21 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
             kernel,
         },
     })
+}
+
+/// Raises RLIMIT_MEMLOCK where it can, and checks that arenas fit their globals.
+fn prepare_process_and_arenas(open: &OpenObject) -> Result<()> {
+    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. A process that may not raise
+    // it (no CAP_SYS_RESOURCE) goes on: the bpf(2) command that fails then says why.
+    if let Err(e) = corebpf_sys::bump_memlock_rlimit() {
+        log::debug!("could not raise RLIMIT_MEMLOCK: {e}");
+    }
+    // libbpf refuses an arena too small for its globals when it opens the object, before
+    // any kernel lookup; the pure object crate cannot (it does not know the page size).
+    for m in open.spec.maps.iter().filter(|m| m.is_arena()) {
+        crate::map::arena::check_fits(m)?;
+    }
+    Ok(())
 }
 
 /// Runs `f`, adding its wall time to `total` (the time spent in the object's own bpf(2)
@@ -211,45 +227,6 @@ fn check_undefined(open: &OpenObject) -> Result<()> {
     Ok(())
 }
 
-/// Which maps to create, given that struct_ops is not supported yet: a struct_ops map none
-/// of whose programs is being loaded is simply not created (so the object's other programs
-/// load, as with libbpf's struct_ops autocreate); a struct_ops program being loaded is a
-/// clear error.
-fn struct_ops_autocreate(
-    spec: &ObjectSpec,
-    autoload: &[bool],
-    autocreate: &[bool],
-) -> Result<Vec<bool>> {
-    if let Some(p) = spec
-        .programs
-        .iter()
-        .zip(autoload)
-        .find(|(p, &load)| load && p.prog_type == ProgType::StructOps)
-    {
-        return Err(Error::ProgramSpec {
-            prog: p.0.name.clone(),
-            reason: "struct_ops programs (and their maps) are not supported yet by corebpf; \
-                     load the object's other programs with OpenObject::load_only"
-                .into(),
-        });
-    }
-    Ok(spec
-        .maps
-        .iter()
-        .zip(autocreate)
-        .map(|(m, &create)| {
-            let skip = m.kind == MapKind::StructOps;
-            if create && skip {
-                log::debug!(
-                    "map '{}': struct_ops map not created (no struct_ops program is loaded)",
-                    m.name
-                );
-            }
-            create && !skip
-        })
-        .collect())
-}
-
 /// CO-RE relocation of every function of the programs that will load.
 fn relocate_core(
     open: &mut OpenObject,
@@ -304,20 +281,20 @@ fn create_maps(
     btf_fd: Option<&OwnedFd>,
     pin_root: &std::path::Path,
     autocreate: &[bool],
+    struct_ops: &StructOpsPlan,
     kernel: &mut Duration,
 ) -> Result<Vec<Option<Map>>> {
     let mut out = Vec::with_capacity(spec.maps.len());
-    for (m, &create) in spec.maps.iter().zip(autocreate) {
+    for (i, (m, &create)) in spec.maps.iter().zip(autocreate).enumerate() {
         if !create {
             log::debug!("map '{}': not created (autocreate off)", m.name);
             out.push(None);
             continue;
         }
         if m.kind == MapKind::StructOps {
-            return Err(Error::InvalidInput(format!(
-                "map '{}': struct_ops maps are not supported yet by corebpf",
-                m.name
-            )));
+            let map = timed(kernel, || new_struct_ops_map(m, i, struct_ops, btf_fd))?;
+            out.push(Some(map));
+            continue;
         }
         // An arena's globals are laid out (and checked to fit) before it exists.
         let arena = if m.is_arena() {
@@ -376,6 +353,74 @@ fn new_map(m: &MapSpec, btf_fd: Option<&OwnedFd>, arena: Option<ArenaGlobals>) -
         map_freeze(mfd.as_fd()).map_err(map_err(&m.name, "freezing"))?;
     }
     Ok(Map::from_map_fd(mfd))
+}
+
+/// Creates struct_ops map `m` (index `i`) with the kernel's value type. It stays empty
+/// until registered: writing the value is what registers a `.struct_ops` map. The kernel
+/// wants the object's BTF with it (though it takes no type id from it).
+fn new_struct_ops_map(
+    m: &MapSpec,
+    i: usize,
+    plan: &StructOpsPlan,
+    btf_fd: Option<&OwnedFd>,
+) -> Result<Map> {
+    let err = |reason: &str| Error::StructOps {
+        map: m.name.clone(),
+        reason: reason.into(),
+        source: None,
+    };
+    let planned = plan
+        .maps
+        .get(&i)
+        .ok_or_else(|| err("not laid out for the kernel"))?;
+    let btf_fd = btf_fd.ok_or_else(|| {
+        err("the object's BTF did not load into the kernel, and struct_ops maps need it")
+    })?;
+    let attr = MapCreateAttr {
+        map_type: MapType::StructOps,
+        key_size: 4,
+        value_size: planned.kern.types.value_size,
+        max_entries: 1,
+        map_flags: m.map_flags,
+        name: &m.name,
+        btf_fd: Some(btf_fd.as_fd()),
+        btf_vmlinux_value_type_id: planned.kern.types.value_type_id,
+        value_type_btf_obj_fd: plan.map_module_fd(i),
+        ..Default::default()
+    };
+    let fd = map_create(&attr).map_err(|e| map_create_error(m, e))?;
+    let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
+    log::debug!(
+        "map '{}': created (struct_ops {}, value {})",
+        m.name,
+        planned.type_name,
+        attr.value_size
+    );
+    Ok(Map::from_map_fd(mfd))
+}
+
+/// Gives each created struct_ops map its value with the fds of its programs, loaded by
+/// now (libbpf's `bpf_object_prepare_struct_ops`).
+fn prepare_struct_ops<'p>(
+    spec: &ObjectSpec,
+    plan: &StructOpsPlan,
+    maps: &mut [Option<Map>],
+    loaded: impl Fn(usize) -> Option<&'p Program> + Copy,
+) -> Result<()> {
+    for (&i, planned) in &plan.maps {
+        let Some(map) = maps.get_mut(i).and_then(Option::as_mut) else {
+            continue;
+        };
+        let value = crate::struct_ops::value_with_fds(spec, planned, loaded).map_err(|reason| {
+            Error::StructOps {
+                map: spec.maps[i].name.clone(),
+                reason,
+                source: None,
+            }
+        })?;
+        map.set_struct_ops(value);
+    }
+    Ok(())
 }
 
 /// `max_entries` as the kernel should get it, with libbpf's defaults: a perf event array
@@ -616,6 +661,7 @@ fn load_program(
     btf_fd: Option<&OwnedFd>,
     core: &[CoreOutcome],
     modules: &LoadModules,
+    struct_ops: &StructOpsPlan,
 ) -> Result<Program> {
     let spec = &open.spec;
     let p = &spec.programs[idx];
@@ -638,6 +684,8 @@ fn load_program(
         p.attach_target.as_deref(),
         modules,
     )?;
+    // A struct_ops program attaches to its member of the kernel's ops struct.
+    let ops_target = struct_ops.prog_target(idx);
     // func/line info only make sense with the object's BTF loaded and BTF funcs supported.
     let with_info = btf_fd.is_some() && probe_feature(Feature::BtfFunc);
     let (func_info, line_info) = if with_info {
@@ -662,8 +710,12 @@ fn load_program(
         func_info_rec_size: if func_info.is_empty() { 0 } else { 8 },
         line_info: &line_info,
         line_info_rec_size: if line_info.is_empty() { 0 } else { 16 },
-        attach_btf_id,
-        attach_btf_obj_fd: attach_btf_obj.as_ref().map(|f| f.as_fd()),
+        attach_btf_id: ops_target.map_or(attach_btf_id, |(t, _)| t.attach_btf_id),
+        attach_btf_obj_fd: match ops_target {
+            Some((_, module)) => module,
+            None => attach_btf_obj.as_ref().map(|f| f.as_fd()),
+        },
+        expected_attach_raw: ops_target.map_or(0, |(t, _)| t.member_index),
         fd_array: modules.fd_array(),
         log_level: open.opts.log_level,
         ..Default::default()

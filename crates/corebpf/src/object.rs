@@ -98,7 +98,8 @@ impl ObjectBuilder {
     pub fn open_mem(self, bytes: &[u8], name: &str) -> Result<OpenObject> {
         let spec = corebpf_obj::Object::parse_named(bytes, name)?;
         let autoload = vec![true; spec.programs.len()];
-        let autocreate = vec![true; spec.maps.len()];
+        // `SEC("?.struct_ops")` maps are not created by default.
+        let autocreate = spec.maps.iter().map(|m| m.autocreate).collect();
         Ok(OpenObject {
             spec,
             opts: self,
@@ -181,6 +182,53 @@ impl OpenObject {
             .map_index(name)
             .ok_or_else(|| self.not_found("map", name))?;
         self.autocreate[i] = create;
+        Ok(())
+    }
+
+    /// The bytes of data member `member` of struct_ops map `map`, to read or change before
+    /// load (the scalar part of libbpf's skeleton shadow type): e.g. a
+    /// `tcp_congestion_ops`'s `name`, or a scheduler's `flags` or `timeout_ms`.
+    ///
+    /// ```no_run
+    /// # let mut open: corebpf::OpenObject = todo!();
+    /// let name = open.struct_ops_data_mut("corebpf_cc", "name")?;
+    /// name.fill(0);
+    /// name[..6].copy_from_slice(b"cc_two");
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn struct_ops_data_mut(&mut self, map: &str, member: &str) -> Result<&mut [u8]> {
+        Ok(self.spec.struct_ops_data_mut(map, member)?)
+    }
+
+    /// Points function pointer member `member` of struct_ops map `map` to struct_ops
+    /// program `program`, or to nothing (`None`). A program no struct_ops map uses any
+    /// more is then not loaded (libbpf turns its autoload off too).
+    pub fn set_struct_ops_program(
+        &mut self,
+        map: &str,
+        member: &str,
+        program: Option<&str>,
+    ) -> Result<()> {
+        let new = match program {
+            Some(name) => Some(
+                self.spec
+                    .program_index(name)
+                    .ok_or_else(|| self.not_found("program", name))?,
+            ),
+            None => None,
+        };
+        let old = self.spec.struct_ops_program(map, member)?;
+        self.spec.set_struct_ops_program(map, member, new)?;
+        if let Some(old) = old.filter(|&o| Some(o) != new) {
+            let used = self
+                .spec
+                .maps
+                .iter()
+                .any(|m| m.struct_ops_slots.iter().any(|s| s.program == old));
+            if !used {
+                self.autoload[old] = false;
+            }
+        }
         Ok(())
     }
 

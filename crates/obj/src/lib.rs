@@ -33,7 +33,7 @@ mod maps;
 mod object;
 mod reloc;
 pub mod section;
-mod struct_ops;
+pub mod struct_ops;
 
 /// `struct bpf_insn` and the instruction set's constants: `corebpf-abi`'s, re-exported.
 pub use corebpf_abi::insn;

@@ -119,6 +119,8 @@ pub struct MapSpec {
     pub struct_ops_type_id: Option<u32>,
     /// `.struct_ops` only: function pointer members set to programs.
     pub struct_ops_slots: Vec<StructOpsSlot>,
+    /// Whether the loader creates it by default (`false` for `SEC("?.struct_ops")`).
+    pub autocreate: bool,
 }
 
 impl MapSpec {
@@ -146,6 +148,7 @@ impl MapSpec {
             freeze: false,
             struct_ops_type_id: None,
             struct_ops_slots: Vec::new(),
+            autocreate: true,
         }
     }
 

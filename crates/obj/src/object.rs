@@ -175,6 +175,7 @@ impl ObjectSpec {
                 .and_then(|f| f.program)
         };
         let (mut maps, externs) = collect_maps(&elf, name, btf.as_ref(), &program_at)?;
+        crate::struct_ops::check_slot_programs(&maps, &programs)?;
         assign_relocs(&elf, &maps, &externs, &mut functions)?;
         if let Some(ext) = &btf_ext {
             assign_ext_records(ext, &elf, &mut functions)?;

@@ -36,6 +36,9 @@ pub struct ProgLoadAttr<'a> {
     pub prog_ifindex: u32,
     /// Expected attach type.
     pub expected_attach_type: Option<AttachType>,
+    /// The raw `expected_attach_type` when `expected_attach_type` is `None`: for a
+    /// struct_ops program, the index of its member in the kernel's ops struct.
+    pub expected_attach_raw: u32,
     /// BTF object the func/line info refer to.
     pub prog_btf_fd: Option<BorrowedFd<'a>>,
     /// `struct bpf_func_info` records, raw.
@@ -102,7 +105,9 @@ fn raw_prog_load(spec: &ProgLoadAttr<'_>) -> Result<attr::ProgLoadAttr, SysError
         prog_flags: spec.prog_flags,
         prog_name: name,
         prog_ifindex: spec.prog_ifindex,
-        expected_attach_type: spec.expected_attach_type.map_or(0, AttachType::as_u32),
+        expected_attach_type: spec
+            .expected_attach_type
+            .map_or(spec.expected_attach_raw, AttachType::as_u32),
         prog_btf_fd: fd_u32(spec.prog_btf_fd),
         func_info_rec_size: if func_info_cnt > 0 {
             spec.func_info_rec_size

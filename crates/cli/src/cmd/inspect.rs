@@ -236,7 +236,28 @@ fn write_maps(o: &mut String, spec: &ObjectSpec) {
             let _ = write!(o, " [{}]={}", s.index, slot_target(spec, &s.target));
         }
         o.push('\n');
+        if let Some((ty, members)) = struct_ops_members(spec, m) {
+            let list: Vec<String> = members.iter().map(|(m, p)| format!("{m}={p}")).collect();
+            let off = if m.autocreate {
+                ""
+            } else {
+                " (not created by default)"
+            };
+            let _ = writeln!(o, "    struct {ty}{off}: {}", list.join(" "));
+        }
     }
+}
+
+/// A struct_ops map's ops struct and its members set to programs, in member order.
+fn struct_ops_members(spec: &ObjectSpec, m: &MapSpec) -> Option<(String, Vec<(String, String)>)> {
+    let ty = spec.btf.as_ref()?.type_by_id(m.struct_ops_type_id?).ok()?;
+    let mut slots: Vec<_> = m.struct_ops_slots.iter().collect();
+    slots.sort_by_key(|s| s.offset);
+    let members = slots
+        .iter()
+        .map(|s| (s.member.clone(), spec.programs[s.program].name.clone()))
+        .collect();
+    Some((ty.name().to_string(), members))
 }
 
 /// The name of what an initial slot holds.
@@ -379,5 +400,11 @@ fn map_json(spec: &ObjectSpec, m: &MapSpec) -> Value {
             "index": s.index,
             "target": slot_target(spec, &s.target),
         })).collect::<Vec<_>>(),
+        "struct_ops": struct_ops_members(spec, m).map(|(ty, members)| json!({
+            "type": ty,
+            "autocreate": m.autocreate,
+            "members": members.into_iter().map(|(m, p)| json!({"member": m, "program": p}))
+                .collect::<Vec<_>>(),
+        })),
     })
 }

@@ -52,7 +52,7 @@ impl Program {
         if !info.auto_attach() {
             return Err(no_target(match info.def.attach {
                 AttachKind::None => "attach it with the method for its kind (attach_xdp, attach_tc, attach_netkit, attach_socket, attach_cgroup, ...)",
-                AttachKind::StructOps => "struct_ops programs attach through their map (not supported yet)",
+                AttachKind::StructOps => "struct_ops programs attach through their map (Map::attach_struct_ops)",
                 _ => "it names no target (e.g. SEC(\"kprobe\") instead of SEC(\"kprobe/func\"))",
             }));
         }
@@ -147,9 +147,10 @@ fn not_supported_yet(kind: AttachKind) -> String {
 
 impl Object {
     /// Attaches every program whose SEC name says where (see [`Program::attach`]), as a
-    /// libbpf skeleton's `attach` does, and returns the links in program order. Programs
-    /// that need a target given at runtime (XDP, TC, sockets, cgroups, bare `kprobe`) are
-    /// skipped. The first failure detaches what was attached and is returned.
+    /// libbpf skeleton's `attach` does, and returns the links in program order, then
+    /// registers every struct_ops map (see [`crate::map::Map::attach_struct_ops`]).
+    /// Programs that need a target given at runtime (XDP, TC, sockets, cgroups, bare
+    /// `kprobe`) are skipped. The first failure detaches what was attached and is returned.
     ///
     /// ```no_run
     /// let obj = corebpf::Object::load_file("tracer.bpf.o")?;
@@ -158,10 +159,13 @@ impl Object {
     /// # Ok::<(), corebpf::Error>(())
     /// ```
     pub fn attach_all(&self) -> Result<Vec<Link>> {
-        self.programs()
+        let mut links: Vec<Link> = self
+            .programs()
             .iter()
             .filter(|p| can_auto_attach(p))
             .map(Program::attach)
-            .collect()
+            .collect::<Result<_>>()?;
+        links.extend(self.attach_struct_ops_all()?);
+        Ok(links)
     }
 }

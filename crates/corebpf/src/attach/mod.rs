@@ -16,6 +16,7 @@
 //! | cgroup programs | [`Program::attach_cgroup`], [`Program::attach_cgroup_path`] | [`cgroup`] |
 //! | sk_skb, sk_msg | [`Program::attach_sockmap`] | [`sockmap`] |
 //! | perf_event | [`Program::attach_perf_event`], [`Program::attach_cpu_clock`] | [`perf_event`] |
+//! | struct_ops (a map of programs) | [`Map::attach_struct_ops`](crate::map::Map::attach_struct_ops), [`Link::update_map`](crate::Link::update_map) | [`struct_ops`] |
 //! | any with a full SEC name | [`Program::attach`], [`Object::attach_all`](crate::Object::attach_all) | [`auto`] |
 //!
 //! [`Program::attach_kprobe`]: crate::Program::attach_kprobe
@@ -64,6 +65,7 @@ mod prog_attach;
 pub mod raw_tp;
 pub mod socket;
 pub mod sockmap;
+pub mod struct_ops;
 pub mod tc;
 pub mod tracefs;
 pub mod tracepoint;

@@ -85,6 +85,9 @@ pub struct Map {
     name: String,
     /// An arena's user-space mapping and `__arena` globals (empty for other maps).
     arena: arena::ArenaState,
+    /// A struct_ops map's value for the kernel, with its programs' fds (what registering
+    /// writes); `None` for other maps.
+    struct_ops: Option<Box<crate::struct_ops::StructOpsValue>>,
 }
 
 impl fmt::Debug for Map {
@@ -116,7 +119,19 @@ impl Map {
             fd,
             name,
             arena: arena::ArenaState::default(),
+            struct_ops: None,
         }
+    }
+
+    /// Gives a created struct_ops map the value registering it writes.
+    pub(crate) fn set_struct_ops(&mut self, value: crate::struct_ops::StructOpsValue) {
+        self.struct_ops = Some(Box::new(value));
+    }
+
+    /// A struct_ops map's value for the kernel (`None` for other maps, and for struct_ops
+    /// maps not loaded from an object).
+    pub(crate) fn struct_ops_value(&self) -> Option<&crate::struct_ops::StructOpsValue> {
+        self.struct_ops.as_deref()
     }
 
     /// Creates a map with `BPF_MAP_CREATE`.
