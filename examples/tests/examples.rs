@@ -169,3 +169,35 @@ fn disksnoop_reports_the_writes_it_made() {
         .count();
     assert!(writes >= 1, "expected write requests with a size:\n{out}");
 }
+
+#[test]
+fn tcp_cc_registers_a_bpf_congestion_control_and_counts_its_callbacks() {
+    let bin = env!("CARGO_BIN_EXE_tcp_cc");
+    let available =
+        || std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control").unwrap();
+    let uname = nix::sys::utsname::uname().unwrap();
+    let release = uname.release().to_string_lossy().into_owned();
+    let mut v = release.split(|c: char| !c.is_ascii_digit());
+    let (major, minor): (u32, u32) = (
+        v.next().unwrap().parse().unwrap(),
+        v.next().unwrap().parse().unwrap(),
+    );
+    if (major, minor) < (5, 13) {
+        // Kernels before 5.13 do not let struct_ops programs call the Reno kfuncs.
+        let out = Command::new(bin).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("tcp_reno"), "{err}");
+        return;
+    }
+    let out = run(bin, &["--megabytes", "4"]);
+    for line in [
+        "registered congestion control bpf_reno (struct_ops tcp_congestion_ops)",
+        "sent 4 MB with congestion control bpf_reno",
+        "unregistered bpf_reno",
+    ] {
+        assert!(out.contains(line), "missing '{line}' in:\n{out}");
+    }
+    assert!(value_after(&out, "init:") >= 1, "{out}");
+    assert!(value_after(&out, "cong_avoid:") >= 1, "{out}");
+    assert!(!available().contains("bpf_reno"), "{}", available());
+}

@@ -25,6 +25,8 @@ pub struct BtfSupport {
     pub enum64: bool,
     /// The layout section (a 32-byte header with `layout_off`/`layout_len`).
     pub layout: bool,
+    /// DATASEC names starting with `?` (`SEC("?.struct_ops")`).
+    pub qmark_datasec: bool,
 }
 
 impl BtfSupport {
@@ -39,6 +41,7 @@ impl BtfSupport {
             type_tag: probe_feature(Feature::BtfTypeTag),
             enum64: probe_feature(Feature::BtfEnum64),
             layout: probe_feature(Feature::BtfLayout),
+            qmark_datasec: probe_feature(Feature::BtfQmarkDatasec),
         }
     }
 
@@ -53,6 +56,7 @@ impl BtfSupport {
             type_tag: true,
             enum64: true,
             layout: true,
+            qmark_datasec: true,
         }
     }
 }
@@ -103,6 +107,11 @@ fn sanitize_type(
         Kind::Var if !support.datasec => var_to_int(b, id),
         Kind::DeclTag if !support.decl_tag => var_to_int(b, id),
         Kind::Datasec if !support.datasec => datasec_to_struct(b, btf, t),
+        Kind::Datasec if !support.qmark_datasec && t.name().starts_with('?') => {
+            // As libbpf: `?.struct_ops` becomes `_.struct_ops`.
+            let name_off = b.add_string(&t.name().replacen('?', "_", 1));
+            b.set_word(id, 0, name_off);
+        }
         Kind::FuncProto if !support.func => {
             b.set_word(id, 1, info(Kind::Enum, vlen, false));
             b.set_word(id, 2, 4);
@@ -141,7 +150,7 @@ fn sanitize_type(
 /// DATASEC → a struct whose members are the variables, named without dots.
 fn datasec_to_struct(b: &mut BtfBuilder, btf: &Btf, t: Type<'_>) {
     let id = t.id();
-    let name = t.name().replace('.', "_");
+    let name = t.name().replace(['.', '?'], "_");
     let name_off = b.add_string(&name);
     b.set_word(id, 0, name_off);
     b.set_word(id, 1, info(Kind::Struct, t.vlen(), false));

@@ -20,6 +20,7 @@ const NONE: BtfSupport = BtfSupport {
     type_tag: false,
     enum64: false,
     layout: false,
+    qmark_datasec: false,
 };
 
 /// BTF with one of each kind an old kernel may not know.

@@ -121,7 +121,7 @@ fn load_cc(name: &str) -> Option<Object> {
 }
 
 #[test]
-fn tcp_congestion_control_registers_runs_and_unregisters() {
+fn struct_ops_tcp_congestion_control_registers_runs_and_unregisters() {
     let _serial = serial();
     let Some(obj) = load_cc("struct_ops_cc") else {
         return;
@@ -203,7 +203,7 @@ fn attach_all_registers_struct_ops_maps() {
 }
 
 #[test]
-fn which_struct_ops_programs_load() {
+fn struct_ops_which_programs_load() {
     let _serial = serial();
     if !kernel_at_least(5, 13) {
         return; // load_cc's error check covers old kernels.
@@ -233,7 +233,7 @@ fn which_struct_ops_programs_load() {
 }
 
 #[test]
-fn user_space_changes_and_missing_members() {
+fn struct_ops_user_space_changes_and_missing_members() {
     let _serial = serial();
     if !kernel_at_least(5, 13) {
         return;
@@ -263,7 +263,7 @@ fn user_space_changes_and_missing_members() {
 }
 
 #[test]
-fn register_cycles_leak_no_fds() {
+fn struct_ops_register_cycles_leak_no_fds() {
     let _serial = serial();
     let Some(obj) = load_cc("struct_ops_cc") else {
         return;

@@ -39,6 +39,8 @@ pub enum Feature {
     BtfEnum64,
     /// BTF with a layout section: a 32-byte header with `layout_off`/`layout_len` (7.1).
     BtfLayout,
+    /// BTF `DATASEC` names starting with `?` (`SEC("?.struct_ops")`; 6.1 refuses them).
+    BtfQmarkDatasec,
     /// `BPF_F_MMAPABLE` array maps (5.5).
     ArrayMmap,
     /// `expected_attach_type` at load time (4.17).
@@ -76,6 +78,7 @@ impl Feature {
         Feature::BtfTypeTag,
         Feature::BtfEnum64,
         Feature::BtfLayout,
+        Feature::BtfQmarkDatasec,
         Feature::ArrayMmap,
         Feature::ExpAttachType,
         Feature::ProbeReadKernel,
@@ -102,6 +105,7 @@ impl Feature {
             Feature::BtfTypeTag => "BTF_KIND_TYPE_TAG support",
             Feature::BtfEnum64 => "BTF_KIND_ENUM64 support",
             Feature::BtfLayout => "BTF layout",
+            Feature::BtfQmarkDatasec => "BTF DATASEC names starting from '?'",
             Feature::ArrayMmap => "ARRAY map mmap()",
             Feature::ExpAttachType => "BPF_PROG_LOAD expected_attach_type attribute",
             Feature::ProbeReadKernel => "bpf_probe_read_kernel() helper",
@@ -268,6 +272,13 @@ fn probe_btf(feature: Feature) -> bool {
             t.extend([7, info(BTF_KIND_DATASEC, 1), 4, 2, 0, 4]);
             btf_loads(&t, b"\0int\0x\0.data\0")
         }
+        Feature::BtfQmarkDatasec => {
+            // [1] int; [2] var x (global); [3] datasec ?.data { x }
+            let mut t = int.to_vec();
+            t.extend([5, info(BTF_KIND_VAR, 0), 1, 1]);
+            t.extend([7, info(BTF_KIND_DATASEC, 1), 4, 2, 0, 4]);
+            btf_loads(&t, b"\0int\0x\0?.data\0")
+        }
         Feature::BtfFloat => btf_loads(&[1, info(BTF_KIND_FLOAT, 0), 4], b"\0float\0"),
         Feature::BtfDeclTag => {
             // [1] int; [2] var x; [3] decl_tag "tag" on [2], component -1
@@ -383,7 +394,8 @@ fn run_probe(feature: Feature) -> bool {
         | Feature::BtfDeclTag
         | Feature::BtfTypeTag
         | Feature::BtfEnum64
-        | Feature::BtfLayout => probe_btf(feature),
+        | Feature::BtfLayout
+        | Feature::BtfQmarkDatasec => probe_btf(feature),
         Feature::ProgName => try_load(ProgType::SocketFilter, &ret0(), |a| a.name = "test").is_ok(),
         Feature::GlobalData => probe_global_data(),
         Feature::ArrayMmap => small_map(MapType::Array, 4, 4, 1, BPF_F_MMAPABLE).is_ok(),
