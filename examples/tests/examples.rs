@@ -201,3 +201,31 @@ fn tcp_cc_registers_a_bpf_congestion_control_and_counts_its_callbacks() {
     assert!(value_after(&out, "cong_avoid:") >= 1, "{out}");
     assert!(!available().contains("bpf_reno"), "{}", available());
 }
+
+#[test]
+fn usdt_prints_each_hit_of_the_test_programs_probe_with_its_arguments() {
+    let out = run(
+        env!("CARGO_BIN_EXE_usdt"),
+        &["--spawn", "2", "--duration", "10"],
+    );
+    assert!(
+        out.contains("file offset 0x") && out.contains("s8 %rsi, u8 %r8"),
+        "{out}"
+    );
+    for line in [
+        "corebpf:regs(-1, 200, -1000, 60000, -100000, 4000000000, -5000000000, 17293822569102704640, -42)",
+        "corebpf:regs(-2, 201, -1001, 60001, -100001, 4000000001, -5000000001, 17293822569102704641, -42)",
+        "2 hits",
+    ] {
+        assert!(out.contains(line), "missing '{line}' in:\n{out}");
+    }
+    let mem = run(
+        env!("CARGO_BIN_EXE_usdt"),
+        &["--name", "mem", "--spawn", "1", "--duration", "10"],
+    );
+    assert!(mem.contains("u64 [%rsp-8]"), "{mem}");
+    assert!(
+        mem.contains("corebpf:mem(-1, 200, -1000, 60000, -100000, 4000000000, -5000000000, 17293822569102704640)"),
+        "{mem}"
+    );
+}

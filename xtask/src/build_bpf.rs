@@ -1,6 +1,7 @@
 //! `cargo xtask build-bpf`: compile the BPF C corpus with every supported clang.
 //!
-//! Sources: every `testdata/bpf/**/*.bpf.c` and `examples/**/*.bpf.c`.
+//! Sources: every `testdata/bpf/**/*.bpf.c` and `examples/**/*.bpf.c`; then the USDT test
+//! binaries of `testdata/usdt` (gcc, see `build_usdt.rs`).
 //! Outputs: `<src dir>/out/clang<major>/<name>.bpf.o` for each compiler (default: `clang`
 //! and `clang-19`), stripped of DWARF with `llvm-strip -g` (which keeps `.BTF` and `.BTF.ext`).
 //! Sources containing the marker `corebpf-build: target` (the CO-RE families) are compiled a
@@ -308,6 +309,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    differ.extend(crate::build_usdt::build(&root, opts.check)?);
     if opts.check {
         let _ = fs::remove_dir_all(&tmp);
         if !differ.is_empty() {

@@ -9,6 +9,7 @@
 //! - `fn-lengths [--max N] [--list]`: fail if a library function is longer than N lines (80).
 
 mod build_bpf;
+mod build_usdt;
 mod extract_btf;
 mod fn_lengths;
 mod setup;

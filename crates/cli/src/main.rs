@@ -57,6 +57,9 @@ enum Command {
     /// Show, dump and pin kernel maps.
     #[command(subcommand)]
     Map(cmd::map::Command),
+    /// List the USDT probes of a binary.
+    #[command(subcommand)]
+    Usdt(cmd::usdt::Command),
 }
 
 fn init_logging(verbose: bool) {
@@ -76,6 +79,7 @@ fn main() {
         Command::Btf(c) => cmd::btf::run(c),
         Command::Prog(c) => cmd::prog::run(c),
         Command::Map(c) => cmd::map::run(c),
+        Command::Usdt(c) => cmd::usdt::run(c),
     };
     let code = match result {
         Ok(exit) => exit,

@@ -87,12 +87,13 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let loaded = |i: usize| prog_fd_of.get(&i).map(|&k| &programs[k]);
     timed(&mut kernel, || init_slots(spec, &maps, loaded))?;
     prepare_struct_ops(spec, &struct_ops, &mut maps, loaded)?;
-    let maps = spec
+    let maps: Vec<_> = spec
         .maps
         .iter()
         .zip(maps)
         .filter_map(|(s, m)| m.map(|m| (s.name.clone(), s.section.clone(), m)))
         .collect();
+    crate::attach::usdt::install(&maps, &mut programs);
     Ok(Object {
         name: spec.name.clone(),
         maps,
@@ -732,6 +733,7 @@ fn load_program(
         fd,
         insn_cnt: linked.insns.len(),
         load_time,
+        usdt: None,
     })
 }
 

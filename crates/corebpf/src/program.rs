@@ -19,6 +19,8 @@ pub struct Program {
     pub(crate) fd: OwnedFd,
     pub(crate) insn_cnt: usize,
     pub(crate) load_time: Duration,
+    /// The object's USDT state, if it includes `usdt.bpf.h` (see [`Program::attach_usdt`]).
+    pub(crate) usdt: Option<std::sync::Arc<crate::attach::usdt::UsdtManager>>,
 }
 
 /// Input for [`Program::test_run`].
@@ -106,6 +108,7 @@ impl Program {
             fd,
             insn_cnt: insns.len(),
             load_time: start.elapsed(),
+            usdt: None,
         })
     }
 

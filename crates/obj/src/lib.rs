@@ -34,6 +34,7 @@ mod object;
 mod reloc;
 pub mod section;
 pub mod struct_ops;
+pub mod usdt;
 
 /// `struct bpf_insn` and the instruction set's constants: `corebpf-abi`'s, re-exported.
 pub use corebpf_abi::insn;

@@ -10,6 +10,7 @@ pub mod load;
 pub mod map;
 pub mod prog;
 pub mod relocate;
+pub mod usdt;
 
 use std::error::Error;
 use std::fmt::Write as _;

@@ -23,10 +23,10 @@ impl Program {
     /// `ksyscall/<name>`, `kretsyscall/<name>`, `uprobe/<binary>:<func>[+<off>]`,
     /// `uretprobe/...`, `tracepoint/<cat>/<name>` (`tp/`), `raw_tp/<name>`
     /// (`raw_tracepoint/`), `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `fsession/`, `lsm/`,
-    /// `iter/`. Other programs (XDP, TC, netkit, sockets, cgroups) need a target: see their
-    /// `attach_*`. The multi-probe, session and USDT forms (`kprobe.multi/`,
-    /// `kprobe.session/`, `uprobe.multi/`, `uprobe.session/`, `usdt/`) are refused with a
-    /// "not supported yet" error.
+    /// `iter/`, `usdt/<binary>:<provider>:<name>` (every process). Other programs (XDP, TC,
+    /// netkit, sockets, cgroups) need a target: see their `attach_*`. The multi-probe and
+    /// session forms (`kprobe.multi/`, `kprobe.session/`, `uprobe.multi/`,
+    /// `uprobe.session/`) are refused with a "not supported yet" error.
     ///
     /// ```no_run
     /// # let obj: corebpf::Object = todo!();
@@ -109,6 +109,16 @@ impl Program {
             AttachKind::RawTracepoint => self.attach_raw_tracepoint(t),
             AttachKind::Trace | AttachKind::Lsm => self.attach_tracing(),
             AttachKind::Iter => self.attach_iter(None),
+            AttachKind::Usdt => {
+                // libbpf: sscanf("usdt/%m[^:]:%m[^:]:%m[^:]"), any process.
+                let parts: Vec<&str> = t.splitn(4, ':').collect();
+                match parts[..] {
+                    [binary, provider, name, ..] if ![binary, provider, name].contains(&"") => {
+                        self.attach_usdt(binary, None, provider, name, &Default::default())
+                    }
+                    _ => Err(bad("<path>:<provider>:<name>")),
+                }
+            }
             other => Err(attach_err(
                 self,
                 &format!("SEC(\"{sec}\")"),
@@ -119,7 +129,7 @@ impl Program {
     }
 }
 
-/// Why a convention does not attach by SEC name yet: the multi-probe, session and USDT
+/// Why a convention does not attach by SEC name yet: the multi-probe and session
 /// links (never approximated with single probes, which would run the program differently).
 fn not_supported_yet(kind: AttachKind) -> String {
     let (what, link) = match kind {
@@ -139,7 +149,6 @@ fn not_supported_yet(kind: AttachKind) -> String {
             "uprobe.session",
             "a uprobe_multi link with BPF_TRACE_UPROBE_SESSION",
         ),
-        AttachKind::Usdt => ("usdt", "USDT argument specs and uprobes"),
         other => return format!("{other:?} attachment is not supported yet by corebpf"),
     };
     format!("{what} attach is not supported yet by corebpf (it needs {link})")

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | kprobe/kretprobe, ksyscall | [`Program::attach_kprobe`], [`Program::attach_kretprobe`], [`Program::attach_kprobe_with`], [`Program::attach_ksyscall`] | [`kprobe`] |
 //! | uprobe/uretprobe | [`Program::attach_uprobe`], [`Program::attach_uprobe_offset`] | [`uprobe`] |
+//! | usdt | [`Program::attach_usdt`] | [`usdt`] |
 //! | tracepoint | [`Program::attach_tracepoint`] | [`tracepoint`] |
 //! | raw tracepoint | [`Program::attach_raw_tracepoint`] | [`raw_tp`] |
 //! | tp_btf, fentry, fexit, fmod_ret, lsm | [`Program::attach_tracing`] | [`tracing`] |
@@ -25,6 +26,7 @@
 //! [`Program::attach_ksyscall`]: crate::Program::attach_ksyscall
 //! [`Program::attach_uprobe`]: crate::Program::attach_uprobe
 //! [`Program::attach_uprobe_offset`]: crate::Program::attach_uprobe_offset
+//! [`Program::attach_usdt`]: crate::Program::attach_usdt
 //! [`Program::attach_tracepoint`]: crate::Program::attach_tracepoint
 //! [`Program::attach_raw_tracepoint`]: crate::Program::attach_raw_tracepoint
 //! [`Program::attach_tracing`]: crate::Program::attach_tracing
@@ -71,6 +73,7 @@ pub mod tracefs;
 pub mod tracepoint;
 pub mod tracing;
 pub mod uprobe;
+pub mod usdt;
 pub mod xdp;
 
 use std::os::fd::{AsFd, OwnedFd};
