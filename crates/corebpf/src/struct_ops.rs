@@ -222,7 +222,7 @@ fn find_kern_types(m: &MapSpec, type_name: &str, modules: &LoadModules) -> Resul
         m,
         format!(
             "struct {}{} is not found in the kernel's BTF: this kernel (Linux {}) has no \
-             struct_ops type '{type_name}' (is the module that provides it loaded?)",
+             struct_ops type '{type_name}' (built without it, or its module is not loaded)",
             corebpf_obj::struct_ops::kern::VALUE_PREFIX,
             corebpf_obj::struct_ops::kern::essential_name(type_name),
             crate::kernel::release()

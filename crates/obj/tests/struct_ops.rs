@@ -233,3 +233,27 @@ fn user_space_changes_before_load() {
     let init = out.funcs.iter().find(|f| f.member == "init").unwrap();
     assert_eq!(Some(init.program), undo);
 }
+
+/// The sched_ext scheduler against a kernel with sched_ext (7.2) and against one without
+/// (6.12: no `bpf_struct_ops_sched_ext_ops`).
+#[test]
+fn sched_ext_laid_out_for_7_2() {
+    for clang in CLANGS {
+        let spec = parse(clang, "sched_ext_minimal");
+        let m = spec.map("minimal_ops").unwrap();
+        assert_eq!(m.map_flags, BPF_F_LINK);
+        let kern = kernel_btf("7.2");
+        let types = KernOpsTypes::find(&kern, "sched_ext_ops").unwrap().unwrap();
+        let btf = spec.btf.as_deref().unwrap();
+        let out = kern_struct_ops(m, btf, &spec.programs, &kern, &types, "7.2").unwrap();
+        let members: Vec<_> = out.funcs.iter().map(|f| f.member.as_str()).collect();
+        assert_eq!(members, ["enqueue", "running", "exit"]);
+        let kt = kern.type_by_id(types.type_id).unwrap();
+        let name = kt.members().find(|mm| mm.name() == "name").unwrap();
+        let at = (types.data_offset + name.bit_offset / 8) as usize;
+        assert_eq!(&out.value[at..at + 16], b"corebpf_minimal\0");
+        assert!(KernOpsTypes::find(&kernel_btf("6.12"), "sched_ext_ops")
+            .unwrap()
+            .is_none());
+    }
+}
