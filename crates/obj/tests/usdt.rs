@@ -338,3 +338,14 @@ fn bad_locations_and_arguments_name_the_probe() {
         "{e}"
     );
 }
+
+#[test]
+fn a_file_offset_past_u64_is_an_error() {
+    // Found by fuzzing: a segment whose p_offset + (addr - p_vaddr) overflows.
+    let n = stapsdt(0x1010, 0, 0, b"p\0n\0\0");
+    let mut f = elf_with_notes(&n, 0);
+    f[64 + 8..64 + 16].copy_from_slice(&u64::MAX.to_le_bytes()); // first PT_LOAD's p_offset
+    let file = UsdtFile::parse(&f).unwrap();
+    let e = file.resolve(&file.notes()[0]).unwrap_err();
+    assert!(e.to_string().contains("its file offset overflows"), "{e}");
+}

@@ -274,9 +274,10 @@ impl Site<'_> {
             .map(|t| {
                 maps.iter()
                     .find(|m| {
-                        t.file_offset >= m.offset && t.file_offset - m.offset < m.end - m.start
+                        t.file_offset >= m.offset
+                            && t.file_offset - m.offset < m.end.saturating_sub(m.start)
                     })
-                    .map(|m| m.start - m.offset + t.file_offset)
+                    .map(|m| m.start.wrapping_sub(m.offset).wrapping_add(t.file_offset))
                     .ok_or_else(|| {
                         self.err(format!(
                             "file offset {:#x} of {} is in no executable mapping of process {pid}",

@@ -219,7 +219,11 @@ impl UsdtFile {
                 seg.vaddr.saturating_add(seg.memsz)
             )));
         }
-        Ok(addr - seg.vaddr + seg.offset)
+        (addr - seg.vaddr).checked_add(seg.offset).ok_or_else(|| {
+            err(format!(
+                "{what} address {addr:#x}: its file offset overflows"
+            ))
+        })
     }
 
     /// The note's arguments, decoded for this binary's architecture.
