@@ -652,7 +652,7 @@ fn load_program(
         name: &p.name,
         kern_version: kern_version(spec),
         prog_flags: prog_flags(p),
-        expected_attach_type: p.expected_attach_type,
+        expected_attach_type: crate::attach::multi::load_attach_type(p),
         prog_btf_fd: if with_info {
             btf_fd.map(|f| f.as_fd())
         } else {
