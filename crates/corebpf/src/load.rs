@@ -672,9 +672,7 @@ fn load_program(
             reason: e.to_string(),
         });
     }
-    let mut linked = spec.link_program(idx)?;
-    fill_map_fds(spec, &mut linked, maps)?;
-    modules.fill_ksym_fds(spec, &mut linked);
+    let linked = link_for_load(spec, idx, maps, modules)?;
     let insns: Vec<u8> = linked.insns.iter().flat_map(|i| i.to_bytes()).collect();
     let license = CString::new(spec.license.as_str())
         .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
@@ -701,7 +699,7 @@ fn load_program(
         name: &p.name,
         kern_version: kern_version(spec),
         prog_flags: prog_flags(p),
-        expected_attach_type: p.expected_attach_type,
+        expected_attach_type: crate::attach::multi::load_attach_type(p),
         prog_btf_fd: if with_info {
             btf_fd.map(|f| f.as_fd())
         } else {
@@ -735,6 +733,19 @@ fn load_program(
         load_time,
         usdt: None,
     })
+}
+
+/// Program `idx` linked, with the fds of its maps and module ksyms in place.
+fn link_for_load(
+    spec: &ObjectSpec,
+    idx: usize,
+    maps: &[Option<Map>],
+    modules: &LoadModules,
+) -> Result<LinkedProgram> {
+    let mut linked = spec.link_program(idx)?;
+    fill_map_fds(spec, &mut linked, maps)?;
+    modules.fill_ksym_fds(spec, &mut linked);
+    Ok(linked)
 }
 
 /// A linked program's func_info (8-byte records) and line_info (16-byte records), as

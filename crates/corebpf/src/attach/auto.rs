@@ -3,10 +3,11 @@
 //! name says where (`kprobe/do_unlinkat`, `tp/sched/sched_switch`, `uprobe//bin/bash:readline`,
 //! `fentry/...`, `iter/task`, ...).
 
-use corebpf_obj::section::{find_sec_def, AttachKind};
+use corebpf_obj::section::{find_sec_def, AttachKind, SecInfo};
 
 use super::attach_err;
 use super::kprobe::{split_offset, KprobeOpts};
+use super::multi::{KprobeMultiOpts, UprobeMultiOpts};
 use super::uprobe::UprobeOpts;
 use crate::error::Result;
 use crate::link::Link;
@@ -15,7 +16,24 @@ use crate::program::Program;
 
 /// Whether `prog`'s SEC name fully says where to attach it.
 pub fn can_auto_attach(prog: &Program) -> bool {
-    find_sec_def(prog.section()).is_some_and(|s| s.auto_attach())
+    find_sec_def(prog.section()).is_some_and(|s| auto_attach(&s))
+}
+
+/// [`SecInfo::auto_attach`], with libbpf's rules for the multi-probe forms: a
+/// `kprobe.multi/`, `kretprobe.multi/` or `kprobe.session/` name always tries (an empty
+/// pattern fails), a `uprobe.multi/`-style one only once it names a binary (libbpf's
+/// `%[^/]/%[^:]:%[^\n]` reads one field from `uprobe.multi/:f`: not auto-attached).
+fn auto_attach(info: &SecInfo) -> bool {
+    match info.def.attach {
+        AttachKind::KprobeMulti | AttachKind::KretprobeMulti | AttachKind::KprobeSession => {
+            info.attach_target.is_some()
+        }
+        AttachKind::UprobeMulti | AttachKind::UretprobeMulti | AttachKind::UprobeSession => info
+            .attach_target
+            .as_deref()
+            .is_some_and(|t| !t.is_empty() && !t.starts_with(':')),
+        _ => info.auto_attach(),
+    }
 }
 
 impl Program {
@@ -23,10 +41,12 @@ impl Program {
     /// `ksyscall/<name>`, `kretsyscall/<name>`, `uprobe/<binary>:<func>[+<off>]`,
     /// `uretprobe/...`, `tracepoint/<cat>/<name>` (`tp/`), `raw_tp/<name>`
     /// (`raw_tracepoint/`), `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `fsession/`, `lsm/`,
-    /// `iter/`, `usdt/<binary>:<provider>:<name>` (every process). Other programs (XDP, TC,
-    /// netkit, sockets, cgroups) need a target: see their `attach_*`. The multi-probe and
-    /// session forms (`kprobe.multi/`, `kprobe.session/`, `uprobe.multi/`,
-    /// `uprobe.session/`) are refused with a "not supported yet" error.
+    /// `iter/`, `usdt/<binary>:<provider>:<name>` (every process), `kprobe.multi/<pattern>`,
+    /// `kretprobe.multi/<pattern>`, `kprobe.session/<pattern>`,
+    /// `uprobe.multi/<binary>:<pattern>`, `uretprobe.multi/...`, `uprobe.session/...` (and
+    /// the `.s` forms; see [`Program::attach_kprobe_multi`], [`Program::attach_uprobe_multi`]).
+    /// Other programs (XDP, TC, netkit, sockets, cgroups) need a target: see their
+    /// `attach_*`.
     ///
     /// ```no_run
     /// # let obj: corebpf::Object = todo!();
@@ -49,7 +69,7 @@ impl Program {
             return Err(no_target("unknown SEC name"));
         };
         let t = info.attach_target.clone().unwrap_or_default();
-        if !info.auto_attach() {
+        if !auto_attach(&info) {
             return Err(no_target(match info.def.attach {
                 AttachKind::None => "attach it with the method for its kind (attach_xdp, attach_tc, attach_netkit, attach_socket, attach_cgroup, ...)",
                 AttachKind::StructOps => "struct_ops programs attach through their map (Map::attach_struct_ops)",
@@ -119,6 +139,12 @@ impl Program {
                     _ => Err(bad("<path>:<provider>:<name>")),
                 }
             }
+            AttachKind::KprobeMulti
+            | AttachKind::KretprobeMulti
+            | AttachKind::KprobeSession
+            | AttachKind::UprobeMulti
+            | AttachKind::UretprobeMulti
+            | AttachKind::UprobeSession => self.attach_multi_by_name(kind, t, bad),
             other => Err(attach_err(
                 self,
                 &format!("SEC(\"{sec}\")"),
@@ -127,31 +153,54 @@ impl Program {
             )),
         }
     }
+
+    /// The multi-probe and session forms, whose target `t` libbpf parses with `sscanf`.
+    fn attach_multi_by_name(
+        &self,
+        kind: AttachKind,
+        t: &str,
+        bad: impl Fn(&str) -> crate::Error,
+    ) -> Result<Link> {
+        match kind {
+            AttachKind::KprobeMulti | AttachKind::KretprobeMulti | AttachKind::KprobeSession => {
+                // libbpf: sscanf("%m[a-zA-Z0-9_.*?]"), whatever follows ignored.
+                let end = t
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "_.*?".contains(c)))
+                    .unwrap_or(t.len());
+                if end == 0 {
+                    return Err(bad("a pattern of [a-zA-Z0-9_.*?]"));
+                }
+                self.attach_kprobe_multi(&KprobeMultiOpts {
+                    retprobe: kind == AttachKind::KretprobeMulti,
+                    session: kind == AttachKind::KprobeSession,
+                    ..KprobeMultiOpts::pattern(&t[..end])
+                })
+            }
+            AttachKind::UprobeMulti | AttachKind::UretprobeMulti | AttachKind::UprobeSession => {
+                // libbpf: "%m[^/]/%m[^:]:%m[^\n]": the binary ends at the first ':'.
+                let (binary, pattern) = t
+                    .split_once(':')
+                    .filter(|(_, p)| !p.is_empty())
+                    .ok_or_else(|| bad("<binary>:<pattern>"))?;
+                let pattern = pattern.split('\n').next().unwrap_or(pattern);
+                self.attach_uprobe_multi(
+                    binary,
+                    &UprobeMultiOpts {
+                        retprobe: kind == AttachKind::UretprobeMulti,
+                        session: kind == AttachKind::UprobeSession,
+                        ..UprobeMultiOpts::pattern(pattern)
+                    },
+                )
+            }
+            _ => Err(bad("a multi-probe or session SEC form")),
+        }
+    }
 }
 
-/// Why a convention does not attach by SEC name yet: the multi-probe and session
-/// links (never approximated with single probes, which would run the program differently).
+/// Why a convention corebpf knows does not attach by SEC name (every attach kind of
+/// libbpf's table does today; a new one fails clearly until it is added).
 fn not_supported_yet(kind: AttachKind) -> String {
-    let (what, link) = match kind {
-        AttachKind::KprobeMulti | AttachKind::KretprobeMulti => (
-            "kprobe.multi/kretprobe.multi",
-            "a kprobe_multi link (BPF_TRACE_KPROBE_MULTI)",
-        ),
-        AttachKind::KprobeSession => (
-            "kprobe.session",
-            "a kprobe_multi link with BPF_TRACE_KPROBE_SESSION",
-        ),
-        AttachKind::UprobeMulti | AttachKind::UretprobeMulti => (
-            "uprobe.multi/uretprobe.multi",
-            "a uprobe_multi link (BPF_TRACE_UPROBE_MULTI)",
-        ),
-        AttachKind::UprobeSession => (
-            "uprobe.session",
-            "a uprobe_multi link with BPF_TRACE_UPROBE_SESSION",
-        ),
-        other => return format!("{other:?} attachment is not supported yet by corebpf"),
-    };
-    format!("{what} attach is not supported yet by corebpf (it needs {link})")
+    format!("{kind:?} attachment is not supported yet by corebpf")
 }
 
 impl Object {

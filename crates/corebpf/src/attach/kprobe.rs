@@ -185,6 +185,18 @@ impl Program {
                 None,
             ));
         }
+        self.kprobe_event(func, opts, support, target)
+    }
+
+    /// The kprobe itself, once `func` and `opts` were checked: a perf event on the kprobe
+    /// PMU (`support` says whether there is one), else a tracefs probe.
+    pub(crate) fn kprobe_event(
+        &self,
+        func: &str,
+        opts: &KprobeOpts,
+        support: KprobeSupport,
+        target: String,
+    ) -> Result<Link> {
         if support == KprobeSupport::Pmu && !opts.legacy {
             let name = CString::new(func)
                 .map_err(|_| attach_err(self, &target, "NUL byte in the function name", None))?;

@@ -6,6 +6,7 @@
 //! | kprobe/kretprobe, ksyscall | [`Program::attach_kprobe`], [`Program::attach_kretprobe`], [`Program::attach_kprobe_with`], [`Program::attach_ksyscall`] | [`kprobe`] |
 //! | uprobe/uretprobe | [`Program::attach_uprobe`], [`Program::attach_uprobe_offset`] | [`uprobe`] |
 //! | usdt | [`Program::attach_usdt`] | [`usdt`] |
+//! | kprobe.multi/kretprobe.multi/kprobe.session, uprobe.multi/uretprobe.multi/uprobe.session | [`Program::attach_kprobe_multi`], [`Program::attach_kprobes`], [`Program::attach_uprobe_multi`] | [`multi`] |
 //! | tracepoint | [`Program::attach_tracepoint`] | [`tracepoint`] |
 //! | raw tracepoint | [`Program::attach_raw_tracepoint`] | [`raw_tp`] |
 //! | tp_btf, fentry, fexit, fmod_ret, lsm | [`Program::attach_tracing`] | [`tracing`] |
@@ -27,6 +28,9 @@
 //! [`Program::attach_uprobe`]: crate::Program::attach_uprobe
 //! [`Program::attach_uprobe_offset`]: crate::Program::attach_uprobe_offset
 //! [`Program::attach_usdt`]: crate::Program::attach_usdt
+//! [`Program::attach_kprobe_multi`]: crate::Program::attach_kprobe_multi
+//! [`Program::attach_kprobes`]: crate::Program::attach_kprobes
+//! [`Program::attach_uprobe_multi`]: crate::Program::attach_uprobe_multi
 //! [`Program::attach_tracepoint`]: crate::Program::attach_tracepoint
 //! [`Program::attach_raw_tracepoint`]: crate::Program::attach_raw_tracepoint
 //! [`Program::attach_tracing`]: crate::Program::attach_tracing
@@ -59,6 +63,7 @@ pub mod cgroup;
 mod group;
 pub mod iter;
 pub mod kprobe;
+pub mod multi;
 pub mod netkit;
 mod netns;
 mod perf;
