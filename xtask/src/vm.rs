@@ -100,7 +100,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             .map(|s| s.to_string())
             .collect(),
         timeout: Duration::from_secs(600),
-        memory: "2G".into(),
+        memory: "3G".into(),
         kvm: false,
         quiet: false,
         keep_initrd: false,

@@ -83,3 +83,37 @@ fn attach_until_sigint() {
     }
     assert_eq!(hits(&bss), stopped);
 }
+
+/// `load --attach` registers struct_ops maps (a BPF TCP congestion control) and
+/// unregisters them on SIGINT.
+#[test]
+fn attach_registers_struct_ops_until_sigint() {
+    let available =
+        || std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corebpf"))
+        .args(["load", &obj("struct_ops_cc.bpf.o"), "--attach"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    for l in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let l = l.unwrap();
+        out.push_str(&l);
+        out.push('\n');
+        if l.contains("Ctrl-C detaches") {
+            break;
+        }
+    }
+    assert!(
+        out.contains("attached corebpf_cc to struct_ops tcp_congestion_ops"),
+        "{out}"
+    );
+    assert!(available().contains("corebpf_cc"), "{}", available());
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!available().contains("corebpf_cc"), "{}", available());
+}

@@ -107,12 +107,16 @@ fn split_error(e: &corebpf::Error) -> (String, String) {
     }
 }
 
+/// A program of a loaded object; one the loader left out (a struct_ops program no created
+/// map uses, as libbpf) has no id, instruction count or load time.
 fn loaded_report(obj: &Object, name: &str, section: &str) -> ProgReport {
     let p = obj.program(name);
     ProgReport {
         name: name.to_string(),
         section: section.to_string(),
-        prog_type: p.map_or(String::new(), |p| p.prog_type().name().to_string()),
+        prog_type: p.map_or("struct_ops".to_string(), |p| {
+            p.prog_type().name().to_string()
+        }),
         id: p.and_then(|p| p.id().ok()),
         insns: p.map(|p| p.insn_count()),
         load_time_us: p.map(|p| p.load_time().as_micros()),
@@ -425,7 +429,10 @@ fn to_text(
     if let Some((msg, _)) = object_error {
         let _ = writeln!(o, "object '{object}' failed to load: {msg}");
     }
-    let loaded = progs.iter().filter(|p| p.error.is_none()).count();
+    let loaded = progs
+        .iter()
+        .filter(|p| p.error.is_none() && p.insns.is_some())
+        .count();
     let _ = writeln!(
         o,
         "object '{object}': {loaded} of {} programs loaded",
@@ -438,6 +445,9 @@ fn to_text(
             p.name, p.section, p.prog_type
         );
         match &p.error {
+            None if p.insns.is_none() => {
+                let _ = write!(o, " not loaded: no created struct_ops map uses it");
+            }
             None => {
                 if let Some(id) = p.id {
                     let _ = write!(o, " id {id}");
