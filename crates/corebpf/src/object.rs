@@ -9,6 +9,7 @@ use corebpf_obj::{running_kernel_version, ExternSpec, KernelConfig, MapKind, Obj
 
 use crate::error::{Error, Result};
 use crate::map::Map;
+use crate::map::Pod;
 use crate::program::Program;
 
 /// Options for opening an object, in the builder style:
@@ -270,6 +271,17 @@ impl OpenObject {
         Ok(m.data.get_or_insert_with(|| vec![0; size]).as_mut_slice())
     }
 
+    /// Sets global variable `name` to a `T` of its size (see [`OpenObject::set_global`]).
+    ///
+    /// ```no_run
+    /// # let mut open: corebpf::OpenObject = todo!();
+    /// open.set_global_as("target_pid", &1234u32)?;
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn set_global_as<T: Pod>(&mut self, name: &str, value: &T) -> Result<()> {
+        self.set_global(name, crate::map::pod::as_bytes(value))
+    }
+
     /// Sets global variable `name` (in any data section, `.rodata` included) to `bytes`,
     /// which must have the variable's exact size. This is how a program's `const volatile`
     /// configuration is set before the verifier sees it.
@@ -421,6 +433,17 @@ pub(crate) struct Global {
     pub section: String,
     pub offset: u32,
     pub size: u32,
+    /// In a section frozen after load (`.rodata`, `.kconfig`).
+    pub frozen: bool,
+}
+
+/// A global variable read or written as a Rust type of another size.
+fn global_size_error<T>(name: &str, size: usize) -> Error {
+    Error::InvalidInput(format!(
+        "global '{name}' is {size} bytes, {} is {}",
+        std::any::type_name::<T>(),
+        std::mem::size_of::<T>()
+    ))
 }
 
 /// Every global variable of an object's data sections, from its BTF DATASECs.
@@ -430,6 +453,10 @@ pub(crate) fn globals_of(spec: &ObjectSpec) -> Vec<Global> {
     };
     let mut out = Vec::new();
     for sec in btf.types().filter(|t| t.kind() == Kind::Datasec) {
+        let frozen = spec
+            .maps
+            .iter()
+            .any(|m| m.is_internal() && m.section == sec.name() && m.freeze);
         for v in sec.datasec_vars() {
             if let Ok(var) = btf.type_by_id(v.type_id) {
                 if var.kind() == Kind::Var {
@@ -438,6 +465,7 @@ pub(crate) fn globals_of(spec: &ObjectSpec) -> Vec<Global> {
                         section: sec.name().to_string(),
                         offset: v.offset,
                         size: v.size,
+                        frozen,
                     });
                 }
             }
@@ -479,6 +507,14 @@ impl Object {
     /// `bytes` must have the variable's size.
     pub fn write_global(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let (g, map) = self.global(name)?;
+        if g.frozen {
+            // The kernel would say EPERM, which reads like a privilege problem.
+            return Err(Error::InvalidInput(format!(
+                "global '{name}' is in {}, which is frozen after load: set it before load \
+                 with OpenObject::set_global",
+                g.section
+            )));
+        }
         if bytes.len() != g.size as usize {
             return Err(Error::InvalidInput(format!(
                 "global '{name}' is {} bytes, {} given",
@@ -493,6 +529,24 @@ impl Object {
         value[g.offset as usize..(g.offset + g.size) as usize].copy_from_slice(bytes);
         map.update(&key, &value, 0)?;
         Ok(())
+    }
+
+    /// Reads global variable `name` as a `T`, which must have the variable's size.
+    ///
+    /// ```no_run
+    /// # let obj: corebpf::Object = todo!();
+    /// let hits: u64 = obj.read_global_as("hits")?;
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn read_global_as<T: Pod>(&self, name: &str) -> Result<T> {
+        let bytes = self.read_global(name)?;
+        crate::map::pod::read_exact(&bytes).ok_or_else(|| global_size_error::<T>(name, bytes.len()))
+    }
+
+    /// Writes global variable `name` (in `.data`, `.bss` or a custom writable section) from
+    /// a `T` of the variable's size.
+    pub fn write_global_as<T: Pod>(&self, name: &str, value: &T) -> Result<()> {
+        self.write_global(name, crate::map::pod::as_bytes(value))
     }
 
     /// Opens and loads `path` with default options.

@@ -35,7 +35,7 @@ use corebpf_sys::perf::perf_event_open_bpf_output;
 use corebpf_sys::{MapFd, MapType};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
-use crate::map::{Map, MapError};
+use crate::map::{Map, MapError, Pod};
 use crate::ringbuf::epoll_timeout;
 
 /// `PERF_RECORD_LOST`.
@@ -190,6 +190,28 @@ pub struct PerfBuffer<S, L> {
     scratch: Vec<u8>,
     sample: S,
     lost: L,
+}
+
+/// A sample callback for [`PerfBuffer::new`] that reads each sample as a `T` (from its
+/// start: samples carry up to 7 bytes of padding) and hands `f` the CPU and the value.
+/// A sample shorter than `T` is skipped with a warning naming the type and sizes.
+///
+/// ```no_run
+/// # let map: corebpf::map::Map = unimplemented!();
+/// use corebpf::perf_buffer::{typed_sample, PerfBuffer};
+/// let mut pb = PerfBuffer::new(&map, 8, typed_sample(|cpu, pid: u32| println!("{cpu}: {pid}")), |_, _| {})?;
+/// # Ok::<(), corebpf::map::MapError>(())
+/// ```
+pub fn typed_sample<T: Pod>(mut f: impl FnMut(u32, T)) -> impl FnMut(u32, &[u8]) {
+    move |cpu, data| match crate::map::pod::read_prefix::<T>(data) {
+        Some(v) => f(cpu, v),
+        None => log::warn!(
+            "perf buffer: a {}-byte sample on CPU {cpu} is shorter than {} ({} bytes): skipped",
+            data.len(),
+            std::any::type_name::<T>(),
+            std::mem::size_of::<T>()
+        ),
+    }
 }
 
 impl<S, L> std::fmt::Debug for PerfBuffer<S, L> {

@@ -38,7 +38,7 @@ use corebpf_sys::mmap::{page_size, MmapRegion};
 use corebpf_sys::MapType;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use crate::map::{Map, MapError};
+use crate::map::{pod, Map, MapError, Pod};
 
 /// Set in a record header's length while the producer is still writing the record.
 pub const BPF_RINGBUF_BUSY_BIT: u32 = 1 << 31;
@@ -104,6 +104,8 @@ pub struct RingBuf {
     data: *const u8,
     mask: u64,
     size: usize,
+    /// The map's name, for errors.
+    name: String,
 }
 
 // SAFETY: the raw pointers point into `consumer`/`producer`, which are Send + Sync and
@@ -148,6 +150,7 @@ impl RingBuf {
             data,
             mask: size as u64 - 1,
             size,
+            name: name.to_string(),
         })
     }
 
@@ -255,6 +258,62 @@ impl RingBuf {
         }
     }
 
+    /// [`consume`](RingBuf::consume) with each record read as a `T` (the event struct the
+    /// program submits; any alignment). A record shorter than `T` stops consumption with
+    /// an error naming the map, the record's size and the type; a longer one is read from
+    /// its start.
+    ///
+    /// ```no_run
+    /// # let mut rb: corebpf::ringbuf::RingBuf = unimplemented!();
+    /// #[repr(C)]
+    /// #[derive(Clone, Copy)]
+    /// struct Event { pid: u32, uid: u32, bytes: u64 }
+    /// // SAFETY: `#[repr(C)]`, integers only, no padding.
+    /// unsafe impl corebpf::map::Pod for Event {}
+    /// rb.consume_typed(|e: Event| println!("{} sent {} bytes", e.pid, e.bytes))?;
+    /// # Ok::<(), corebpf::map::MapError>(())
+    /// ```
+    pub fn consume_typed<T, F, R>(&mut self, mut f: F) -> Result<usize, MapError>
+    where
+        T: Pod,
+        F: FnMut(T) -> R,
+        R: CallbackResult,
+    {
+        let mut short = None;
+        let n = self.consume(|b: &[u8]| match pod::read_prefix::<T>(b) {
+            Some(v) => !f(v).should_stop(),
+            None => {
+                short = Some(b.len());
+                false
+            }
+        })?;
+        match short {
+            None => Ok(n),
+            Some(len) => Err(self.short_record::<T>(len)),
+        }
+    }
+
+    /// [`poll`](RingBuf::poll) with each record read as a `T` (see
+    /// [`consume_typed`](RingBuf::consume_typed)).
+    pub fn poll_typed<T, F, R>(&mut self, timeout: Duration, f: F) -> Result<usize, MapError>
+    where
+        T: Pod,
+        F: FnMut(T) -> R,
+        R: CallbackResult,
+    {
+        self.wait(timeout)?;
+        self.consume_typed(f)
+    }
+
+    fn short_record<T>(&self, len: usize) -> MapError {
+        MapError::ValueSize {
+            name: format!("ring buffer {} (a record)", self.name),
+            map: len,
+            rust: std::mem::size_of::<T>(),
+            ty: std::any::type_name::<T>(),
+        }
+    }
+
     /// The next available record, or `None`. The record's space is released to the
     /// producer when the returned item is dropped.
     ///
@@ -291,6 +350,12 @@ impl RingBuf {
         F: FnMut(&[u8]) -> R,
         R: CallbackResult,
     {
+        self.wait(timeout)?;
+        self.consume(f)
+    }
+
+    /// Waits up to `timeout` for data unless records are already available.
+    fn wait(&self, timeout: Duration) -> Result<(), MapError> {
         if self.avail_data_size() == 0 {
             let mut fds = [nix::poll::PollFd::new(
                 self.fd.as_fd(),
@@ -301,7 +366,7 @@ impl RingBuf {
                 Err(e) => return Err(MapError::io("poll on ring buffer", e.into())),
             }
         }
-        self.consume(f)
+        Ok(())
     }
 }
 
@@ -476,7 +541,7 @@ mod async_ringbuf {
     use tokio::io::Interest;
 
     use super::{CallbackResult, RingBuf};
-    use crate::map::{Map, MapError};
+    use crate::map::{Map, MapError, Pod};
 
     /// A [`RingBuf`] registered with tokio's reactor (feature `async`).
     ///
@@ -517,9 +582,29 @@ mod async_ringbuf {
             F: FnMut(&[u8]) -> R,
             R: CallbackResult,
         {
+            self.when_ready(|ring| ring.consume(&mut f)).await
+        }
+
+        /// [`consume_ready`](AsyncRingBuf::consume_ready) with each record read as a `T`
+        /// (see [`RingBuf::consume_typed`]).
+        pub async fn consume_ready_typed<T, F, R>(&mut self, mut f: F) -> Result<usize, MapError>
+        where
+            T: Pod,
+            F: FnMut(T) -> R,
+            R: CallbackResult,
+        {
+            self.when_ready(|ring| ring.consume_typed(&mut f)).await
+        }
+
+        /// Runs `consume` (one consuming pass) until it handles a record, waiting for a
+        /// wakeup between passes that found nothing.
+        async fn when_ready(
+            &mut self,
+            mut consume: impl FnMut(&mut RingBuf) -> Result<usize, MapError>,
+        ) -> Result<usize, MapError> {
             loop {
                 // Records may be there without a wakeup (BPF_RB_NO_WAKEUP): look first.
-                let n = self.inner.get_mut().consume(&mut f)?;
+                let n = consume(self.inner.get_mut())?;
                 if n > 0 {
                     return Ok(n);
                 }
@@ -528,7 +613,7 @@ mod async_ringbuf {
                     .readable_mut()
                     .await
                     .map_err(|e| MapError::io("waiting on a ring buffer", e))?;
-                let n = guard.get_inner_mut().consume(&mut f)?;
+                let n = consume(guard.get_inner_mut())?;
                 if n > 0 {
                     return Ok(n);
                 }

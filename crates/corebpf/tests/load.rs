@@ -732,3 +732,34 @@ fn libbpf_kernel_version() -> u32 {
         .collect();
     (n[0] << 16) + (n[1] << 8) + n[2].min(255)
 }
+
+/// Globals as Rust types: `.rodata` set before load, `.data`/`.bss` read and written after,
+/// a frozen `.rodata` refused before any syscall, a wrong-sized type refused by name.
+#[test]
+fn typed_globals_round_trip() {
+    let path = testdata().join("bpf/out/clang19/obj_globals.bpf.o");
+    let mut open = ObjectBuilder::new().open_file(&path).unwrap();
+    open.set_global_as("cfg_mul", &4u32).unwrap();
+    let e = open
+        .set_global_as("cfg_mul", &4u64)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("'cfg_mul' is 4 bytes"), "{e}");
+    let obj = open.load().unwrap();
+    obj.write_global_as("counter", &10u64).unwrap();
+    let prog = obj.program("globals_compute").unwrap();
+    // result = counter * cfg_mul + extra + cfg_add = 10 * 4 + 7 + 100.
+    assert_eq!(prog.test_run(&TestRun::default()).unwrap().retval, 147);
+    assert_eq!(obj.read_global_as::<u64>("result").unwrap(), 147);
+    assert_eq!(obj.read_global_as::<u64>("counter").unwrap(), 11);
+    let e = obj.read_global_as::<u32>("result").unwrap_err().to_string();
+    assert!(e.contains("'result' is 8 bytes, u32 is 4"), "{e}");
+    let e = obj
+        .write_global_as("cfg_mul", &5u32)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("frozen after load") && e.contains(".rodata"),
+        "{e}"
+    );
+}

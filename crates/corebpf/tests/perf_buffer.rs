@@ -179,3 +179,28 @@ fn drop_clears_the_map_slots() {
     let not_perf = counters();
     assert!(PerfBuffer::new(&not_perf, 1, |_, _: &[u8]| {}, |_, _| {}).is_err());
 }
+
+#[test]
+fn typed_samples_are_read_from_their_start() {
+    let pmap = perf_array("t_perf_typed");
+    let cnt = counters();
+    let prog = prog_emit_counter(&cnt, &pmap, Emit::Perf);
+    let got = std::cell::RefCell::new(Vec::new());
+    // The 64-byte record: its counter, then zeros; the kernel's padding is not read.
+    let mut pb = PerfBuffer::new(
+        &pmap,
+        8,
+        corebpf::perf_buffer::typed_sample(|_cpu, e: [u64; 8]| got.borrow_mut().push(e)),
+        |_, _| {},
+    )
+    .unwrap();
+    run_xdp(prog.as_fd(), 10);
+    poll_until(&mut pb, || got.borrow().len() == 10);
+    drop(pb);
+    let got = got.into_inner();
+    assert_eq!(
+        got.iter().map(|e| e[0]).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert!(got.iter().all(|e| e[1..] == [0; 7]));
+}

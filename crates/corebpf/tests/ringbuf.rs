@@ -292,8 +292,14 @@ fn async_ring_buffer_receives_events() {
         });
         let mut got = Vec::new();
         let waited = tokio::time::timeout(Duration::from_secs(10), async {
-            while got.len() < 20 {
+            // Bytes for the first half, the event type for the rest.
+            while got.len() < 10 {
                 rb.consume_ready(|rec: &[u8]| got.push(counter_of(rec)))
+                    .await
+                    .unwrap();
+            }
+            while got.len() < 20 {
+                rb.consume_ready_typed(|e: Event| got.push(e.counter))
                     .await
                     .unwrap();
             }
@@ -303,4 +309,39 @@ fn async_ring_buffer_receives_events() {
         assert!(waited.is_ok(), "timed out with {} of 20 events", got.len());
         assert_eq!(got, (1..=20).collect::<Vec<_>>());
     });
+}
+
+/// The 64-byte record `prog_emit_counter` submits: the counter, then zeros.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Event {
+    counter: u64,
+    rest: [u64; 7],
+}
+// SAFETY: `#[repr(C)]`, integers only, no padding.
+unsafe impl corebpf::map::Pod for Event {}
+
+#[test]
+fn typed_records_arrive_as_the_event_type() {
+    let rb_map = ringbuf(64 * 1024, "t_rb_typed");
+    let cnt = counters();
+    let prog = prog_emit_counter(&cnt, &rb_map, Emit::RingBuf(0));
+    let mut rb = RingBuf::new(&rb_map).unwrap();
+    run_xdp(prog.as_fd(), 20);
+    let mut got = Vec::new();
+    let n = rb
+        .poll_typed(Duration::from_secs(5), |e: Event| {
+            assert_eq!(e.rest, [0; 7]);
+            got.push(e.counter)
+        })
+        .unwrap();
+    assert_eq!(n, 20);
+    assert_eq!(got, (1..=20).collect::<Vec<_>>());
+    // A type longer than the records: a clear error, naming the map and both sizes.
+    run_xdp(prog.as_fd(), 1);
+    let e = rb.consume_typed(|_: [u64; 9]| ()).unwrap_err().to_string();
+    assert!(
+        e.contains("t_rb_typed") && e.contains("64") && e.contains("72"),
+        "{e}"
+    );
 }

@@ -48,7 +48,7 @@ mod mmap_array;
 mod per_cpu;
 // Byte views of `Pod` values: the casts that typed map handles rest on.
 #[allow(unsafe_code)]
-mod pod;
+pub mod pod;
 mod prog_array;
 mod queue;
 mod sock;

@@ -43,6 +43,29 @@ pod_impls!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, 
 // SAFETY: an array of padding-free types has no padding (its stride is the size).
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
+/// Reads a `T` from the first `size_of::<T>()` bytes of `bytes` (any alignment), or
+/// `None` if `bytes` is shorter: for records that may carry padding after the value (perf
+/// samples are padded to 8 bytes).
+///
+/// ```
+/// let b = [1u8, 0, 0, 0, 2, 0, 0, 0, 0xff];
+/// assert_eq!(corebpf::map::pod::read_prefix::<[u32; 2]>(&b), Some([1u32.to_le(), 2u32.to_le()]));
+/// assert_eq!(corebpf::map::pod::read_prefix::<u64>(&b[..4]), None);
+/// ```
+pub fn read_prefix<T: Pod>(bytes: &[u8]) -> Option<T> {
+    (bytes.len() >= size_of::<T>()).then(|| from_bytes(bytes))
+}
+
+/// Reads a `T` from `bytes`, which must be exactly `size_of::<T>()` long (else `None`).
+pub fn read_exact<T: Pod>(bytes: &[u8]) -> Option<T> {
+    (bytes.len() == size_of::<T>()).then(|| from_bytes(bytes))
+}
+
+/// The bytes of a `Pod` value, e.g. to write a global with `OpenObject::set_global`.
+pub fn as_bytes<T: Pod>(v: &T) -> &[u8] {
+    bytes_of(v)
+}
+
 /// The bytes of a value.
 pub(crate) fn bytes_of<T: Pod>(v: &T) -> &[u8] {
     // SAFETY: `T: Pod` has no padding, so all `size_of::<T>()` bytes are initialized;
