@@ -45,8 +45,14 @@
 //!    that detaches on drop; [`Object::attach_all`] attaches every program whose SEC name
 //!    says where.
 //! 5. [`Map`]s are read and written through typed handles ([`map`]); events come back
-//!    through [`ringbuf::RingBuf`] and [`perf_buffer::PerfBuffer`]; [`pin`] keeps maps,
-//!    programs and links alive beyond the process.
+//!    through [`ringbuf::RingBuf`] and [`perf_buffer::PerfBuffer`], as bytes or as your
+//!    `#[repr(C)]` event type ([`ringbuf::RingBuf::consume_typed`],
+//!    [`perf_buffer::typed_sample`]; types implement [`map::Pod`]); globals are read and
+//!    written as Rust values ([`Object::read_global_as`], [`OpenObject::set_global_as`]);
+//!    [`pin`] keeps maps, programs and links alive beyond the process.
+//!
+//! The BPF side is built by clang; the `corebpf-build` crate does it from a `build.rs`
+//! (flags for the target, `vmlinux.h` from the kernel's BTF, debug info stripped).
 //!
 //! # Modules
 //!
