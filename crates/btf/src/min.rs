@@ -285,7 +285,8 @@ impl<'f> MinBtf<'f> {
 
     /// Writes the minimal BTF: the kept types in their full-BTF order, then the empty
     /// stand-ins for pointees (struct/union names and sizes, and the modifiers leading to
-    /// them).
+    /// them); with nothing kept, one anonymous `void *` (the kernel refuses BTF without
+    /// types).
     pub fn build(&self) -> Result<Vec<u8>, MinBtfError> {
         let (ids, stubs) = self.plan()?;
         let mut b = BtfBuilder::new();
@@ -294,6 +295,11 @@ impl<'f> MinBtf<'f> {
         }
         for &id in &stubs {
             self.emit(&mut b, self.full.type_by_id(id)?, None, &ids)?;
+        }
+        if self.keep.is_empty() {
+            // The kernel refuses BTF without types; an anonymous `void *` is never a CO-RE
+            // candidate, so it changes no relocation.
+            b.add_ptr(0);
         }
         Ok(b.build())
     }
