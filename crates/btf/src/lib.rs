@@ -7,6 +7,8 @@
 //!   `task_struct`), to type ids.
 //! - [`BtfExt`] reads func_info, line_info and CO-RE relocation records.
 //! - [`BtfBuilder`] writes BTF; [`dump_c`](crate::cdump) prints a C header (`vmlinux.h`).
+//! - [`min`] writes minimal BTF for CO-RE (`bpftool gen min_core_btf`): only what some
+//!   objects' relocations touch in a kernel's BTF.
 //!
 //! Malformed input gives a [`BtfError`] naming the type id or offset, never a panic.
 //!
@@ -33,6 +35,7 @@ mod ext;
 mod fmt;
 mod index;
 mod layout;
+pub mod min;
 mod raw;
 pub mod relo;
 mod resolve;

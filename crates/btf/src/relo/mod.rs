@@ -22,7 +22,7 @@
 mod calc;
 #[cfg(test)]
 mod fixture;
-mod matching;
+pub(crate) mod matching;
 mod patch;
 mod spec;
 

@@ -1,4 +1,5 @@
-//! `corebpf btf dump [FILE] [--format raw|c] [--summary]` and `corebpf btf show TYPE [FILE]`.
+//! `corebpf btf dump [FILE] [--format raw|c] [--summary]`, `corebpf btf show TYPE [FILE]` and
+//! `corebpf btf min OBJ... --btf FILE|--btf-dir DIR -o OUT` (in `btf_min.rs`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -39,6 +40,9 @@ pub enum Command {
             corebpf btf show 'struct sk_buff' testdata/btf/5.10.btf.gz"
     )]
     Show(ShowArgs),
+    /// Write minimal BTF for objects' CO-RE relocations (bpftool gen min_core_btf).
+    #[command(long_about = super::btf_min::LONG_ABOUT)]
+    Min(super::btf_min::MinArgs),
 }
 
 /// Output format of `btf dump`.
@@ -79,6 +83,7 @@ pub fn run(cmd: Command) -> Result<Exit, Box<dyn Error>> {
     match cmd {
         Command::Dump(a) => dump(a),
         Command::Show(a) => show(a),
+        Command::Min(a) => super::btf_min::run(a),
     }
 }
 

@@ -3,6 +3,7 @@
 mod attach;
 pub mod btf;
 mod btf_c;
+mod btf_min;
 mod btf_raw;
 mod dry_run;
 pub mod inspect;
