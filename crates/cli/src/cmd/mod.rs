@@ -4,6 +4,7 @@ mod attach;
 pub mod btf;
 mod btf_c;
 mod btf_raw;
+pub mod compat;
 mod dry_run;
 pub mod inspect;
 pub mod load;
