@@ -66,6 +66,7 @@ pub(crate) struct KernelFacts {
     pub(crate) prog_types: KernelEnum,
     pub(crate) attach_types: KernelEnum,
     pub(crate) map_types: KernelEnum,
+    pub(crate) link_types: KernelEnum,
     pub(crate) func_ids: KernelEnum,
     /// The highest BTF kind its parser knows, if the BTF tells (see [`max_btf_kind`]).
     pub(crate) max_kind: (u32, Option<u32>),
@@ -83,6 +84,7 @@ impl KernelFacts {
             prog_types: KernelEnum::read(vmlinux, "bpf_prog_type"),
             attach_types: KernelEnum::read(vmlinux, "bpf_attach_type"),
             map_types: KernelEnum::read(vmlinux, "bpf_map_type"),
+            link_types: KernelEnum::read(vmlinux, "bpf_link_type"),
             func_ids: KernelEnum::read(vmlinux, "bpf_func_id"),
             max_kind: max_btf_kind(vmlinux),
             func_global: match linkage.known() {

@@ -156,7 +156,7 @@ fn externs(spec: &mut ObjectSpec, kernel: &Kernel, owners: &[Vec<usize>], out: &
             Effect::Load,
         );
     }
-    kconfig(spec, &users, out);
+    kconfig(spec, kernel, &users, out);
 }
 
 /// A resolved `__ksym` variable: the verifier also needs its address from the kernel's
@@ -208,17 +208,25 @@ fn extern_reason(e: &corebpf_obj::ObjError) -> String {
 
 /// `__kconfig` externs: `CONFIG_*` values come from the kernel's config, which its BTF does
 /// not hold; `LINUX_*` values the loader computes.
-fn kconfig(spec: &ObjectSpec, users: &[Vec<usize>], out: &mut Needs) {
+fn kconfig(spec: &ObjectSpec, kernel: &Kernel, users: &[Vec<usize>], out: &mut Needs) {
+    // The running kernel's config file, if any (other kernels': unknown).
+    let config = kernel.running.then(corebpf_obj::KernelConfig::from_system);
     for (i, e) in spec.externs.iter().enumerate() {
         if !e.is_kconfig() {
             continue;
         }
-        let status = if e.name.starts_with("LINUX_") {
-            Status::Yes("computed by the loader".into())
-        } else if e.weak {
-            Status::Tolerated("weak: 0 if the kernel's config lacks it".into())
-        } else {
-            Status::Unknown("a kernel config value: that kernel's config decides".into())
+        let value = match &config {
+            Some(Ok(cfg)) => Some(Ok(cfg.options.get(&e.name))),
+            Some(Err(err)) => Some(Err(err.to_string())),
+            None => None,
+        };
+        let status = match value {
+            _ if e.name.starts_with("LINUX_") => Status::Yes("computed by the loader".into()),
+            Some(Ok(Some(v))) => Status::Yes(v.clone()),
+            _ if e.weak => Status::Tolerated("weak: 0 if the kernel's config lacks it".into()),
+            Some(Ok(None)) => Status::No("not in the kernel's config".into()),
+            Some(Err(err)) => Status::No(format!("needs the kernel's config: {err}")),
+            None => Status::Unknown("a kernel config value: that kernel's config decides".into()),
         };
         out.add(
             Category::Kconfig,
@@ -308,7 +316,11 @@ fn attach_type(kernel: &Kernel, i: usize, p: &corebpf_obj::ProgramSpec, out: &mu
         at.kernel_name(),
         attach_type_since(at),
     );
-    let mut effect = Effect::Load;
+    let mut effect = if checked_at_load(p.prog_type) {
+        Effect::Load
+    } else {
+        Effect::Attach
+    };
     if p.prog_type == ProgType::Kprobe && matches!(status, Status::No(_)) {
         let multi = at == AttachType::TraceKprobeMulti
             || (at == AttachType::TraceUprobeMulti && !p.sleepable);
@@ -317,8 +329,7 @@ fn attach_type(kernel: &Kernel, i: usize, p: &corebpf_obj::ProgramSpec, out: &mu
                 "{}: loaded as a plain kprobe, attached one probe per target",
                 status.detail()
             ));
-        } else {
-            effect = Effect::Attach;
+            effect = Effect::None;
         }
     }
     out.add(
@@ -328,6 +339,27 @@ fn attach_type(kernel: &Kernel, i: usize, p: &corebpf_obj::ProgramSpec, out: &mu
         status,
         effect,
     );
+}
+
+/// Whether `BPF_PROG_LOAD` refuses an expected attach type it does not know for programs
+/// of type `t` (the kernel's `bpf_prog_load_check_attach` and, for tracing, LSM and
+/// struct_ops, the verifier's attach checks); other types keep it for attaching only.
+fn checked_at_load(t: ProgType) -> bool {
+    matches!(
+        t,
+        ProgType::CgroupSock
+            | ProgType::CgroupSockAddr
+            | ProgType::CgroupSkb
+            | ProgType::CgroupSockopt
+            | ProgType::SkLookup
+            | ProgType::SkReuseport
+            | ProgType::Tracing
+            | ProgType::Lsm
+            | ProgType::StructOps
+            | ProgType::Ext
+            | ProgType::Syscall
+            | ProgType::Netfilter
+    )
 }
 
 /// Map types of the maps the loader creates (and their inner maps).
@@ -411,7 +443,18 @@ fn attach_target(kernel: &Kernel, i: usize, p: &corebpf_obj::ProgramSpec, out: &
         return;
     };
     let (name, status, effect) = match (p.prog_type, p.expected_attach_type) {
-        (ProgType::Tracing | ProgType::Lsm, Some(at)) => btf_target(kernel, at, target),
+        (ProgType::Tracing | ProgType::Lsm, Some(at)) => {
+            if at == AttachType::ModifyReturn {
+                let status = Status::Unknown(
+                    "fmod_ret needs the function on the kernel's error-injection list or \
+                     fmodret set, which BTF does not hold"
+                        .into(),
+                );
+                let name = format!("modifiable {target}");
+                out.add(Category::AttachTarget, name, &[i], status, Effect::Load);
+            }
+            btf_target(kernel, at, target)
+        }
         (ProgType::Tracepoint, _) => tracepoint(kernel, target),
         (ProgType::RawTracepoint | ProgType::RawTracepointWritable, _) => {
             let name = format!("btf_trace_{target}");
@@ -520,6 +563,17 @@ fn struct_ops(spec: &ObjectSpec, kernel: &Kernel, out: &mut Needs) {
         let status = struct_ops_status(spec, btf, m, &type_name, kernel);
         let name = format!("{type_name} (map '{}')", m.name);
         out.add(Category::StructOps, name, &[], status, Effect::Object);
+        if m.map_flags & corebpf_sys::consts::BPF_F_LINK != 0 {
+            // `.struct_ops.link` maps (BPF_F_LINK) came with struct_ops links (6.4).
+            let status = enum_status(
+                &kernel.facts.link_types,
+                "bpf_link_type",
+                "BPF_LINK_TYPE_STRUCT_OPS",
+                Some("6.4"),
+            );
+            let name = format!("struct_ops link (map '{}')", m.name);
+            out.add(Category::StructOps, name, &[], status, Effect::Object);
+        }
     }
     struct_ops_programs(spec, out);
 }
