@@ -66,7 +66,6 @@ pub(crate) struct KernelFacts {
     pub(crate) prog_types: KernelEnum,
     pub(crate) attach_types: KernelEnum,
     pub(crate) map_types: KernelEnum,
-    pub(crate) link_types: KernelEnum,
     pub(crate) func_ids: KernelEnum,
     /// The highest BTF kind its parser knows, if the BTF tells (see [`max_btf_kind`]).
     pub(crate) max_kind: (u32, Option<u32>),
@@ -74,6 +73,8 @@ pub(crate) struct KernelFacts {
     pub(crate) func_global: Support,
     /// `struct btf_layout` (the layout section, Linux 7.1).
     pub(crate) layout: Support,
+    /// `struct bpf_kfunc_desc`: the verifier calls kfuncs (Linux 5.13).
+    pub(crate) kfunc_calls: bool,
 }
 
 impl KernelFacts {
@@ -84,7 +85,6 @@ impl KernelFacts {
             prog_types: KernelEnum::read(vmlinux, "bpf_prog_type"),
             attach_types: KernelEnum::read(vmlinux, "bpf_attach_type"),
             map_types: KernelEnum::read(vmlinux, "bpf_map_type"),
-            link_types: KernelEnum::read(vmlinux, "bpf_link_type"),
             func_ids: KernelEnum::read(vmlinux, "bpf_func_id"),
             max_kind: max_btf_kind(vmlinux),
             func_global: match linkage.known() {
@@ -94,6 +94,9 @@ impl KernelFacts {
             },
             // The kernel's BTF parser reads `struct btf_layout` records, so a kernel that
             // knows the layout section has the type in its own BTF.
+            kfunc_calls: vmlinux
+                .find_by_name_kind("bpf_kfunc_desc", Kind::Struct)
+                .is_some(),
             layout: if vmlinux
                 .find_by_name_kind("btf_layout", Kind::Struct)
                 .is_some()

@@ -305,7 +305,7 @@ fn program_reports(spec: &ObjectSpec, needs: &[Need]) -> Vec<ProgramReport> {
             };
             let mut attach = Vec::new();
             for n in needs {
-                let object = n.programs.is_empty() && n.effect == Effect::Object;
+                let object = n.effect == Effect::Object;
                 if !object && !n.programs.contains(&i) {
                     continue;
                 }

@@ -30,11 +30,62 @@ pub(super) fn collect(spec: &ObjectSpec, kernel: &Kernel) -> Vec<Need> {
             attach_target(kernel, i, p, &mut out);
         }
     }
+    session_kfuncs(&spec, &mut out);
     map_types(&spec, kernel, &mut out);
     struct_ops(&spec, kernel, &mut out);
     helpers(&spec, kernel, &mut out);
     btf_kinds(&spec, kernel, &mut out);
+    struct_ops_load_together(&spec, &mut out);
     out.0
+}
+
+/// A session program on a kernel without its session attach type loads, unless it calls
+/// a session kfunc the kernel has: the verifier allows those only to session programs.
+fn session_kfuncs(spec: &ObjectSpec, out: &mut Needs) {
+    let mut add = Vec::new();
+    for n in out.0.iter().filter(|n| {
+        n.category == Category::AttachType
+            && n.effect == Effect::Attach
+            && n.name.ends_with("_SESSION")
+            && matches!(n.status, Status::No(_))
+    }) {
+        for k in out.0.iter().filter(|k| {
+            k.category == Category::Kfunc
+                && k.name.starts_with("bpf_session_")
+                && matches!(k.status, Status::Yes(_))
+        }) {
+            for &p in n.programs.iter().filter(|p| k.programs.contains(p)) {
+                let name = format!("{} in {}", k.name, spec.programs[p].name);
+                let why = format!(
+                    "allowed only to {} programs, which the kernel lacks",
+                    n.name
+                );
+                add.push((name, p, why));
+            }
+        }
+    }
+    for (name, p, why) in add {
+        out.add(Category::Kfunc, name, &[p], Status::No(why), Effect::Load);
+    }
+}
+
+/// The programs of a created struct_ops map load together (the loader loads every program
+/// such a map uses): one that fails fails the object.
+fn struct_ops_load_together(spec: &ObjectSpec, out: &mut Needs) {
+    let together: Vec<usize> = spec
+        .maps
+        .iter()
+        .filter(|m| m.kind == MapKind::StructOps && m.autocreate)
+        .flat_map(|m| m.struct_ops_slots.iter().map(|s| s.program))
+        .collect();
+    for n in &mut out.0 {
+        if n.effect == Effect::Load
+            && matches!(n.status, Status::No(_))
+            && n.programs.iter().any(|p| together.contains(p))
+        {
+            n.effect = Effect::Object;
+        }
+    }
 }
 
 /// The needs so far; [`Needs::add`] merges a need into one of the same name.
@@ -141,6 +192,10 @@ fn externs(spec: &mut ObjectSpec, kernel: &Kernel, owners: &[Vec<usize>], out: &
             KsymOutcome::Resolved(v) if category == Category::Ksym => {
                 var_status(kernel, &e.name, &v)
             }
+            KsymOutcome::Resolved(v) if !kernel.facts.kfunc_calls => Status::No(format!(
+                "{}, but the kernel cannot call kfuncs (no struct bpf_kfunc_desc: Linux 5.13)",
+                resolved_text(&v)
+            )),
             KsymOutcome::Resolved(v) => Status::Yes(resolved_text(&v)),
             KsymOutcome::WeakMissing(why) => Status::Tolerated(format!("weak, missing: {why}")),
             KsymOutcome::Unknown => {
@@ -286,7 +341,33 @@ fn enum_status(e: &KernelEnum, what: &str, kname: &str, since: Option<&str>) -> 
     }
 }
 
+/// `BPF_F_XDP_HAS_FRAGS` (`SEC("xdp.frags")`) came with `bpf_xdp_get_buff_len` (5.18).
+fn xdp_frags(kernel: &Kernel, i: usize, out: &mut Needs) {
+    let status = match enum_status(
+        &kernel.facts.func_ids,
+        "bpf_func_id",
+        "BPF_FUNC_xdp_get_buff_len",
+        Some("5.18"),
+    ) {
+        Status::No(_) => Status::No(
+            "the kernel has no multi-buffer XDP (its bpf_xdp_get_buff_len came with it, 5.18)"
+                .into(),
+        ),
+        s => s,
+    };
+    out.add(
+        Category::ProgType,
+        "BPF_F_XDP_HAS_FRAGS".into(),
+        &[i],
+        status,
+        Effect::Load,
+    );
+}
+
 fn prog_type(kernel: &Kernel, i: usize, p: &corebpf_obj::ProgramSpec, out: &mut Needs) {
+    if p.xdp_frags {
+        xdp_frags(kernel, i, out);
+    }
     let t = p.prog_type;
     let status = enum_status(
         &kernel.facts.prog_types,
@@ -564,12 +645,14 @@ fn struct_ops(spec: &ObjectSpec, kernel: &Kernel, out: &mut Needs) {
         let name = format!("{type_name} (map '{}')", m.name);
         out.add(Category::StructOps, name, &[], status, Effect::Object);
         if m.map_flags & corebpf_sys::consts::BPF_F_LINK != 0 {
-            // `.struct_ops.link` maps (BPF_F_LINK) came with struct_ops links (6.4).
+            // `.struct_ops.link` maps (BPF_F_LINK) came with struct_ops links and their
+            // attach type BPF_STRUCT_OPS (6.4; the link type itself is older).
+            let at = AttachType::StructOps;
             let status = enum_status(
-                &kernel.facts.link_types,
-                "bpf_link_type",
-                "BPF_LINK_TYPE_STRUCT_OPS",
-                Some("6.4"),
+                &kernel.facts.attach_types,
+                "bpf_attach_type",
+                at.kernel_name(),
+                attach_type_since(at),
             );
             let name = format!("struct_ops link (map '{}')", m.name);
             out.add(Category::StructOps, name, &[], status, Effect::Object);

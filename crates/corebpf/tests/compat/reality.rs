@@ -65,6 +65,12 @@ fn known_exception(c: &Case) -> Option<&'static str> {
                      fmodret set (compat reports that as unknown: BTF does not hold them)",
         );
     }
+    if c.predicted_loads && err.contains("can be sleepable") {
+        return Some(
+            "sleepable uprobes (the .s forms) came in 6.0/6.1, which no type or \
+                     enumerator in BTF tells",
+        );
+    }
     if c.predicted_loads && err.contains("EPERM") && err.contains("lockdown") {
         return Some("kernel lockdown (this host) refuses the program type; no BTF says so");
     }
