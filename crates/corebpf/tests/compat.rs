@@ -267,6 +267,18 @@ fn helpers_are_named_and_new_ones_missing_on_old_kernels() {
 }
 
 #[test]
+fn usdt_cookie_calls_guarded_by_linux_has_bpf_cookie_are_tolerated() {
+    // bpf_get_attach_cookie came in 5.15; usdt.bpf.h calls it only if LINUX_HAS_BPF_COOKIE,
+    // and the 5.10 guest loads these programs.
+    let rs = reports("usdt_args.bpf.o", &["5.10", "6.1"]);
+    let s = need(&rs[0], Category::Helper, "bpf_get_attach_cookie");
+    assert!(matches!(s, Status::Tolerated(_)), "{s:?}");
+    assert_eq!(rs[0].verdict, Verdict::Loads);
+    let s = need(&rs[1], Category::Helper, "bpf_get_attach_cookie");
+    assert!(matches!(s, Status::Yes(_)), "{s:?}");
+}
+
+#[test]
 fn btf_kinds_the_kernel_lacks_are_tolerated() {
     // ENUM64 (6.0): 5.10's parser lacks it, which its BTF tells by having no
     // btf_enum64_check_meta.

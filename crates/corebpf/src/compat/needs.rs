@@ -488,15 +488,34 @@ fn helpers(spec: &ObjectSpec, kernel: &Kernel, out: &mut Needs) {
             }
             seen.push(id);
             let name = corebpf_obj::helpers::helper_name(id).unwrap_or_else(|| format!("#{id}"));
-            out.add(
-                Category::Helper,
-                name,
-                &[i],
-                helper_status(ids, id),
-                Effect::Load,
-            );
+            let mut status = helper_status(ids, id);
+            if matches!(status, Status::No(_)) && cookie_guarded(spec, &linked, &name) {
+                status = Status::Tolerated(format!(
+                    "{}; the program reads LINUX_HAS_BPF_COOKIE, 0 here, which guards the \
+                     call (usdt.bpf.h): the verifier drops it as dead code",
+                    status.detail()
+                ));
+            }
+            out.add(Category::Helper, name, &[i], status, Effect::Load);
         }
     }
+}
+
+/// Whether `helper` is `bpf_get_attach_cookie` in a program that reads the
+/// `LINUX_HAS_BPF_COOKIE` kconfig extern, which the loader sets from that very helper's
+/// presence (libbpf's rule, followed by `usdt.bpf.h`'s guard).
+fn cookie_guarded(spec: &ObjectSpec, linked: &corebpf_obj::LinkedProgram, helper: &str) -> bool {
+    // `__kconfig` externs are read from the `.kconfig` map.
+    helper == "bpf_get_attach_cookie"
+        && spec
+            .externs
+            .iter()
+            .any(|e| e.name == "LINUX_HAS_BPF_COOKIE")
+        && linked.map_relocs.iter().any(|r| {
+            spec.maps
+                .get(r.map)
+                .is_some_and(|m| m.kind == MapKind::Kconfig)
+        })
 }
 
 fn helper_status(ids: &KernelEnum, id: i32) -> Status {
