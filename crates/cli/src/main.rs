@@ -45,6 +45,9 @@ enum Command {
     /// Dry-run CO-RE relocation against kernel BTF (no kernel needed).
     #[command(long_about = cmd::relocate::LONG_ABOUT)]
     Relocate(cmd::relocate::Args),
+    /// Will these objects load on these kernels? Needs checked against kernel BTF.
+    #[command(long_about = cmd::compat::LONG_ABOUT)]
+    Compat(cmd::compat::Args),
     /// Load an object into the kernel and report programs' and maps' ids.
     #[command(long_about = cmd::load::LONG_ABOUT)]
     Load(cmd::load::Args),
@@ -75,6 +78,7 @@ fn main() {
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args).map(|()| Exit::Ok),
         Command::Relocate(args) => cmd::relocate::run(args),
+        Command::Compat(args) => cmd::compat::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Btf(c) => cmd::btf::run(c),
         Command::Prog(c) => cmd::prog::run(c),

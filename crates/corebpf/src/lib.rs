@@ -72,6 +72,7 @@ pub use corebpf_obj as obj;
 pub use corebpf_sys as sys;
 
 pub mod attach;
+pub mod compat;
 pub mod link;
 pub mod map;
 // Reads the kernel's mmapped perf ring (unsafe: raw pointers into shared memory).

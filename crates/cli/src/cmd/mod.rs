@@ -5,6 +5,7 @@ pub mod btf;
 mod btf_c;
 mod btf_min;
 mod btf_raw;
+pub mod compat;
 mod dry_run;
 pub mod inspect;
 pub mod load;
