@@ -60,6 +60,9 @@ enum Command {
     /// List the USDT probes of a binary.
     #[command(subcommand)]
     Usdt(cmd::usdt::Command),
+    /// Generate code: a typed Rust skeleton of an object.
+    #[command(subcommand)]
+    Gen(cmd::gen::Command),
 }
 
 fn init_logging(verbose: bool) {
@@ -80,6 +83,7 @@ fn main() {
         Command::Prog(c) => cmd::prog::run(c),
         Command::Map(c) => cmd::map::run(c),
         Command::Usdt(c) => cmd::usdt::run(c),
+        Command::Gen(c) => cmd::gen::run(c),
     };
     let code = match result {
         Ok(exit) => exit,

@@ -5,6 +5,7 @@ pub mod btf;
 mod btf_c;
 mod btf_raw;
 mod dry_run;
+pub mod gen;
 pub mod inspect;
 pub mod load;
 pub mod map;
