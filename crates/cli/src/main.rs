@@ -63,6 +63,9 @@ enum Command {
     /// List the USDT probes of a binary.
     #[command(subcommand)]
     Usdt(cmd::usdt::Command),
+    /// Generate code: a typed Rust skeleton of an object.
+    #[command(subcommand)]
+    Gen(cmd::gen::Command),
 }
 
 fn init_logging(verbose: bool) {
@@ -84,6 +87,7 @@ fn main() {
         Command::Prog(c) => cmd::prog::run(c),
         Command::Map(c) => cmd::map::run(c),
         Command::Usdt(c) => cmd::usdt::run(c),
+        Command::Gen(c) => cmd::gen::run(c),
     };
     let code = match result {
         Ok(exit) => exit,

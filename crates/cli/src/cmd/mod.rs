@@ -7,6 +7,7 @@ mod btf_min;
 mod btf_raw;
 pub mod compat;
 mod dry_run;
+pub mod gen;
 pub mod inspect;
 pub mod load;
 pub mod map;
