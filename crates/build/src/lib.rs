@@ -23,7 +23,22 @@
 //! 4. strips DWARF with the same LLVM's `llvm-strip -g` (`.BTF` and `.BTF.ext`, which the
 //!    loader needs, stay; a typical object shrinks from hundreds of KB to tens);
 //! 5. prints `cargo:rerun-if-changed` for the source and every header clang read, and
-//!    `cargo:rerun-if-env-changed` for the variables above.
+//!    `cargo:rerun-if-env-changed` for the variables above;
+//! 6. with [`BpfBuild::skeleton`], writes `<stem>.skel.rs` next to each object: the
+//!    `corebpf-gen` skeleton (typed structs, maps, programs and globals, the object
+//!    embedded), to `include!` in the crate.
+//!
+//! ```no_run
+//! // build.rs: compile and generate the skeleton, naming the ring buffer's event type.
+//! corebpf_build::BpfBuild::new()
+//!     .source("src/bpf/tool.bpf.c")
+//!     .skeleton()
+//!     .skeleton_type("event")
+//!     .compile()
+//!     .unwrap_or_else(|e| panic!("{e}"));
+//! // src/main.rs: include!(concat!(env!("OUT_DIR"), "/tool.skel.rs"));
+//! //              use tool::{Bytes, OpenToolSkel};
+//! ```
 //!
 //! A failed compilation returns [`BuildError::Compile`] with clang's diagnostics. libbpf's
 //! BPF-side headers (`<bpf/bpf_helpers.h>`, from Debian's `libbpf-dev`) must be installed
@@ -69,6 +84,14 @@ pub enum BuildError {
     /// The kernel BTF for `vmlinux.h` could not be read or dumped.
     #[error("vmlinux.h: {0}")]
     Btf(corebpf_btf::BtfError),
+    /// The skeleton of an object could not be generated.
+    #[error("{object}: skeleton: {reason}")]
+    Skeleton {
+        /// The object.
+        object: String,
+        /// Why (the object does not parse, a type cannot be expressed in Rust).
+        reason: String,
+    },
     /// A tool could not be run.
     #[error("running {tool}: {error}")]
     Run {
@@ -103,6 +126,8 @@ pub struct BpfBuild {
     out_dir: Option<PathBuf>,
     strip: bool,
     cargo: bool,
+    skeleton: bool,
+    skeleton_types: Vec<String>,
 }
 
 impl Default for BpfBuild {
@@ -125,6 +150,8 @@ impl BpfBuild {
             out_dir: None,
             strip: true,
             cargo: true,
+            skeleton: false,
+            skeleton_types: Vec::new(),
         }
     }
 
@@ -178,6 +205,20 @@ impl BpfBuild {
     /// Keeps DWARF in the objects (default: stripped, `.BTF`/`.BTF.ext` kept).
     pub fn keep_debug_info(mut self) -> Self {
         self.strip = false;
+        self
+    }
+
+    /// Also writes each object's skeleton, `<stem>.skel.rs` (module `<stem>`, types
+    /// `Open<Stem>Skel` and `<Stem>Skel`), next to it.
+    pub fn skeleton(mut self) -> Self {
+        self.skeleton = true;
+        self
+    }
+
+    /// Generates this C type in the skeletons even if no map or global reaches it (a ring
+    /// buffer's or perf buffer's event struct, as bpf2go's `-type`).
+    pub fn skeleton_type(mut self, name: &str) -> Self {
+        self.skeleton_types.push(name.into());
         self
     }
 
@@ -249,6 +290,9 @@ impl BpfBuild {
         if self.strip {
             self.strip_debug(clang, &obj, src)?;
         }
+        if self.skeleton {
+            self.write_skeleton(&obj, stem)?;
+        }
         if self.cargo {
             println!("cargo:rerun-if-changed={}", src.display());
             let text = std::fs::read_to_string(&dep).unwrap_or_default();
@@ -272,6 +316,25 @@ impl BpfBuild {
             return Ok(());
         };
         run(Command::new(&strip).arg("-g").arg(obj), src, "llvm-strip")
+    }
+
+    /// Writes `<stem>.skel.rs` (stem without `.bpf`) for object `obj`.
+    fn write_skeleton(&self, obj: &Path, stem: &str) -> Result<(), BuildError> {
+        let err = |reason: String| BuildError::Skeleton {
+            object: obj.display().to_string(),
+            reason,
+        };
+        let name = stem.strip_suffix(".bpf").unwrap_or(stem);
+        let spec = corebpf_obj::ObjectSpec::from_file(obj).map_err(|e| err(e.to_string()))?;
+        let abs = std::fs::canonicalize(obj).map_err(|e| err(e.to_string()))?;
+        let opts = corebpf_gen::Options {
+            name: Some(name.to_string()),
+            object_path: abs.display().to_string(),
+            types: self.skeleton_types.clone(),
+        };
+        let text = corebpf_gen::generate(&spec, &opts).map_err(|e| err(e.to_string()))?;
+        let out = obj.with_file_name(format!("{name}.skel.rs"));
+        std::fs::write(&out, text).map_err(|e| BuildError::Io(out.display().to_string(), e))
     }
 
     /// Rebuilds when the variables that pick the tools change.

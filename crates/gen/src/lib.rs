@@ -64,7 +64,9 @@ pub enum GenError {
     NoBtf,
     /// A type named in [`Options::types`] is not in the object's BTF.
     #[error(
-        "type '{0}' is not in the object's BTF (a struct, union, enum or typedef of that name)"
+        "type '{0}' is not in the object's BTF (a struct, union, enum or typedef of that name; \
+         clang describes only types a map, global or function signature uses: add e.g. \
+         `struct {0} *unused_{0} __attribute__((unused));` to the C)"
     )]
     TypeNotFound(String),
     /// A type the generator cannot express in Rust.

@@ -140,6 +140,6 @@ fn an_unknown_type_name_is_refused() {
     let err = generate(&spec, &options("obj_globals", &["no_such_type"])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "type 'no_such_type' is not in the object's BTF (a struct, union, enum or typedef of that name)"
+        "type 'no_such_type' is not in the object's BTF (a struct, union, enum or typedef of that name;"
     );
 }
