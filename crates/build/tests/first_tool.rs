@@ -1,4 +1,5 @@
-//! A user's first tool, as the README shows it: a crate outside this workspace with a
+//! A user's first tool, exactly as the README shows it (its code blocks are read from
+//! README.md): a crate outside this workspace with a
 //! `build.rs` of a few lines, a BPF C file (a ring buffer of events, a `.rodata` filter, a
 //! hash map and a per-CPU array), and Rust that uses the generated skeleton with no
 //! `unsafe`. The test builds it with cargo, runs it as root, and checks what it printed.
@@ -6,107 +7,27 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BUILD_RS: &str = r#"fn main() {
-    corebpf_build::BpfBuild::new()
-        .source("src/bpf/tool.bpf.c")
-        .skeleton()
-        .skeleton_type("event")
-        .compile()
-        .unwrap_or_else(|e| panic!("{e}"));
-}
-"#;
-
-const TOOL_BPF_C: &str = r#"// SPDX-License-Identifier: GPL-2.0
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-
-char LICENSE[] SEC("license") = "GPL";
-
-struct event {
-	__u32 pid;
-	__u32 seq;
-	__u64 ts;
-};
-/* So that clang describes struct event in the object's BTF, for the skeleton. */
-struct event *unused_event __attribute__((unused));
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u64);
-} per_pid SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} total SEC(".maps");
-
-const volatile __u32 target_pid = 0;
-
-SEC("tp/syscalls/sys_enter_getpid")
-int on_getpid(void *ctx)
-{
-	__u32 pid = bpf_get_current_pid_tgid() >> 32, zero = 0;
-	__u64 one = 1, *count, *t;
-	struct event *e;
-
-	if (pid != target_pid)
-		return 0;
-	t = bpf_map_lookup_elem(&total, &zero);
-	if (!t)
-		return 0;
-	*t += 1;
-	count = bpf_map_lookup_elem(&per_pid, &pid);
-	if (count)
-		__sync_fetch_and_add(count, 1);
-	else
-		bpf_map_update_elem(&per_pid, &pid, &one, BPF_ANY);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
-	e->pid = pid;
-	e->seq = *t;
-	e->ts = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
-"#;
-
-const MAIN_RS: &str = r#"include!(concat!(env!("OUT_DIR"), "/tool.skel.rs"));
-
-use corebpf::ringbuf::RingBuf;
-use tool::{event, Bytes, OpenToolSkel};
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let pid = std::process::id();
-    let mut open = OpenToolSkel::open()?;
-    open.globals().set_target_pid(pid)?; // .rodata: the verifier sees it
-    let skel = open.load()?;
-    let _links = skel.attach_all()?;
-    for _ in 0..5 {
-        let _ = std::process::id(); // getpid(2)
+/// The code blocks of the README's "Your first tool" section, in order: `Cargo.toml`'s
+/// dependencies, `build.rs`, the BPF C, `src/main.rs`.
+fn readme_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Your first tool")
+        .nth(1)
+        .expect("README has a 'Your first tool' section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(open) = rest.find("```") {
+        let body = &rest[open + 3..];
+        let body = &body[body.find('\n').unwrap() + 1..];
+        let close = body.find("```").unwrap();
+        blocks.push(body[..close].to_string());
+        rest = &body[close + 3..];
     }
-    let mut events = RingBuf::new(skel.maps().events())?;
-    events.consume(|b: &[u8]| {
-        let e = event::from_bytes(b).expect("an event");
-        println!("event pid {} seq {} ts {}", e.pid, e.seq, e.ts);
-    })?;
-    let count = skel.maps().per_pid().lookup(&pid.to_bytes(), 0)?;
-    let count = count.and_then(|v| u64::from_bytes(&v)).unwrap_or(0);
-    println!("per_pid {count}");
-    let total = skel.maps().total().as_percpu_array::<u64>()?;
-    println!("total {}", total.get(0, 0)?.iter().sum::<u64>());
-    Ok(())
+    assert_eq!(blocks.len(), 4, "toml, build.rs, C, main.rs");
+    blocks
 }
-"#;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -114,32 +35,39 @@ fn workspace_root() -> PathBuf {
 
 /// Writes the crate into `dir`, with the workspace's lock file so the same dependency
 /// versions are used (and found offline).
-fn write_crate(dir: &Path) {
+/// The README's dependencies are those of a published crate; here they point at this
+/// workspace.
+fn write_crate(dir: &Path, blocks: &[String]) {
     let root = workspace_root().canonicalize().unwrap();
+    let deps = blocks[0]
+        .replace(
+            "corebpf = \"0.1\"",
+            &format!("corebpf = {{ path = \"{}/crates/corebpf\" }}", root.display()),
+        )
+        .replace(
+            "corebpf-build = \"0.1\"",
+            &format!("corebpf-build = {{ path = \"{}/crates/build\" }}", root.display()),
+        );
+    assert!(!deps.contains("\"0.1\""), "{deps}");
     let manifest = format!(
-        "[package]\nname = \"first-tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [dependencies]\ncorebpf = {{ path = \"{0}/crates/corebpf\" }}\n\n\
-         [build-dependencies]\ncorebpf-build = {{ path = \"{0}/crates/build\" }}\n\n\
-         [workspace]\n",
-        root.display()
+        "[package]\nname = \"first-tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{deps}\n\
+         [workspace]\n"
     );
     std::fs::create_dir_all(dir.join("src/bpf")).unwrap();
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    std::fs::write(dir.join("build.rs"), BUILD_RS).unwrap();
-    std::fs::write(dir.join("src/bpf/tool.bpf.c"), TOOL_BPF_C).unwrap();
-    std::fs::write(dir.join("src/main.rs"), MAIN_RS).unwrap();
+    std::fs::write(dir.join("build.rs"), &blocks[1]).unwrap();
+    std::fs::write(dir.join("src/bpf/tool.bpf.c"), &blocks[2]).unwrap();
+    std::fs::write(dir.join("src/main.rs"), &blocks[3]).unwrap();
 }
 
 #[test]
 fn a_new_crate_builds_loads_and_decodes_its_events() {
-    assert!(
-        !MAIN_RS.contains("unsafe"),
-        "the user's code needs no unsafe"
-    );
+    let blocks = readme_blocks();
+    assert!(!blocks[3].contains("unsafe"), "the user's code needs no unsafe");
     let dir = std::env::temp_dir().join(format!("corebpf-first-tool-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    write_crate(&dir);
+    write_crate(&dir, &blocks);
     // A target directory that outlives the test, so reruns build only the tool.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
