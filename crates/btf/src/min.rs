@@ -58,7 +58,7 @@ pub enum MinBtfError {
     },
     /// The full BTF is malformed where a relocation led.
     #[error("full BTF: {0}")]
-    Btf(#[from] BtfError),
+    Btf(BtfError),
     /// A relocated type leads to a type of a kind no C type can reference (a FUNC, VAR,
     /// DATASEC, DECL_TAG or a kind this reader does not know).
     #[error("full BTF: type [{id}] is a {kind}, which no relocated type can reference")]
@@ -76,6 +76,14 @@ pub enum MinBtfError {
         /// The index.
         index: u32,
     },
+}
+
+// The message includes the BTF error, so this is not `#[from]` (which would also make it
+// `source()`, and error reporters would print it twice).
+impl From<BtfError> for MinBtfError {
+    fn from(e: BtfError) -> Self {
+        MinBtfError::Btf(e)
+    }
 }
 
 /// What to keep of one type of the full BTF.
@@ -135,7 +143,7 @@ impl<'f> MinBtf<'f> {
                             prog: sec.sec_name.clone(),
                             relo_idx: i,
                             spec,
-                            source: Box::new(source),
+                            error: Box::new(source),
                         },
                     }
                 })?;

@@ -42,11 +42,17 @@ fn write_crate(dir: &Path, blocks: &[String]) {
     let deps = blocks[0]
         .replace(
             "corebpf = \"0.1\"",
-            &format!("corebpf = {{ path = \"{}/crates/corebpf\" }}", root.display()),
+            &format!(
+                "corebpf = {{ path = \"{}/crates/corebpf\" }}",
+                root.display()
+            ),
         )
         .replace(
             "corebpf-build = \"0.1\"",
-            &format!("corebpf-build = {{ path = \"{}/crates/build\" }}", root.display()),
+            &format!(
+                "corebpf-build = {{ path = \"{}/crates/build\" }}",
+                root.display()
+            ),
         );
     assert!(!deps.contains("\"0.1\""), "{deps}");
     let manifest = format!(
@@ -64,7 +70,10 @@ fn write_crate(dir: &Path, blocks: &[String]) {
 #[test]
 fn a_new_crate_builds_loads_and_decodes_its_events() {
     let blocks = readme_blocks();
-    assert!(!blocks[3].contains("unsafe"), "the user's code needs no unsafe");
+    assert!(
+        !blocks[3].contains("unsafe"),
+        "the user's code needs no unsafe"
+    );
     let dir = std::env::temp_dir().join(format!("corebpf-first-tool-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     write_crate(&dir, &blocks);

@@ -1,5 +1,9 @@
 //! [`Error`]: everything that can go wrong between an object file and loaded programs, each
 //! naming the program, map or relocation it is about.
+//!
+//! Each message is complete: it includes the message of the error underneath (the kernel's
+//! answer, an I/O error), which is also kept in a field (`error`) for matching, but is not
+//! returned again by `source()`, so error reporters (anyhow, eyre) print it once.
 
 use corebpf_btf::BtfError;
 use corebpf_obj::core_relo::CoreError;
@@ -17,42 +21,51 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// Reading the object file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The ELF object is malformed or uses something unsupported.
     #[error(transparent)]
     Object(#[from] ObjError),
+    /// The object file at `path` is malformed or uses something unsupported
+    /// ([`crate::ObjectBuilder::open_file`]; [`Error::Object`] for objects from memory).
+    #[error("{path}: {error}")]
+    ObjectFile {
+        /// The file.
+        path: String,
+        /// What is wrong in it.
+        error: Box<ObjError>,
+    },
     /// Reading BTF (the object's, the kernel's, or a target file) failed.
     #[error("BTF: {0}")]
-    Btf(#[from] BtfError),
+    Btf(BtfError),
     /// A CO-RE relocation failed.
     #[error("CO-RE: {0}")]
-    Core(#[from] CoreError),
+    Core(CoreError),
     /// A program the verifier rejected: its message, the source line, and the full log.
     #[error("{}", .0)]
     Verifier(Box<VerifierError>),
     /// Loading the object's BTF into the kernel failed.
-    #[error("loading BTF of object '{object}': {source}")]
+    #[error("loading BTF of object '{object}': {error}")]
     BtfLoad {
         /// The object.
         object: String,
         /// The kernel's answer (with its BTF log).
-        source: SysError,
+        error: SysError,
     },
     /// Creating, filling or pinning a map failed.
-    #[error("map '{map}': {what}: {source}")]
+    #[error("map '{map}': {what}: {error}")]
     Map {
         /// The map.
         map: String,
         /// What was being done.
         what: &'static str,
         /// The kernel's answer.
-        source: SysError,
+        error: SysError,
     },
     /// A pinned map (LIBBPF_PIN_BY_NAME) exists but differs from the object's definition.
     #[error("map '{map}': pinned map at {path} is incompatible: {field} is {pinned}, the object wants {expected}")]
@@ -72,12 +85,12 @@ pub enum Error {
     #[error(transparent)]
     MapOp(#[from] MapError),
     /// A syscall about a program failed (other than verifier rejection).
-    #[error("program '{prog}': {source}")]
+    #[error("program '{prog}': {error}")]
     Program {
         /// The program.
         prog: String,
         /// The kernel's answer.
-        source: SysError,
+        error: SysError,
     },
     /// The program's section names no program type corebpf knows.
     #[error("program '{prog}': {reason}")]
@@ -111,7 +124,7 @@ pub enum Error {
         /// What went wrong, in words (the kernel's answer included).
         reason: String,
         /// The underlying system error, if one.
-        source: Option<SysError>,
+        error: Option<SysError>,
     },
     /// A struct_ops map cannot be laid out for this kernel, registered or replaced: which
     /// map and why (a member the kernel lacks, a type it does not have, its errno).
@@ -122,17 +135,16 @@ pub enum Error {
         /// What went wrong, in words.
         reason: String,
         /// The underlying system error, if one.
-        source: Option<SysError>,
+        error: Option<SysError>,
     },
     /// Pinning a link or another object failed: `what` was being pinned where, and the
     /// [`PinError`] (a bpffs check, a directory, `BPF_OBJ_PIN`).
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Pin {
         /// What was being pinned, and where.
         what: String,
         /// Why it failed.
-        #[source]
-        source: PinError,
+        error: PinError,
     },
     /// Any other syscall failure.
     #[error(transparent)]
@@ -140,11 +152,25 @@ pub enum Error {
 }
 
 /// A pin function's error met with `?`, outside a [`Link::pin`](crate::link::Link::pin).
+// The messages of `Btf` and `Core` include their errors, so these are not `#[from]`
+// (which would also make them `source()`, and error reporters would print them twice).
+impl From<BtfError> for Error {
+    fn from(e: BtfError) -> Self {
+        Error::Btf(e)
+    }
+}
+
+impl From<CoreError> for Error {
+    fn from(e: CoreError) -> Self {
+        Error::Core(e)
+    }
+}
+
 impl From<PinError> for Error {
     fn from(source: PinError) -> Self {
         Error::Pin {
             what: "pinning".into(),
-            source,
+            error: source,
         }
     }
 }
@@ -199,20 +225,47 @@ impl std::fmt::Display for VerifierError {
     }
 }
 
+fn is_eperm_or_eacces(errno: Option<i32>) -> bool {
+    matches!(errno, Some(e) if e == libc::EPERM || e == libc::EACCES)
+}
+
 impl Error {
     /// Whether the failure is about permissions (no CAP_BPF/CAP_SYS_ADMIN, or lockdown).
     pub fn is_permission(&self) -> bool {
         match self {
             Error::Sys(e)
-            | Error::Program { source: e, .. }
-            | Error::Map { source: e, .. }
-            | Error::BtfLoad { source: e, .. } => e.is_permission(),
+            | Error::Program { error: e, .. }
+            | Error::Map { error: e, .. }
+            | Error::BtfLoad { error: e, .. } => e.is_permission(),
             Error::Verifier(v) => v.source.is_permission() && v.log.trim().is_empty(),
-            Error::Attach {
-                source: Some(e), ..
-            } => e.is_permission(),
-            Error::Pin { source, .. } => source.sys_error().is_some_and(SysError::is_permission),
+            Error::Attach { error: Some(e), .. } => e.is_permission(),
+            Error::Pin { error, .. } => is_eperm_or_eacces(error.raw_errno()),
+            Error::MapOp(e) => is_eperm_or_eacces(e.raw_errno()),
+            Error::Io { error, .. } => is_eperm_or_eacces(error.raw_os_error()),
             _ => false,
+        }
+    }
+
+    /// Whether the failure is that something named does not exist (`ENOENT`): a
+    /// tracepoint, a kernel function, a pinned object, a file.
+    pub fn is_not_found(&self) -> bool {
+        self.raw_errno() == Some(libc::ENOENT)
+    }
+
+    /// The errno underneath, for failures the kernel or the file system reported.
+    pub fn raw_errno(&self) -> Option<i32> {
+        match self {
+            Error::Sys(e)
+            | Error::Program { error: e, .. }
+            | Error::Map { error: e, .. }
+            | Error::BtfLoad { error: e, .. }
+            | Error::Attach { error: Some(e), .. }
+            | Error::StructOps { error: Some(e), .. } => e.raw_errno(),
+            Error::Verifier(v) => v.source.raw_errno(),
+            Error::Pin { error, .. } => error.raw_errno(),
+            Error::MapOp(e) => e.raw_errno(),
+            Error::Io { error, .. } => error.raw_os_error(),
+            _ => None,
         }
     }
 
@@ -221,10 +274,8 @@ impl Error {
     pub fn is_unsupported(&self) -> bool {
         match self {
             Error::Sys(e)
-            | Error::Program { source: e, .. }
-            | Error::Attach {
-                source: Some(e), ..
-            } => e.is_unsupported(),
+            | Error::Program { error: e, .. }
+            | Error::Attach { error: Some(e), .. } => e.is_unsupported(),
             _ => false,
         }
     }

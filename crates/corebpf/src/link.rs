@@ -179,7 +179,7 @@ impl Link {
             prog: self.prog.clone(),
             target: self.target.clone(),
             reason: reason.into(),
-            source,
+            error: source,
         }
     }
 
@@ -244,7 +244,7 @@ impl Link {
                 self.target,
                 path.display()
             ),
-            source,
+            error: source,
         })
     }
 
@@ -256,7 +256,7 @@ impl Link {
             prog: "?".into(),
             target: format!("pinned link {}", path.display()),
             reason: format!("opening: {e}"),
-            source: Some(e),
+            error: Some(e),
         })?;
         let mut link = Link {
             attachment: Some(Box::new(BpfLink(fd))),
@@ -346,7 +346,7 @@ impl Link {
         f.read_to_end(&mut out).map_err(|e| {
             let sys = SysError::File {
                 path: "bpf iterator".into(),
-                source: e,
+                error: e,
             };
             self.err(format!("reading the iterator: {sys}"), Some(sys))
         })?;

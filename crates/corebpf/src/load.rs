@@ -271,7 +271,7 @@ fn map_err<'a>(map: &'a str, what: &'static str) -> impl FnOnce(SysError) -> Err
     move |source| Error::Map {
         map: map.to_string(),
         what,
-        source,
+        error: source,
     }
 }
 
@@ -319,7 +319,7 @@ fn create_maps(
             // error that says how to mount one (the kernel would only say EPERM).
             timed(kernel, || crate::pin::pin(map.as_fd(), path)).map_err(|source| Error::Pin {
                 what: format!("map '{}': pinning", m.name),
-                source,
+                error: source,
             })?;
             log::debug!("map '{}': pinned at {}", m.name, path.display());
         }
@@ -368,7 +368,7 @@ fn new_struct_ops_map(
     let err = |reason: &str| Error::StructOps {
         map: m.name.clone(),
         reason: reason.into(),
-        source: None,
+        error: None,
     };
     let planned = plan
         .maps
@@ -416,7 +416,7 @@ fn prepare_struct_ops<'p>(
             Error::StructOps {
                 map: spec.maps[i].name.clone(),
                 reason,
-                source: None,
+                error: None,
             }
         })?;
         map.set_struct_ops(value);
@@ -791,7 +791,7 @@ fn load_error(
     if unknown_type && !probe_prog_type(p.prog_type) {
         return Error::Program {
             prog: p.name.clone(),
-            source: SysError::Unsupported {
+            error: SysError::Unsupported {
                 what: p.prog_type.kernel_name(),
                 reason: format!(
                     "this kernel does not support program type {} (Linux {}), needed by SEC(\"{}\")",
@@ -821,7 +821,7 @@ fn attach_type_unsupported(p: &corebpf_obj::ProgramSpec, e: &SysError) -> Option
     };
     Some(Error::Program {
         prog: p.name.clone(),
-        source: SysError::Unsupported {
+        error: SysError::Unsupported {
             what: at.kernel_name(),
             reason: format!(
                 "this kernel ({}) does not support attach type {} (Linux {since}), needed by SEC(\"{}\") (the kernel said: {said})",
@@ -843,7 +843,7 @@ fn verifier_error(
 ) -> Error {
     let prog = spec.programs[linked.program].name.clone();
     let Some(log) = e.log().map(str::to_string) else {
-        return Error::Program { prog, source: e };
+        return Error::Program { prog, error: e };
     };
     let mut message = verifier::message(&log);
     let prog_type = spec.programs[linked.program].prog_type;

@@ -89,10 +89,17 @@ impl ObjectBuilder {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.display().to_string(),
-            source,
+            error: source,
         })?;
         let name = corebpf_obj::object_name_from_path(path);
-        self.open_mem(&bytes, &name)
+        // A malformed object's error names the file, not only what is wrong inside it.
+        self.open_mem(&bytes, &name).map_err(|e| match e {
+            Error::Object(error) => Error::ObjectFile {
+                path: path.display().to_string(),
+                error: Box::new(error),
+            },
+            other => other,
+        })
     }
 
     /// Opens an object from memory; `name` prefixes its internal map names.
@@ -562,6 +569,31 @@ impl Object {
     /// A loaded program by name.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// A loaded program by name, or [`Error::NotFound`] naming it and the object (for `?`).
+    ///
+    /// ```no_run
+    /// # let obj: corebpf::Object = todo!();
+    /// let link = obj.try_program("handle_exec")?.attach()?;
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
+    pub fn try_program(&self, name: &str) -> Result<&Program> {
+        self.program(name)
+            .ok_or_else(|| self.not_found("program", name))
+    }
+
+    /// A map by name (as [`Object::map`]), or [`Error::NotFound`] naming it and the object.
+    pub fn try_map(&self, name: &str) -> Result<&Map> {
+        self.map(name).ok_or_else(|| self.not_found("map", name))
+    }
+
+    fn not_found(&self, what: &'static str, name: &str) -> Error {
+        Error::NotFound {
+            what,
+            name: name.to_string(),
+            object: self.name.clone(),
+        }
     }
 
     /// A loaded program by name, mutably.

@@ -44,7 +44,7 @@ pub enum PinError {
     /// No bpffs is mounted at the path, and mounting one there failed: in a container,
     /// typically for lack of CAP_SYS_ADMIN.
     #[error(
-        "{path} is not a BPF file system (bpffs), and mounting one there failed: {source}; \
+        "{path} is not a BPF file system (bpffs), and mounting one there failed: {error}; \
          mount one with `mount -t bpf bpf {path}` (in a container: bind-mount the host's \
          {path} into it, or allow mounting with CAP_SYS_ADMIN)"
     )]
@@ -52,27 +52,24 @@ pub enum PinError {
         /// Where bpffs was to be mounted.
         path: String,
         /// Why creating the directory or mounting failed.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// A file system operation (statfs, mount, creating directories, removing a pin)
     /// failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path (or the mount command).
         path: String,
         /// The I/O error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// `BPF_OBJ_PIN` failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Sys {
         /// The pin path.
         path: String,
         /// The kernel's answer (command, errno).
-        #[source]
-        source: SysError,
+        error: SysError,
     },
     /// The path cannot be a pin path.
     #[error("{path}: {reason}")]
@@ -91,15 +88,15 @@ impl PinError {
     fn io(path: impl Into<String>, source: io::Error) -> Self {
         PinError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 
     /// The errno, for errors that came from the kernel.
     pub fn raw_errno(&self) -> Option<i32> {
         match self {
-            PinError::Sys { source, .. } => source.raw_errno(),
-            PinError::Io { source, .. } | PinError::BpffsMount { source, .. } => {
+            PinError::Sys { error: source, .. } => source.raw_errno(),
+            PinError::Io { error: source, .. } | PinError::BpffsMount { error: source, .. } => {
                 source.raw_os_error()
             }
             _ => None,
@@ -109,7 +106,7 @@ impl PinError {
     /// The underlying system error, for a failed `BPF_OBJ_PIN`.
     pub fn sys_error(&self) -> Option<&SysError> {
         match self {
-            PinError::Sys { source, .. } => Some(source),
+            PinError::Sys { error: source, .. } => Some(source),
             _ => None,
         }
     }
@@ -145,7 +142,7 @@ pub fn ensure_bpffs() -> Result<PathBuf, PinError> {
         }),
         Err(source) => Err(PinError::BpffsMount {
             path: DEFAULT_BPFFS.into(),
-            source,
+            error: source,
         }),
     }
 }
@@ -188,7 +185,7 @@ pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<(), PinError> {
     }
     corebpf_sys::obj_pin(fd, path).map_err(|source| PinError::Sys {
         path: path.display().to_string(),
-        source,
+        error: source,
     })
 }
 

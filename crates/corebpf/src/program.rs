@@ -95,7 +95,7 @@ impl Program {
                 })),
                 None => Error::Program {
                     prog: name.to_string(),
-                    source,
+                    error: source,
                 },
             }
         })?;
@@ -157,7 +157,7 @@ impl Program {
     pub(crate) fn err(&self, source: corebpf_sys::SysError) -> Error {
         Error::Program {
             prog: self.name.clone(),
-            source,
+            error: source,
         }
     }
 

@@ -234,7 +234,7 @@ fn map_error(m: &MapSpec, reason: String) -> Error {
     Error::StructOps {
         map: m.name.clone(),
         reason,
-        source: None,
+        error: None,
     }
 }
 

@@ -363,7 +363,11 @@ fn child_no_bpffs() {
     match &err {
         corebpf::Error::Pin {
             what,
-            source: PinError::BpffsMount { path, source },
+            error:
+                PinError::BpffsMount {
+                    path,
+                    error: source,
+                },
         } => {
             assert_eq!(what, "map 'linux_pinned': pinning");
             assert_eq!(path, DEFAULT_BPFFS);

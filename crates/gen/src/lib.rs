@@ -82,7 +82,15 @@ pub enum GenError {
     },
     /// The object's BTF is malformed.
     #[error("object BTF: {0}")]
-    Btf(#[from] BtfError),
+    Btf(BtfError),
+}
+
+// The message includes the BTF error, so this is not `#[from]` (which would also make it
+// `source()`, and error reporters would print it twice).
+impl From<BtfError> for GenError {
+    fn from(e: BtfError) -> Self {
+        GenError::Btf(e)
+    }
 }
 
 /// What to generate.

@@ -30,7 +30,7 @@ const VAR_EXTERN: u32 = 2;
 fn btf_err(source: corebpf_btf::BtfError) -> ObjError {
     ObjError::Btf {
         section: ".BTF",
-        source,
+        error: source,
     }
 }
 

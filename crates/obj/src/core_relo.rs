@@ -218,7 +218,7 @@ impl ObjectSpec {
                 prog: name.clone(),
                 relo_idx: i,
                 spec: resolved.local_spec.clone(),
-                source: Box::new(e),
+                error: Box::new(e),
             })
         })?;
         // Only the patched instruction (and an LD_IMM64's second half) changed.

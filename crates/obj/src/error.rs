@@ -33,12 +33,12 @@ pub enum ObjError {
         reason: String,
     },
     /// The object's `.BTF` or `.BTF.ext` cannot be parsed or fixed up.
-    #[error("{section}: {source}")]
+    #[error("{section}: {error}")]
     Btf {
         /// `.BTF` or `.BTF.ext`.
         section: &'static str,
-        /// The BTF error.
-        source: BtfError,
+        /// The BTF error (in the message; not also `source()`).
+        error: BtfError,
     },
     /// A program's SEC() name matches no known convention (the program's own error: the
     /// rest of the object parses).
@@ -172,6 +172,6 @@ pub type Result<T, E = ObjError> = std::result::Result<T, E>;
 pub(crate) fn obj_btf_err(source: BtfError) -> ObjError {
     ObjError::Btf {
         section: ".BTF",
-        source,
+        error: source,
     }
 }

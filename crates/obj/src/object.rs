@@ -144,7 +144,10 @@ pub fn object_name_from_path(path: &std::path::Path) -> String {
 }
 
 fn btf_err(section: &'static str) -> impl Fn(corebpf_btf::BtfError) -> ObjError {
-    move |source| ObjError::Btf { section, source }
+    move |source| ObjError::Btf {
+        section,
+        error: source,
+    }
 }
 
 impl ObjectSpec {

@@ -39,14 +39,22 @@ pub enum SysError {
         /// A sentence saying what is missing, e.g. "this kernel has no kprobe support".
         reason: String,
     },
+    /// Something named does not exist on this system (a tracepoint, a kernel function):
+    /// [`SysError::raw_errno`] is `ENOENT`.
+    #[error("{reason}")]
+    NotFound {
+        /// What kind of thing, e.g. `"tracepoint"`.
+        what: &'static str,
+        /// A sentence naming it and where it was looked for.
+        reason: String,
+    },
     /// Reading a kernel-provided file (sysfs, tracefs, procfs) failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {error}")]
     File {
         /// The file that could not be read or parsed.
         path: String,
-        /// The underlying I/O error.
-        #[source]
-        source: io::Error,
+        /// The underlying I/O error (in the message; not also a `source()`).
+        error: io::Error,
     },
 }
 
@@ -77,7 +85,7 @@ impl SysError {
     pub fn cmd(&self) -> &str {
         match self {
             SysError::Syscall { cmd, .. } | SysError::InvalidInput { cmd, .. } => cmd,
-            SysError::Unsupported { what, .. } => what,
+            SysError::Unsupported { what, .. } | SysError::NotFound { what, .. } => what,
             SysError::File { path, .. } => path,
         }
     }
@@ -86,7 +94,8 @@ impl SysError {
     pub fn raw_errno(&self) -> Option<i32> {
         match self {
             SysError::Syscall { errno, .. } => Some(*errno),
-            SysError::File { source, .. } => source.raw_os_error(),
+            SysError::File { error, .. } => error.raw_os_error(),
+            SysError::NotFound { .. } => Some(libc::ENOENT),
             _ => None,
         }
     }

@@ -238,7 +238,7 @@ const PMU_DIR: &str = "/sys/bus/event_source/devices";
 fn read_file(path: &Path) -> Result<String, SysError> {
     std::fs::read_to_string(path).map_err(|source| SysError::File {
         path: path.display().to_string(),
-        source,
+        error: source,
     })
 }
 
@@ -264,7 +264,7 @@ pub fn probe_pmu_type(kind: ProbeKind) -> Result<u32, SysError> {
     let text = read_file(&path)?;
     text.trim().parse().map_err(|_| SysError::File {
         path: path.display().to_string(),
-        source: std::io::Error::other(format!("not a number: {text:?}")),
+        error: std::io::Error::other(format!("not a number: {text:?}")),
     })
 }
 
@@ -281,12 +281,12 @@ fn format_bit(kind: ProbeKind, field: &str) -> Result<u32, SysError> {
         .strip_prefix("config:")
         .ok_or_else(|| SysError::File {
             path: path.display().to_string(),
-            source: std::io::Error::other(format!("unexpected format {text:?}")),
+            error: std::io::Error::other(format!("unexpected format {text:?}")),
         })?;
     let first = bits.split('-').next().unwrap_or("");
     first.parse().map_err(|_| SysError::File {
         path: path.display().to_string(),
-        source: std::io::Error::other(format!("unexpected format {text:?}")),
+        error: std::io::Error::other(format!("unexpected format {text:?}")),
     })
 }
 
@@ -376,13 +376,13 @@ pub fn tracepoint_id(category: &str, name: &str) -> Result<u64, SysError> {
             Ok(text) => {
                 return text.trim().parse().map_err(|_| SysError::File {
                     path: path.display().to_string(),
-                    source: std::io::Error::other(format!("not a number: {text:?}")),
+                    error: std::io::Error::other(format!("not a number: {text:?}")),
                 })
             }
             Err(source) => {
                 last = Some(SysError::File {
                     path: path.display().to_string(),
-                    source,
+                    error: source,
                 })
             }
         }

@@ -41,7 +41,7 @@ fn setsockopt_int(
     if r < 0 {
         return Err(SysError::File {
             path: what.into(),
-            source: std::io::Error::last_os_error(),
+            error: std::io::Error::last_os_error(),
         });
     }
     Ok(())

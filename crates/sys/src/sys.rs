@@ -123,7 +123,7 @@ pub fn possible_cpus() -> Result<usize, SysError> {
     });
     r.clone().map_err(|msg| SysError::File {
         path: PATH.to_string(),
-        source: std::io::Error::other(msg),
+        error: std::io::Error::other(msg),
     })
 }
 

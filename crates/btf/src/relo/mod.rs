@@ -118,7 +118,7 @@ pub enum ReloError {
 
 /// A relocation that failed, with where and what (`prog 'p': relo #3: <byte_off> ...`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("prog '{prog}': relo #{relo_idx}: {spec}{sep}{source}", sep = if .spec.is_empty() { "" } else { ": " })]
+#[error("prog '{prog}': relo #{relo_idx}: {spec}{sep}{error}", sep = if .spec.is_empty() { "" } else { ": " })]
 pub struct ReloFailure {
     /// The function owning the instruction.
     pub prog: String,
@@ -127,7 +127,7 @@ pub struct ReloFailure {
     /// The local spec as libbpf prints it (empty if it could not be parsed).
     pub spec: String,
     /// What went wrong.
-    pub source: Box<ReloError>,
+    pub error: Box<ReloError>,
 }
 
 /// Whether type `local_id` of `local` and `targ_id` of `targ` are compatible by libbpf's
@@ -500,7 +500,7 @@ impl Site<'_> {
             prog: self.prog.to_string(),
             relo_idx: self.relo_idx,
             spec,
-            source: Box::new(source),
+            error: Box::new(source),
         }
     }
 

@@ -162,7 +162,7 @@ pub fn relocate(mut spec: ObjectSpec, targets: &TargetSet, ksyms: &mut KsymTarge
                 }
                 Err(CoreError::Relocation { failure, .. }) => {
                     site.local_spec = failure.spec.clone();
-                    Outcome::Failed(failure.source.to_string())
+                    Outcome::Failed(failure.error.to_string())
                 }
                 Err(e) => Outcome::Failed(e.to_string()),
             };

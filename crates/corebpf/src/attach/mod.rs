@@ -99,7 +99,7 @@ pub(crate) fn attach_err(
         prog: prog.name().to_string(),
         target: target.to_string(),
         reason: reason.into(),
-        source,
+        error: source,
     }
 }
 
@@ -113,7 +113,7 @@ pub(crate) fn dup(prog: &Program, target: &str, fd: impl AsFd) -> crate::Result<
     fd.as_fd().try_clone_to_owned().map_err(|e| {
         let e = SysError::File {
             path: "dup".into(),
-            source: e,
+            error: e,
         };
         sys_err(prog, target, "duplicating an fd", e)
     })

@@ -37,7 +37,7 @@ impl Netns {
                 nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
                     SysError::File {
                         path: "setns(CLONE_NEWNET)".into(),
-                        source: e.into(),
+                        error: e.into(),
                     }
                 })?;
                 f()
@@ -46,7 +46,7 @@ impl Netns {
             .unwrap_or_else(|_| {
                 Err(SysError::File {
                     path: "netns helper thread".into(),
-                    source: std::io::Error::other("panicked"),
+                    error: std::io::Error::other("panicked"),
                 })
             })
         })

@@ -44,7 +44,7 @@ fn so_err(map: &Map, reason: impl Into<String>, source: Option<SysError>) -> Err
     Error::StructOps {
         map: map.name().to_string(),
         reason: reason.into(),
-        source,
+        error: source,
     }
 }
 

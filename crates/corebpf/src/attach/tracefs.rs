@@ -13,7 +13,7 @@ pub const TRACEFS_ROOTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/
 fn file_err(path: &Path, source: std::io::Error) -> SysError {
     SysError::File {
         path: path.display().to_string(),
-        source,
+        error: source,
     }
 }
 
@@ -78,7 +78,7 @@ pub fn tracepoint_id(category: &str, name: &str) -> Result<u64, SysError> {
     let root = tracefs_root()?;
     let dir = root.join("events").join(category).join(name);
     if !dir.is_dir() {
-        return Err(SysError::Unsupported {
+        return Err(SysError::NotFound {
             what: "tracepoint",
             reason: format!(
                 "tracepoint not found: {category}/{name} (no {})",

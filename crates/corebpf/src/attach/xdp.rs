@@ -88,7 +88,7 @@ impl Attachment for NetlinkXdp {
         let new = prog.try_clone_to_owned().map_err(|e| {
             UpdateError::Sys(SysError::File {
                 path: "dup(prog fd)".into(),
-                source: e,
+                error: e,
             })
         })?;
         let (ifindex, old) = (self.ifindex, self.prog.as_fd());

@@ -315,7 +315,7 @@ fn core(spec: &mut ObjectSpec, kernel: &Kernel, owners: &[Vec<usize>], out: &mut
                 Status::Yes(o.target_spec.unwrap_or_else(|| "no match".into())),
             ),
             Err(CoreError::Relocation { failure, .. }) => {
-                (failure.spec.clone(), Status::No(failure.source.to_string()))
+                (failure.spec.clone(), Status::No(failure.error.to_string()))
             }
             Err(e) => (String::new(), Status::No(e.to_string())),
         };

@@ -170,7 +170,7 @@ pub(crate) fn map_created(map: &mut Map, m: &MapSpec, globals: ArenaGlobals) -> 
             .map_err(|source| Error::Map {
                 map: m.name.clone(),
                 what: "writing the __arena globals into the arena (a BPF_F_SEGV_ON_FAULT arena cannot hold them)",
-                source,
+                error: source,
             })?;
     }
     // Set once here, right after creation: nothing else can have mapped it yet.
@@ -202,7 +202,7 @@ pub(crate) fn create_error(m: &MapSpec, e: SysError) -> Error {
     Error::Map {
         map: m.name.clone(),
         what,
-        source: e,
+        error: e,
     }
 }
 

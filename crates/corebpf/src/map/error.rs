@@ -11,13 +11,12 @@ use crate::pin::PinError;
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
     /// A system call failed.
-    #[error("{name}: {source}")]
+    #[error("{name}: {error}")]
     Sys {
         /// The map name, path, or object the call was about.
         name: String,
         /// The underlying error (command, errno).
-        #[source]
-        source: SysError,
+        error: SysError,
     },
     /// The map is not of a type the typed handle works with.
     #[error("map {name} is a {actual} map; {handle} needs {expected}")]
@@ -84,13 +83,12 @@ pub enum MapError {
         reason: String,
     },
     /// A file or descriptor operation (dup, epoll, poll) failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path, or the operation.
         path: String,
         /// The I/O error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// Pinning the map failed, or a bpffs check ([`crate::pin`]).
     #[error(transparent)]
@@ -101,7 +99,7 @@ impl MapError {
     pub(crate) fn sys(name: impl Into<String>, source: SysError) -> Self {
         MapError::Sys {
             name: name.into(),
-            source,
+            error: source,
         }
     }
 
@@ -115,15 +113,15 @@ impl MapError {
     pub(crate) fn io(path: impl Into<String>, source: io::Error) -> Self {
         MapError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 
     /// The errno, for errors that came from the kernel.
     pub fn raw_errno(&self) -> Option<i32> {
         match self {
-            MapError::Sys { source, .. } => source.raw_errno(),
-            MapError::Io { source, .. } => source.raw_os_error(),
+            MapError::Sys { error: source, .. } => source.raw_errno(),
+            MapError::Io { error: source, .. } => source.raw_os_error(),
             MapError::Pin(e) => e.raw_errno(),
             _ => None,
         }

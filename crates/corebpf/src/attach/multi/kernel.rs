@@ -100,7 +100,7 @@ pub struct KernelFunction {
 fn read(path: &Path) -> std::result::Result<String, SysError> {
     std::fs::read_to_string(path).map_err(|source| SysError::File {
         path: path.display().to_string(),
-        source,
+        error: source,
     })
 }
 
