@@ -28,6 +28,8 @@ struct event {
 	__u32 bytes;
 	char rwbs[8];
 };
+/* So that clang describes struct event in the object's BTF, for the skeleton. */
+struct event *unused_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

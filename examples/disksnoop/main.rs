@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use corebpf::ringbuf::RingBuf;
-use corebpf::ObjectBuilder;
+use disksnoop::{event, Bytes, OpenDisksnoopSkel};
 
 /// Trace block I/O latency.
 #[derive(Parser)]
@@ -29,7 +29,9 @@ struct Args {
     dir: std::path::PathBuf,
 }
 
-const OBJECT: &[u8] = include_bytes!("out/clang19/disksnoop.bpf.o");
+// The skeleton build.rs generates from disksnoop.bpf.c: `struct event` (the ring buffer's
+// records) as `disksnoop::event`, typed maps and programs.
+include!(concat!(env!("OUT_DIR"), "/disksnoop.skel.rs"));
 
 /// Writes and fsyncs 1 MiB, so the block layer sees at least one write request.
 fn make_io(dir: &std::path::Path, round: u32) -> std::io::Result<()> {
@@ -45,16 +47,11 @@ fn make_io(dir: &std::path::Path, round: u32) -> std::io::Result<()> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
-    let obj = ObjectBuilder::new().open_mem(OBJECT, "disksnoop")?.load()?;
-    let issue = obj
-        .program("block_rq_issue")
-        .ok_or("no program block_rq_issue")?;
-    let complete = obj
-        .program("block_rq_complete")
-        .ok_or("no program block_rq_complete")?;
-    let _l1 = issue.attach_tracepoint("block", "block_rq_issue")?;
-    let _l2 = complete.attach_tracepoint("block", "block_rq_complete")?;
-    let mut rb = RingBuf::new(obj.map("events").ok_or("no map events")?)?;
+    let skel = OpenDisksnoopSkel::open()?.load()?;
+    // SEC("tp/block/block_rq_issue") and SEC("tp/block/block_rq_complete") say where.
+    let _l1 = skel.progs().block_rq_issue().attach()?;
+    let _l2 = skel.progs().block_rq_complete().attach()?;
+    let mut rb = RingBuf::new(skel.maps().events())?;
     println!(
         "{:<10} {:<6} {:>14} {:<5} {:>8} {:>10}",
         "TIME(s)", "DEV", "SECTOR", "T", "BYTES", "LAT(us)"
@@ -70,22 +67,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             round += 1;
         }
         rb.poll(Duration::from_millis(100), |d: &[u8]| {
-            // struct event { u64 lat_ns; u64 sector; u32 dev; u32 bytes; char rwbs[8]; }
-            if d.len() < 32 {
+            let Some(e) = event::from_bytes(d) else {
                 return;
-            }
-            let u64_at = |o: usize| u64::from_ne_bytes(d[o..o + 8].try_into().unwrap_or_default());
-            let u32_at = |o: usize| u32::from_ne_bytes(d[o..o + 4].try_into().unwrap_or_default());
-            let dev = u32_at(16);
-            let rwbs_end = d[24..32].iter().position(|&c| c == 0).unwrap_or(8);
+            };
+            let rwbs_end = e.rwbs.iter().position(|&c| c == 0).unwrap_or(e.rwbs.len());
             println!(
                 "{:<10.3} {:<6} {:>14} {:<5} {:>8} {:>10.1}",
                 start.elapsed().as_secs_f64(),
-                format!("{}:{}", dev >> 20, dev & 0xfffff),
-                u64_at(8),
-                String::from_utf8_lossy(&d[24..24 + rwbs_end]),
-                u32_at(20),
-                u64_at(0) as f64 / 1000.0
+                format!("{}:{}", e.dev >> 20, e.dev & 0xfffff),
+                e.sector,
+                String::from_utf8_lossy(&e.rwbs[..rwbs_end]),
+                e.bytes,
+                e.lat_ns as f64 / 1000.0
             );
             seen += 1;
         })?;

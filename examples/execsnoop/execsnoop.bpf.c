@@ -16,6 +16,8 @@ struct event {
 	char comm[16];
 	char filename[128];
 };
+/* So that clang describes struct event in the object's BTF, for the skeleton. */
+struct event *unused_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use corebpf::ringbuf::RingBuf;
-use corebpf::ObjectBuilder;
+use execsnoop::{event, Bytes, OpenExecsnoopSkel};
 
 /// Trace exec() calls.
 #[derive(Parser)]
@@ -33,50 +33,32 @@ struct Args {
     quiet: bool,
 }
 
-/// The object built from execsnoop.bpf.c (`cargo xtask build-bpf`).
-const OBJECT: &[u8] = include_bytes!("out/clang19/execsnoop.bpf.o");
+// The skeleton build.rs generates from execsnoop.bpf.c: module `execsnoop` with
+// `struct event` as `execsnoop::event`, the object embedded, typed maps, programs and globals.
+include!(concat!(env!("OUT_DIR"), "/execsnoop.skel.rs"));
 
-/// `struct event` of execsnoop.bpf.c.
-struct Event {
-    pid: u32,
-    ppid: u32,
-    uid: u32,
-    comm: String,
-    filename: String,
-}
-
+/// A NUL-terminated C string of a fixed-size array.
 fn c_str(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-fn parse(data: &[u8]) -> Option<Event> {
-    let u32_at = |o: usize| Some(u32::from_ne_bytes(data.get(o..o + 4)?.try_into().ok()?));
-    Some(Event {
-        pid: u32_at(0)?,
-        ppid: u32_at(4)?,
-        uid: u32_at(8)?,
-        comm: c_str(data.get(16..32)?),
-        filename: c_str(data.get(32..160)?),
-    })
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
-    let mut open = ObjectBuilder::new().open_mem(OBJECT, "execsnoop")?;
-    open.set_global("target_ppid", &args.ppid.to_ne_bytes())?;
-    let obj = open.load()?;
+    let mut open = OpenExecsnoopSkel::open()?;
+    open.globals().set_target_ppid(args.ppid)?; // .rodata: the verifier sees it
+    let skel = open.load()?;
     if !args.quiet {
+        let obj = skel.object();
         println!("CO-RE relocations ({}):", obj.core_relocations().len());
         for line in obj.core_log() {
             println!("  {line}");
         }
     }
-    let prog = obj.program("handle_exec").ok_or("no program handle_exec")?;
-    let _link = prog.attach_tracepoint("sched", "sched_process_exec")?;
-    let events = obj.map("events").ok_or("no map events")?;
-    let mut rb = RingBuf::new(events)?;
+    // SEC("tp/sched/sched_process_exec") says where it attaches.
+    let _link = skel.progs().handle_exec().attach()?;
+    let mut rb = RingBuf::new(skel.maps().events())?;
     println!(
         "{:<8} {:<8} {:<6} {:<16} FILENAME",
         "PID", "PPID", "UID", "COMM"
@@ -93,10 +75,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spawned += 1;
         }
         rb.poll(Duration::from_millis(50), |data: &[u8]| {
-            if let Some(e) = parse(data) {
+            if let Some(e) = event::from_bytes(data) {
                 println!(
                     "{:<8} {:<8} {:<6} {:<16} {}",
-                    e.pid, e.ppid, e.uid, e.comm, e.filename
+                    e.pid,
+                    e.ppid,
+                    e.uid,
+                    c_str(&e.comm),
+                    c_str(&e.filename)
                 );
                 seen += 1;
             }

@@ -36,6 +36,8 @@ struct data_t {
 	char message[12];
 	char path[16];
 };
+/* So that clang describes struct data_t in the object's BTF, for the skeleton. */
+struct data_t *unused_data_t __attribute__((unused));
 
 char message[12] = "Hello World";
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use corebpf::perf_buffer::PerfBuffer;
-use corebpf::ObjectBuilder;
+use hello::{data_t, user_msg_t, Bytes, OpenHelloSkel};
 
 /// Say hello on every execve.
 #[derive(Parser)]
@@ -40,8 +40,11 @@ fn parse_message(s: &str) -> Result<(u32, String), String> {
     Ok((uid, msg.to_string()))
 }
 
-const OBJECT: &[u8] = include_bytes!("out/clang19/hello.bpf.o");
+// The skeleton build.rs generates from hello.bpf.c: `struct data_t` (the perf buffer's
+// event) and `struct user_msg_t` (the config map's value) as Rust types, typed maps and programs.
+include!(concat!(env!("OUT_DIR"), "/hello.skel.rs"));
 
+/// A NUL-terminated C string of a fixed-size array.
 fn c_str(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
@@ -50,39 +53,37 @@ fn c_str(b: &[u8]) -> String {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
-    let obj = ObjectBuilder::new().open_mem(OBJECT, "hello")?.load()?;
-    let config = obj.map("my_config").ok_or("no map my_config")?;
+    let skel = OpenHelloSkel::open()?.load()?;
     for (uid, msg) in &args.messages {
-        let mut value = [0u8; 12];
-        value[..msg.len()].copy_from_slice(msg.as_bytes());
-        config.update(&uid.to_ne_bytes(), &value, 0)?;
+        let mut value = user_msg_t::default();
+        value.message[..msg.len()].copy_from_slice(msg.as_bytes());
+        skel.maps()
+            .my_config()
+            .update(&uid.to_bytes(), &value.to_bytes(), 0)?;
     }
-    let kprobe = obj.program("hello").ok_or("no program hello")?;
-    let _link = match kprobe.attach_ksyscall("execve", false) {
+    let _link = match skel.progs().hello().attach_ksyscall("execve", false) {
         Ok(link) => {
             println!("attached kprobe to the execve syscall ({})", link.target());
             link
         }
         Err(e) => {
             println!("no kprobe on execve ({e}); falling back to the syscalls/sys_enter_execve tracepoint");
-            let tp = obj.program("hello_tp").ok_or("no program hello_tp")?;
-            tp.attach_tracepoint("syscalls", "sys_enter_execve")?
+            skel.progs().hello_tp().attach()? // SEC("tp/syscalls/sys_enter_execve")
         }
     };
     let seen = Cell::new(0usize);
     let mut buffer = PerfBuffer::new(
-        obj.map("output").ok_or("no map output")?,
+        skel.maps().output(),
         8,
         |_cpu, data: &[u8]| {
-            // struct data_t { int pid; int uid; char command[16]; char message[12]; char path[16]; }
-            if data.len() >= 52 {
-                let pid = i32::from_ne_bytes(data[0..4].try_into().unwrap_or_default());
-                let uid = i32::from_ne_bytes(data[4..8].try_into().unwrap_or_default());
+            if let Some(d) = data_t::from_bytes(data) {
                 println!(
-                    "{pid} {uid} {} {} {}",
-                    c_str(&data[8..24]),
-                    c_str(&data[24..36]),
-                    c_str(&data[36..52])
+                    "{} {} {} {} {}",
+                    d.pid,
+                    d.uid,
+                    c_str(&d.command),
+                    c_str(&d.message),
+                    c_str(&d.path)
                 );
                 seen.set(seen.get() + 1);
             }

@@ -12,8 +12,8 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use clap::Parser;
-use corebpf::ObjectBuilder;
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockProtocol, SockType};
+use sockex1::OpenSockex1Skel;
 
 /// Count loopback bytes per IP protocol with a socket filter.
 #[derive(Parser)]
@@ -26,7 +26,9 @@ struct Args {
     iface: String,
 }
 
-const OBJECT: &[u8] = include_bytes!("out/clang19/sockex1.bpf.o");
+// The skeleton build.rs generates from sockex1.bpf.c: typed maps and programs.
+include!(concat!(env!("OUT_DIR"), "/sockex1.skel.rs"));
+
 const IPPROTO_ICMP: u32 = 1;
 const IPPROTO_TCP: u32 = 6;
 const IPPROTO_UDP: u32 = 17;
@@ -52,8 +54,7 @@ fn make_traffic() {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
-    let obj = ObjectBuilder::new().open_mem(OBJECT, "sockex1")?.load()?;
-    let prog = obj.program("bpf_prog1").ok_or("no program bpf_prog1")?;
+    let skel = OpenSockex1Skel::open()?.load()?;
     // A raw socket that sees every packet of the interface, like the original sample's
     // open_raw_sock("lo").
     let sock = socket::socket(
@@ -67,9 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sockopt::BindToDevice,
         &std::ffi::OsString::from(&args.iface),
     )?;
-    let _link = prog.attach_socket(&sock)?;
-    let map = obj.map("my_map").ok_or("no map my_map")?;
-    let counts = map.as_array::<i64>()?;
+    let _link = skel.progs().bpf_prog1().attach_socket(&sock)?;
+    // my_map's values are C `long`s.
+    let counts = skel.maps().my_map().as_array::<i64>()?;
     for _ in 0..args.count {
         make_traffic();
         std::thread::sleep(Duration::from_secs(1));

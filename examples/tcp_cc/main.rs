@@ -14,8 +14,8 @@ use std::os::fd::AsFd;
 use std::process::Command;
 
 use clap::Parser;
-use corebpf::ObjectBuilder;
 use nix::sys::socket::{getsockopt, setsockopt, sockopt::TcpCongestion};
+use tcp_cc::OpenTcpCcSkel;
 
 /// Register a BPF TCP congestion control and use it.
 #[derive(Parser)]
@@ -25,7 +25,11 @@ struct Args {
     megabytes: usize,
 }
 
-const OBJECT: &[u8] = include_bytes!("out/clang19/tcp_cc.bpf.o");
+// The skeleton build.rs generates from tcp_cc.bpf.c: the struct_ops map `bpf_reno` and the
+// `calls` counters (.bss) typed.
+include!(concat!(env!("OUT_DIR"), "/tcp_cc.skel.rs"));
+
+/// The callbacks `calls[i]` counts, in struct_ops_cc.h's order.
 const CALLBACKS: [&str; 5] = [
     "init",
     "ssthresh",
@@ -37,17 +41,16 @@ const CALLBACKS: [&str; 5] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
-    let obj = ObjectBuilder::new().open_mem(OBJECT, "tcp_cc")?.load()?;
-    let link = obj.attach_struct_ops("bpf_reno")?;
+    let skel = OpenTcpCcSkel::open()?.load()?;
+    let link = skel.maps().bpf_reno().attach_struct_ops()?;
     println!("registered congestion control bpf_reno ({})", link.target());
     let used = std::thread::spawn(move || send_over_loopback(args.megabytes << 20))
         .join()
         .map_err(|_| "the sending thread panicked")?
         .map_err(|e| e.to_string())?;
     println!("sent {} MB with congestion control {used}", args.megabytes);
-    let calls = obj.read_global("calls")?;
-    for (name, c) in CALLBACKS.iter().zip(calls.chunks(8)) {
-        let n = u64::from_ne_bytes(c.try_into()?);
+    let calls = skel.globals().calls()?;
+    for (name, n) in CALLBACKS.iter().zip(calls) {
         if n > 0 {
             println!("{name:>12}: {n} calls");
         }

@@ -17,7 +17,7 @@ use clap::Parser;
 use corebpf::attach::usdt::UsdtOpts;
 use corebpf::obj::usdt::{ArgLocation, UsdtArg, UsdtFile};
 use corebpf::ringbuf::RingBuf;
-use corebpf::ObjectBuilder;
+use usdt::{event, Bytes, OpenUsdtSkel};
 
 /// Trace a USDT probe.
 #[derive(Parser)]
@@ -43,8 +43,9 @@ struct Args {
     duration: Option<u64>,
 }
 
-/// The object built from usdt.bpf.c (`cargo xtask build-bpf`).
-const OBJECT: &[u8] = include_bytes!("out/clang19/usdt.bpf.o");
+// The skeleton build.rs generates from usdt.bpf.c: `struct event` (one per hit) as
+// `usdt::event`, typed maps and programs.
+include!(concat!(env!("OUT_DIR"), "/usdt.skel.rs"));
 
 /// How an argument is read: `s32 %rdi`, `u8 [%rsp-30]`, `s32 $-42`.
 fn describe(a: &UsdtArg) -> String {
@@ -111,16 +112,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.pid = Some(pid);
         child = Some(c);
     }
-    let obj = ObjectBuilder::new().open_mem(OBJECT, "usdt")?.load()?;
-    let prog = obj.program("on_probe").ok_or("no program on_probe")?;
-    let _link = prog.attach_usdt(
+    let skel = OpenUsdtSkel::open()?.load()?;
+    let _link = skel.progs().on_probe().attach_usdt(
         &args.binary,
         args.pid,
         &args.provider,
         &args.name,
         &UsdtOpts::default(),
     )?;
-    let mut rb = RingBuf::new(obj.map("events").ok_or("no map events")?)?;
+    let mut rb = RingBuf::new(skel.maps().events())?;
     if let Some(c) = child.as_mut() {
         let stdin = c.stdin.as_mut().ok_or("no stdin")?;
         for i in 0..args.spawn {
@@ -133,25 +133,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seen = 0u32;
     loop {
         rb.poll(Duration::from_millis(50), |data: &[u8]| {
-            let i64_at = |o: usize| {
-                data.get(o..o + 8)
-                    .map(|b| i64::from_ne_bytes(b.try_into().unwrap_or_default()))
+            let Some(e) = event::from_bytes(data) else {
+                return;
             };
-            let pid = data
-                .get(0..4)
-                .map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap_or_default()));
-            let cnt = data
-                .get(4..8)
-                .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap_or_default()));
-            let vals: Vec<String> = (0..cnt.clamp(0, 12) as usize)
-                .filter_map(|k| Some((k, i64_at(8 + 8 * k)?)))
+            let cnt = e.arg_cnt.clamp(0, e.args.len() as i32) as usize;
+            let vals: Vec<String> = e.args[..cnt]
+                .iter()
+                .enumerate()
                 // Unsigned arguments (as the first call site declares them) print unsigned.
-                .map(|(k, v)| match unsigned.get(k) {
+                .map(|(k, &v)| match unsigned.get(k) {
                     Some(true) => (v as u64).to_string(),
                     _ => v.to_string(),
                 })
                 .collect();
-            println!("pid {pid} {probe}({})", vals.join(", "));
+            println!("pid {} {probe}({})", e.pid, vals.join(", "));
             seen += 1;
         })?;
         let done = args.spawn > 0 && seen >= args.spawn;

@@ -16,6 +16,8 @@ struct event {
 	__s32 arg_cnt;
 	__s64 args[12];
 };
+/* So that clang describes struct event in the object's BTF, for the skeleton. */
+struct event *unused_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

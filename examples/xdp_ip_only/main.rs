@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use corebpf::attach::xdp::XdpOpts;
-use corebpf::ObjectBuilder;
 
 /// Pass only IP frames.
 #[derive(Parser)]
@@ -25,7 +24,9 @@ struct Args {
     count: u32,
 }
 
-const OBJECT: &[u8] = include_bytes!("out/clang19/xdp_ip_only.bpf.o");
+// The skeleton build.rs generates from xdp_ip_only.bpf.c: typed maps and programs.
+include!(concat!(env!("OUT_DIR"), "/xdp_ip_only.skel.rs"));
+
 const NS: &str = "corebpf_xdp_demo";
 const NEAR: &str = "cbxdp0";
 const FAR: &str = "cbxdp1";
@@ -150,10 +151,7 @@ impl Drop for Playground {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let args = Args::parse();
-    let obj = ObjectBuilder::new()
-        .open_mem(OBJECT, "xdp_ip_only")?
-        .load()?;
-    let prog = obj.program("xdp_ip_only").ok_or("no program xdp_ip_only")?;
+    let skel = xdp_ip_only::OpenXdpIpOnlySkel::open()?.load()?;
     let playground = match &args.iface {
         Some(_) => None,
         None => Some(Playground::new()?),
@@ -163,12 +161,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pg.static_neighbours()?;
     }
     let ifindex = corebpf::sys::netlink::ifindex(&iface)?;
-    let _link = prog.attach_xdp(ifindex as u32, &XdpOpts::default())?;
+    let _link = skel
+        .progs()
+        .xdp_ip_only()
+        .attach_xdp(ifindex as u32, &XdpOpts::default())?;
     println!("attached to {iface} (ifindex {ifindex})");
-    let counters = obj
-        .map("counters")
-        .ok_or("no map counters")?
-        .as_percpu_array::<u64>()?;
+    let counters = skel.maps().counters().as_percpu_array::<u64>()?;
     for _ in 0..args.count {
         if let Some(pg) = &playground {
             pg.traffic();

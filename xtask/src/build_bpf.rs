@@ -1,8 +1,9 @@
 //! `cargo xtask build-bpf`: compile the BPF C corpus with every supported clang.
 //!
-//! Sources: every `testdata/bpf/**/*.bpf.c` and `examples/**/*.bpf.c`; then the USDT test
-//! binaries of `testdata/usdt` (gcc, see `build_usdt.rs`).
-//! Outputs: `<src dir>/out/clang<major>/<name>.bpf.o` for each compiler (default: `clang`
+//! Sources: every `testdata/bpf/**/*.bpf.c`; then the USDT test binaries of `testdata/usdt`
+//! (gcc, see `build_usdt.rs`). The examples' BPF C is not here: `examples/build.rs` compiles
+//! it with corebpf-build, as a user's crate does.
+//! Outputs: `testdata/bpf/out/clang<major>/<name>.bpf.o` for each compiler (default: `clang`
 //! and `clang-19`), stripped of DWARF with `llvm-strip -g` (which keeps `.BTF` and `.BTF.ext`).
 //! Sources containing the marker `corebpf-build: target` (the CO-RE families) are compiled a
 //! second time with `-DTARGET` into `<name>.target.bpf.o`; that object's `.BTF` is the "target
@@ -28,8 +29,11 @@ use std::process::Command;
 /// The marker a source carries when it must also be built with `-DTARGET`.
 const TARGET_MARKER: &str = "corebpf-build: target";
 
-/// Directories scanned for `*.bpf.c`, relative to the workspace root.
-const SOURCE_ROOTS: &[&str] = &["testdata/bpf", "examples"];
+/// The directory scanned for `*.bpf.c`, relative to the workspace root.
+const SOURCE_ROOT: &str = "testdata/bpf";
+
+/// Where every object goes (under `clang<major>/`), relative to the workspace root.
+const OUT_ROOT: &str = "testdata/bpf/out";
 
 /// Default compilers: Debian 12's default clang (14) and clang-19.
 const DEFAULT_COMPILERS: &[&str] = &["clang", "clang-19"];
@@ -142,8 +146,8 @@ fn which(name: &str) -> bool {
 ///
 /// Order: `$COREBPF_VMLINUX_H` if set (a ready header, copied so the include dir is stable);
 /// otherwise corebpf's own C dump of `/sys/kernel/btf/vmlinux` (`corebpf_btf::cdump`, the
-/// same code as `corebpf btf dump --format c`): the project builds its corpus and examples
-/// with its own BTF dumper, which its tests compare with bpftool's.
+/// same code as `corebpf btf dump --format c`): the project builds its corpus with its own
+/// BTF dumper, which its tests compare with bpftool's.
 fn generate_vmlinux_h(root: &Path, regen: bool) -> Result<PathBuf, String> {
     let dir = root.join("target/bpf-include");
     let out = dir.join("vmlinux.h");
@@ -165,9 +169,7 @@ fn generate_vmlinux_h(root: &Path, regen: bool) -> Result<PathBuf, String> {
 }
 
 fn find_sources(dir: &Path, acc: &mut Vec<PathBuf>) -> Result<(), String> {
-    let Ok(rd) = fs::read_dir(dir) else {
-        return Ok(());
-    }; // a missing root (examples/) is fine
+    let rd = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -183,21 +185,17 @@ fn find_sources(dir: &Path, acc: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-/// One compile job: a source, whether it is the `-DTARGET` variant, and where it goes.
+/// One compile job: a source, whether it is the `-DTARGET` variant, and its object's name.
 struct Job {
     src: PathBuf,
     target_variant: bool,
     /// `<name>.bpf.o` or `<name>.target.bpf.o`.
     obj_name: String,
-    /// `<src dir>/out`.
-    out_dir: PathBuf,
 }
 
 fn jobs_for(root: &Path) -> Result<Vec<Job>, String> {
     let mut srcs = Vec::new();
-    for r in SOURCE_ROOTS {
-        find_sources(&root.join(r), &mut srcs)?;
-    }
+    find_sources(&root.join(SOURCE_ROOT), &mut srcs)?;
     let mut jobs = Vec::new();
     for src in srcs {
         let rel = src.strip_prefix(root).unwrap().to_path_buf();
@@ -207,26 +205,17 @@ fn jobs_for(root: &Path) -> Result<Vec<Job>, String> {
             .to_string_lossy()
             .trim_end_matches(".bpf.c")
             .to_string();
-        // Outputs of testdata/bpf/<sub>/x.bpf.c all go to testdata/bpf/out; examples keep
-        // their objects next to the example (examples/<ex>/out).
-        let out_dir = if rel.starts_with("testdata/bpf") {
-            PathBuf::from("testdata/bpf/out")
-        } else {
-            rel.parent().unwrap().join("out")
-        };
         let text = fs::read_to_string(&src).map_err(|e| format!("{}: {e}", src.display()))?;
         jobs.push(Job {
             src: rel.clone(),
             target_variant: false,
             obj_name: format!("{name}.bpf.o"),
-            out_dir: out_dir.clone(),
         });
         if text.contains(TARGET_MARKER) {
             jobs.push(Job {
                 src: rel,
                 target_variant: true,
                 obj_name: format!("{name}.target.bpf.o"),
-                out_dir,
             });
         }
     }
@@ -292,9 +281,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut built = 0;
     for cc in &compilers {
         for job in &jobs {
-            let committed = root.join(&job.out_dir).join(&cc.tag).join(&job.obj_name);
+            // Outputs of testdata/bpf/<sub>/x.bpf.c all go to testdata/bpf/out.
+            let committed = root.join(OUT_ROOT).join(&cc.tag).join(&job.obj_name);
             let dest = if opts.check {
-                tmp.join(&job.out_dir).join(&cc.tag).join(&job.obj_name)
+                tmp.join(OUT_ROOT).join(&cc.tag).join(&job.obj_name)
             } else {
                 committed.clone()
             };

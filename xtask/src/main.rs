@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: corebpf's developer tasks.
 //!
-//! - `build-bpf`: compile the BPF C sources under `testdata/` and `examples/` with clang.
+//! - `build-bpf`: compile the BPF C sources under `testdata/` with clang (the examples build
+//!   theirs in `examples/build.rs`).
 //! - `extract-btf --kernel VER`: write a Debian kernel's BTF to `testdata/btf/`, compressed.
 //! - `vm-test [--kernel VER]... [-- FILTER]`: run the integration tests in QEMU guests.
 //! - `setup`: install the Debian packages building and testing need.
