@@ -132,7 +132,7 @@ pub mod gen_types {
         ((v << shift) as i64) >> shift
     }
 
-    /// `struct event` (BTF type [11]), 112 bytes, with explicit padding.
+    /// `struct event` (BTF type id 11), 112 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct event {
@@ -246,7 +246,7 @@ pub mod gen_types {
         assert!(::core::mem::offset_of!(event, args) == 112);
     };
 
-    /// `union <anon>` (BTF type [16]), 8 bytes, as its bytes, since reading a Rust union needs `unsafe`: each member through its accessor.
+    /// `union <anon>` (BTF type id 16), 8 bytes, as its bytes, since reading a Rust union needs `unsafe`: each member through its accessor.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct event__anon_3 {
@@ -312,7 +312,7 @@ pub mod gen_types {
         assert!(::core::mem::offset_of!(event__anon_3, raw) == 0);
     };
 
-    /// `struct <anon>` (BTF type [17]), 4 bytes, with explicit padding.
+    /// `struct <anon>` (BTF type id 17), 4 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct event__anon_3__parts {
@@ -351,7 +351,7 @@ pub mod gen_types {
         assert!(::core::mem::offset_of!(event__anon_3__parts, hi) == 2);
     };
 
-    /// `struct flags` (BTF type [20]), 16 bytes, with explicit padding.
+    /// `struct flags` (BTF type id 20), 16 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct flags {
@@ -452,7 +452,7 @@ pub mod gen_types {
         assert!(::core::mem::offset_of!(flags, __pad_10) == 10);
     };
 
-    /// `enum kind` (BTF type [22]): a newtype over `u32`, not a Rust enum, because the kernel may hand back values the BPF code did not name.
+    /// `enum kind` (BTF type id 22): a newtype over `u32`, not a Rust enum, because the kernel may hand back values the BPF code did not name.
     #[repr(transparent)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct kind(pub u32);
@@ -482,7 +482,7 @@ pub mod gen_types {
         assert!(::core::mem::size_of::<kind>() == 4);
     };
 
-    /// `enum sgn` (BTF type [23]): a newtype over `i32`, not a Rust enum, because the kernel may hand back values the BPF code did not name.
+    /// `enum sgn` (BTF type id 23): a newtype over `i32`, not a Rust enum, because the kernel may hand back values the BPF code did not name.
     #[repr(transparent)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct sgn(pub i32);
@@ -510,7 +510,7 @@ pub mod gen_types {
         assert!(::core::mem::size_of::<sgn>() == 4);
     };
 
-    /// `enum64 big` (BTF type [24]): a newtype over `u64`, not a Rust enum, because the kernel may hand back values the BPF code did not name.
+    /// `enum64 big` (BTF type id 24): a newtype over `u64`, not a Rust enum, because the kernel may hand back values the BPF code did not name.
     #[repr(transparent)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct big(pub u64);
@@ -538,7 +538,7 @@ pub mod gen_types {
         assert!(::core::mem::size_of::<big>() == 8);
     };
 
-    /// `struct packed_hdr` (BTF type [27]), 7 bytes, with explicit padding.
+    /// `struct packed_hdr` (BTF type id 27), 7 bytes, with explicit padding.
     #[repr(C, packed)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct packed_hdr {
@@ -582,7 +582,7 @@ pub mod gen_types {
         assert!(::core::mem::offset_of!(packed_hdr, r#type) == 5);
     };
 
-    /// `struct <anon>` (BTF type [47]), 16 bytes, with explicit padding.
+    /// `struct <anon>` (BTF type id 47), 16 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct cfg_t {
@@ -631,7 +631,7 @@ pub mod gen_types {
         assert!(::core::mem::offset_of!(cfg_t, tag) == 8);
     };
 
-    /// `struct ring_event` (BTF type [52]), 8 bytes, with explicit padding.
+    /// `struct ring_event` (BTF type id 52), 8 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct ring_event {

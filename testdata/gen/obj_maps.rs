@@ -132,7 +132,7 @@ pub mod obj_maps {
         ((v << shift) as i64) >> shift
     }
 
-    /// `struct pair` (BTF type [40]), 8 bytes, with explicit padding.
+    /// `struct pair` (BTF type id 40), 8 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct pair {
@@ -171,7 +171,7 @@ pub mod obj_maps {
         assert!(::core::mem::offset_of!(pair, b) == 4);
     };
 
-    /// `struct lpm_key` (BTF type [60]), 8 bytes, with explicit padding.
+    /// `struct lpm_key` (BTF type id 60), 8 bytes, with explicit padding.
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct lpm_key {

@@ -26,7 +26,7 @@ pub(crate) fn emit_types(o: &mut Out, types: &Types<'_>) {
 fn emit_enum(o: &mut Out, d: &Decl, repr: Prim, values: &[(String, String)]) {
     let r = repr.name();
     o.doc(&format!(
-        "`{}` (BTF type [{}]): a newtype over `{r}`, not a Rust enum, because the kernel may \
+        "`{}` (BTF type id {}): a newtype over `{r}`, not a Rust enum, because the kernel may \
          hand back values the BPF code did not name.",
         d.c_name, d.id
     ));
@@ -66,7 +66,7 @@ fn emit_composite(o: &mut Out, types: &Types<'_>, d: &Decl, l: &Layout) {
         "with explicit padding"
     };
     o.doc(&format!(
-        "`{}` (BTF type [{}]), {} bytes, {what}.",
+        "`{}` (BTF type id {}), {} bytes, {what}.",
         d.c_name, d.id, d.size
     ));
     o.line(if l.packed {

@@ -29,7 +29,8 @@ pub(crate) struct ProgInfo {
     /// Its section.
     pub section: String,
     /// Whether it may be absent after load: not loaded by default (`SEC("?...")`), a
-    /// struct_ops program, or a program the object parser could not place.
+    /// struct_ops program no map created by default uses, or a program the object parser
+    /// could not place.
     pub optional: bool,
 }
 
@@ -64,16 +65,25 @@ pub(crate) fn collect(spec: &ObjectSpec, types: &mut Types<'_>) -> Result<Parts,
     let progs = spec
         .programs
         .iter()
-        .map(|p| ProgInfo {
+        .enumerate()
+        .map(|(i, p)| ProgInfo {
             name: p.name.clone(),
             method: ns.take(&p.name),
             section: p.section.clone(),
             optional: p.section.starts_with('?')
                 || p.error.is_some()
-                || p.section.starts_with("struct_ops"),
+                || (p.section.starts_with("struct_ops") && !used_by_created_map(spec, i)),
         })
         .collect();
     Ok(Parts { maps, progs, vars })
+}
+
+/// Whether struct_ops program `prog` is in a map created by default: then it loads (the
+/// loader loads exactly the struct_ops programs of created maps).
+fn used_by_created_map(spec: &ObjectSpec, prog: usize) -> bool {
+    spec.maps
+        .iter()
+        .any(|m| m.autocreate && m.struct_ops_slots.iter().any(|s| s.program == prog))
 }
 
 fn maps(spec: &ObjectSpec, types: &mut Types<'_>) -> Result<Vec<MapInfo>, GenError> {
