@@ -67,8 +67,12 @@
 
 #![deny(unsafe_code)]
 
+/// BTF, the C header dump, the CO-RE engine and minimal BTF (`corebpf-btf`).
 pub use corebpf_btf as btf;
+/// The ELF object model: programs, maps, externs, relocations, linking (`corebpf-obj`).
 pub use corebpf_obj as obj;
+/// The `bpf(2)` commands, their attributes, perf events, netlink and feature probes
+/// (`corebpf-sys`).
 pub use corebpf_sys as sys;
 
 pub mod attach;
