@@ -120,3 +120,25 @@ fn errors_name_the_file_and_the_missing_name() {
     let e = obj.try_map("nope").unwrap_err().to_string();
     assert_eq!(e, "no map named 'nope' in object 'obj_globals'");
 }
+
+/// A tracepoint program reading past its tracepoint's record: the kernel's EACCES is
+/// explained, not left to read as a privilege problem.
+#[test]
+fn tracepoint_context_too_big_is_explained() {
+    let obj = ObjectBuilder::new()
+        .open_file(testdata().join("bpf/out/clang19/tp_ctx_too_big.bpf.o"))
+        .unwrap()
+        .load()
+        .unwrap();
+    let e = obj
+        .try_program("read_too_far")
+        .unwrap()
+        .attach()
+        .unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.raw_errno(), Some(libc::EACCES), "{text}");
+    assert!(
+        text.contains("reads its context past the end of this tracepoint's record"),
+        "{text}"
+    );
+}
