@@ -184,27 +184,6 @@ fn need_rows(spec: &ObjectSpec, reports: &[Report], all: bool) -> (Vec<Vec<Strin
     (rows, hidden)
 }
 
-/// Rows as aligned columns: the first `left` left-aligned, the others right-aligned.
-fn columns(rows: &[Vec<String>], left: usize) -> String {
-    let cols = rows.first().map_or(0, |r| r.len());
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut o = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, text) in row.iter().enumerate() {
-            if c < left {
-                let _ = write!(line, "{text:<w$}  ", w = widths[c]);
-            } else {
-                let _ = write!(line, "{text:>w$}  ", w = widths[c]);
-            }
-        }
-        let _ = writeln!(o, "{}", line.trim_end());
-    }
-    o
-}
-
 /// One object's table and each kernel's verdict with its reasons.
 fn object_text(spec: &ObjectSpec, reports: &[Report], all: bool) -> String {
     let mut o = String::new();
@@ -216,7 +195,7 @@ fn object_text(spec: &ObjectSpec, reports: &[Report], all: bool) -> String {
         reports.len()
     );
     let (rows, hidden) = need_rows(spec, reports, all);
-    o.push_str(&columns(&rows, 3));
+    o.push_str(&super::columns(&rows, 3));
     if hidden > 0 {
         let _ = writeln!(
             o,

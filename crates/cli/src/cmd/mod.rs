@@ -130,6 +130,27 @@ pub fn read_btf(path: &Path) -> Result<Btf, Box<dyn Error>> {
     Ok(btf.with_name("vmlinux"))
 }
 
+/// Rows as aligned columns: the first `left` left-aligned, the others right-aligned.
+pub(crate) fn columns(rows: &[Vec<String>], left: usize) -> String {
+    let cols = rows.first().map_or(0, |r| r.len());
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut o = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, text) in row.iter().enumerate() {
+            if c < left {
+                let _ = write!(line, "{text:<w$}  ", w = widths[c]);
+            } else {
+                let _ = write!(line, "{text:>w$}  ", w = widths[c]);
+            }
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -402,7 +402,7 @@ fn extern_table(runs: &[Run]) -> String {
         first.spec.name,
         first.externs.len()
     );
-    o.push_str(&columns(&rows, 3));
+    o.push_str(&super::columns(&rows, 3));
     for r in runs {
         for (site, outcome) in &r.dry.externs {
             if let KsymOutcome::Failed(e) = outcome {
@@ -418,27 +418,6 @@ fn extern_table(runs: &[Run]) -> String {
     }
     for r in runs {
         let _ = writeln!(o, "{}", extern_summary(r));
-    }
-    o
-}
-
-/// Rows as aligned columns: the first `left` left-aligned, the others right-aligned.
-fn columns(rows: &[Vec<String>], left: usize) -> String {
-    let cols = rows.first().map_or(0, |r| r.len());
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut o = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, text) in row.iter().enumerate() {
-            if c < left {
-                let _ = write!(line, "{text:<w$}  ", w = widths[c]);
-            } else {
-                let _ = write!(line, "{text:>w$}  ", w = widths[c]);
-            }
-        }
-        let _ = writeln!(o, "{}", line.trim_end());
     }
     o
 }
