@@ -26,8 +26,8 @@ static FIXED_ADDRESS: Mutex<()> = Mutex::new(());
 const LIST_ADDR: u64 = 1 << 44;
 
 fn object(clang: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/bpf/out")
+    corebpf_testutil::testdata()
+        .join("bpf/out")
         .join(clang)
         .join(format!("{name}.bpf.o"))
 }

@@ -110,15 +110,15 @@ fn errors_name_the_file_and_the_missing_name() {
         "{e}"
     );
     let obj = ObjectBuilder::new()
-        .open_file(testdata().join("bpf/out/clang19/obj_globals.bpf.o"))
+        .open_file(testdata().join("bpf/out/clang19/tp_ctx_too_big.bpf.o"))
         .unwrap()
         .load()
         .unwrap();
-    assert!(obj.try_program("globals_compute").is_ok());
+    assert!(obj.try_program("read_too_far").is_ok());
     let e = obj.try_program("nope").unwrap_err().to_string();
-    assert_eq!(e, "no program named 'nope' in object 'obj_globals'");
+    assert_eq!(e, "no program named 'nope' in object 'tp_ctx_too_big'");
     let e = obj.try_map("nope").unwrap_err().to_string();
-    assert_eq!(e, "no map named 'nope' in object 'obj_globals'");
+    assert_eq!(e, "no map named 'nope' in object 'tp_ctx_too_big'");
 }
 
 /// A tracepoint program reading past its tracepoint's record: the kernel's EACCES is

@@ -19,8 +19,8 @@ const CLANGS: [&str; 2] = ["clang14", "clang19"];
 const FRAME: [u8; 64] = [0; 64];
 
 fn object(clang: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/bpf/out")
+    corebpf_testutil::testdata()
+        .join("bpf/out")
         .join(clang)
         .join(format!("{name}.bpf.o"))
 }

@@ -251,7 +251,7 @@ fn unknown_kinds_become_one_byte_ints_for_any_kernel() {
 /// `run_xdp_ethertype.bpf.o` with its `.BTF` replaced by the same BTF with a layout section
 /// and one type of an unknown kind, as a newer toolchain could write it.
 fn xdp_object_with_layout_btf(dir: &std::path::Path) -> std::path::PathBuf {
-    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let testdata = corebpf_testutil::testdata();
     let elf = std::fs::read(testdata.join("bpf/out/clang19/run_xdp_ethertype.bpf.o")).unwrap();
     let btf = Btf::from_elf(&elf).unwrap();
     let mut b = BtfBuilder::from_btf(&btf).unwrap();

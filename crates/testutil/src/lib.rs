@@ -34,3 +34,12 @@ pub fn skip(reason: &str) {
         panic!("cannot run this check: {reason} (set {ALLOW_SKIP_ENV}=1 to allow skipping it)");
     }
 }
+
+/// The workspace's `testdata/`: `$COREBPF_TESTDATA` when set (the QEMU guests set it to
+/// `/testdata`, where a path built from the package directory may be hidden, e.g. by the
+/// guest's tmpfs on `/tmp`), else `testdata/` next to the crates.
+pub fn testdata() -> std::path::PathBuf {
+    std::env::var_os("COREBPF_TESTDATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata"))
+}
