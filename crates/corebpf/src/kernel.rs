@@ -35,6 +35,13 @@ pub fn kernel_targets() -> std::result::Result<Arc<TargetSet>, BtfError> {
         .clone()
 }
 
+/// Whether this process has read the running kernel's BTF yet. Loading an object reads it
+/// only when the object needs it: CO-RE relocations, `__ksym` externs, BTF-attached
+/// programs (fentry, tp_btf, lsm, iter) or struct_ops maps.
+pub fn kernel_btf_loaded() -> bool {
+    KERNEL.get().is_some()
+}
+
 /// The running kernel's vmlinux BTF (shared, parsed once).
 pub fn kernel_btf() -> std::result::Result<Arc<Btf>, BtfError> {
     let t = kernel_targets()?;

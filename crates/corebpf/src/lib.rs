@@ -97,7 +97,9 @@ mod struct_ops;
 mod verifier;
 
 pub use error::{Error, Result, VerifierError};
-pub use kernel::{kernel_btf, kernel_module_btfs, kernel_targets, module_btf_objects};
+pub use kernel::{
+    kernel_btf, kernel_btf_loaded, kernel_module_btfs, kernel_targets, module_btf_objects,
+};
 pub use link::{Link, LinkInfo};
 pub use map::Map;
 pub use object::{LoadStats, Object, ObjectBuilder, OpenObject};

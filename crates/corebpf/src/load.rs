@@ -39,10 +39,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let started = Instant::now();
     let mut kernel = Duration::ZERO;
     prepare_process_and_arenas(&open)?;
-    let targets: Arc<TargetSet> = match &open.opts.btf_file {
-        Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
-        None => crate::kernel::kernel_targets()?,
-    };
+    let targets = Targets::new(open.opts.btf_file.clone());
     let mut modules = LoadModules::new();
     let struct_ops = StructOpsPlan::new(&mut open, &modules)?;
     resolve_externs(&mut open, &targets, &modules)?;
@@ -109,6 +106,35 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     })
 }
 
+/// The CO-RE targets (the running kernel's BTF, or the file given with
+/// [`crate::ObjectBuilder::btf_file`]), read on first need: an object with no CO-RE
+/// relocations and no `__ksym` externs never reads `/sys/kernel/btf/vmlinux` (libbpf reads
+/// it only when needed too).
+struct Targets {
+    btf_file: Option<std::path::PathBuf>,
+    set: std::sync::OnceLock<Arc<TargetSet>>,
+}
+
+impl Targets {
+    fn new(btf_file: Option<std::path::PathBuf>) -> Targets {
+        Targets {
+            btf_file,
+            set: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Arc<TargetSet>> {
+        if let Some(t) = self.set.get() {
+            return Ok(t);
+        }
+        let t = match &self.btf_file {
+            Some(path) => Arc::new(TargetSet::from_btfs(vec![Arc::new(Btf::from_file(path)?)])),
+            None => crate::kernel::kernel_targets()?,
+        };
+        Ok(self.set.get_or_init(|| t))
+    }
+}
+
 /// Raises RLIMIT_MEMLOCK where it can, and checks that arenas fit their globals.
 fn prepare_process_and_arenas(open: &OpenObject) -> Result<()> {
     // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. A process that may not raise
@@ -135,11 +161,7 @@ fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
 
 /// `__kconfig` values (libbpf's `LINUX_*` from the running kernel, `CONFIG_*` from its config
 /// file), `__ksym` ids and addresses from the running kernel.
-fn resolve_externs(
-    open: &mut OpenObject,
-    targets: &TargetSet,
-    modules: &LoadModules,
-) -> Result<()> {
+fn resolve_externs(open: &mut OpenObject, targets: &Targets, modules: &LoadModules) -> Result<()> {
     relax_unused_externs(open);
     if open.spec.externs.iter().any(|e| e.is_kconfig()) {
         let cfg = open.kernel_config()?;
@@ -157,7 +179,7 @@ fn resolve_externs(
 /// symbols in `/proc/kallsyms` (or the text given with `ObjectBuilder::kallsyms`).
 fn resolve_ksym_externs(
     open: &mut OpenObject,
-    targets: &TargetSet,
+    targets: &Targets,
     modules: &LoadModules,
 ) -> Result<()> {
     let typed = open.spec.externs.iter().any(|e| {
@@ -166,7 +188,7 @@ fn resolve_ksym_externs(
             ExternKind::Ksym(KsymKind::Var { .. } | KsymKind::Func { .. })
         )
     });
-    let vmlinux = match targets.primary() {
+    let vmlinux = match targets.get()?.primary() {
         Some(t) if !typed => t.clone(),
         _ => crate::kernel::kernel_btf()?,
     };
@@ -231,9 +253,17 @@ fn check_undefined(open: &OpenObject) -> Result<()> {
 /// CO-RE relocation of every function of the programs that will load.
 fn relocate_core(
     open: &mut OpenObject,
-    targets: &TargetSet,
+    targets: &Targets,
 ) -> Result<(Vec<CoreOutcome>, Vec<String>)> {
-    let mut relocator = Relocator::new(targets).record_log();
+    let has_relos = open
+        .spec
+        .btf_ext
+        .as_ref()
+        .is_some_and(|e| e.core_relo.iter().any(|s| !s.records.is_empty()));
+    if !has_relos {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut relocator = Relocator::new(targets.get()?).record_log();
     let autoload = open.autoload.clone();
     let outcomes = open.spec.relocate_core(&mut relocator, |p| autoload[p])?;
     Ok((outcomes, relocator.take_log()))
