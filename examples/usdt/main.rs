@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use corebpf::attach::usdt::UsdtOpts;
-use corebpf::obj::usdt::{ArgLocation, UsdtArg, UsdtFile};
+use corebpf::obj::usdt::{UsdtArg, UsdtFile};
 use corebpf::ringbuf::RingBuf;
 use usdt::{event, Bytes, OpenUsdtSkel};
 
@@ -47,30 +47,6 @@ struct Args {
 // `usdt::event`, typed maps and programs.
 include!(concat!(env!("OUT_DIR"), "/usdt.skel.rs"));
 
-/// How an argument is read: `s32 %rdi`, `u8 [%rsp-30]`, `s32 $-42`.
-fn describe(a: &UsdtArg) -> String {
-    let ty = format!("{}{}", if a.signed { 's' } else { 'u' }, a.size * 8);
-    let off = |o: i64| {
-        if o == 0 {
-            String::new()
-        } else {
-            format!("{o:+}")
-        }
-    };
-    let loc = match a.loc {
-        ArgLocation::Const(v) => format!("${v}"),
-        ArgLocation::Reg(r) => format!("%{}", r.name),
-        ArgLocation::Deref { reg, offset } => format!("[%{}{}]", reg.name, off(offset)),
-        ArgLocation::Sib {
-            base,
-            index,
-            scale,
-            offset,
-        } => format!("[%{}+%{}*{scale}{}]", base.name, index.name, off(offset)),
-    };
-    format!("{ty} {loc}")
-}
-
 /// The test program, told to fire its probes once per `fire` line.
 fn spawn_test_program(binary: &PathBuf) -> std::io::Result<(Child, i32)> {
     let mut child = Command::new(binary)
@@ -99,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         targets.len()
     );
     for t in &targets {
-        let descr: Vec<String> = t.args.iter().map(describe).collect();
+        let descr: Vec<String> = t.args.iter().map(UsdtArg::to_string).collect();
         println!("  file offset {:#x}: {}", t.file_offset, descr.join(", "));
     }
     let unsigned: Vec<bool> = targets

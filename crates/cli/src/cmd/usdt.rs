@@ -7,7 +7,7 @@ use std::error::Error;
 use std::path::PathBuf;
 
 use corebpf::attach::uprobe::find_binary;
-use corebpf_obj::usdt::{ArgLocation, UsdtArg, UsdtError, UsdtFile, UsdtNote};
+use corebpf_obj::usdt::{UsdtArg, UsdtError, UsdtFile, UsdtNote};
 use serde_json::json;
 
 use super::{usage, Exit};
@@ -90,7 +90,11 @@ fn print_table(file: &UsdtFile) {
                     0 => "-".to_string(),
                     o => format!("{o:#x}"),
                 },
-                t.args.iter().map(arg_text).collect::<Vec<_>>().join(", "),
+                t.args
+                    .iter()
+                    .map(UsdtArg::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ],
             Err(e) => [n.probe(), "?".into(), "?".into(), format!("error: {e}")],
         })
@@ -109,28 +113,6 @@ fn print_table(file: &UsdtFile) {
     }
 }
 
-/// `s32 %rdi`, `u8 [%rsp-30]`, `s64 [%rdi+%rsi*8+8]`, `s32 $-42`.
-fn arg_text(a: &UsdtArg) -> String {
-    let ty = format!("{}{}", if a.signed { 's' } else { 'u' }, a.size * 8);
-    let off = |o: i64| match o {
-        0 => String::new(),
-        o if o < 0 => format!("{o}"),
-        o => format!("+{o}"),
-    };
-    let loc = match a.loc {
-        ArgLocation::Const(v) => format!("${v}"),
-        ArgLocation::Reg(r) => format!("%{}", r.name),
-        ArgLocation::Deref { reg, offset } => format!("[%{}{}]", reg.name, off(offset)),
-        ArgLocation::Sib {
-            base,
-            index,
-            scale,
-            offset,
-        } => format!("[%{}+%{}*{scale}{}]", base.name, index.name, off(offset)),
-    };
-    format!("{ty} {loc}")
-}
-
 fn probe_json(file: &UsdtFile, n: &UsdtNote) -> serde_json::Value {
     let mut v = json!({
         "provider": n.provider,
@@ -147,7 +129,7 @@ fn probe_json(file: &UsdtFile, n: &UsdtNote) -> serde_json::Value {
             v["args"] = t
                 .args
                 .iter()
-                .map(|a| json!({"size": a.size, "signed": a.signed, "location": arg_text(a)}))
+                .map(|a| json!({"size": a.size, "signed": a.signed, "location": a.to_string()}))
                 .collect();
         }
         Err(e) => v["error"] = json!(e.to_string()),

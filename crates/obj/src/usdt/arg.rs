@@ -58,6 +58,33 @@ pub struct UsdtArg {
     pub loc: ArgLocation,
 }
 
+/// How an argument is read, as `corebpf usdt list` prints it: `s32 %rdi`,
+/// `u8 [%rsp-30]`, `s64 [%rdi+%rsi*8+8]`, `s32 $-42`.
+impl std::fmt::Display for UsdtArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.signed { 's' } else { 'u' };
+        write!(f, "{sign}{} ", u32::from(self.size) * 8)?;
+        let off = |o: i64| {
+            if o == 0 {
+                String::new()
+            } else {
+                format!("{o:+}")
+            }
+        };
+        match self.loc {
+            ArgLocation::Const(v) => write!(f, "${v}"),
+            ArgLocation::Reg(r) => write!(f, "%{}", r.name),
+            ArgLocation::Deref { reg, offset } => write!(f, "[%{}{}]", reg.name, off(offset)),
+            ArgLocation::Sib {
+                base,
+                index,
+                scale,
+                offset,
+            } => write!(f, "[%{}+%{}*{scale}{}]", base.name, index.name, off(offset)),
+        }
+    }
+}
+
 /// What is wrong with one argument spec.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
