@@ -188,9 +188,16 @@ fn resolve_ksym_externs(
             ExternKind::Ksym(KsymKind::Var { .. } | KsymKind::Func { .. })
         )
     });
-    let vmlinux = match targets.get()?.primary() {
-        Some(t) if !typed => t.clone(),
-        _ => crate::kernel::kernel_btf()?,
+    // Typed ksyms resolve in the running kernel's BTF whatever the CO-RE target is: the
+    // target set is read only when untyped ones alone could use it.
+    let target_btf = if typed {
+        None
+    } else {
+        targets.get()?.primary().cloned()
+    };
+    let vmlinux = match target_btf {
+        Some(t) => t,
+        None => crate::kernel::kernel_btf()?,
     };
     let target = KsymTarget::new(&vmlinux).with_modules(|| modules.list().to_vec());
     let mut target = match &open.opts.kallsyms {
