@@ -42,6 +42,9 @@ struct Options {
     compilers: Vec<String>,
     check: bool,
     regen_vmlinux: bool,
+    /// Build only sources whose path contains one of these (`--only`), e.g. to add one
+    /// object without rebuilding the vmlinux-dependent ones.
+    only: Vec<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -49,6 +52,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         compilers: Vec::new(),
         check: false,
         regen_vmlinux: false,
+        only: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -59,9 +63,13 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--check" => opts.check = true,
             "--regen-vmlinux" => opts.regen_vmlinux = true,
+            "--only" => {
+                let part = it.next().ok_or("--only needs a path fragment")?;
+                opts.only.push(part.clone());
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: cargo xtask build-bpf [--clang PATH]... [--check] [--regen-vmlinux]"
+                    "usage: cargo xtask build-bpf [--clang PATH]... [--check] [--regen-vmlinux] [--only PATH-FRAGMENT]..."
                         .into(),
                 )
             }
@@ -274,7 +282,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .map(|c| probe_compiler(c))
         .collect::<Result<Vec<_>, _>>()?;
     let inc = generate_vmlinux_h(&root, opts.regen_vmlinux)?;
-    let jobs = jobs_for(&root)?;
+    let mut jobs = jobs_for(&root)?;
+    if !opts.only.is_empty() {
+        jobs.retain(|j| {
+            let src = j.src.to_string_lossy();
+            opts.only.iter().any(|o| src.contains(o.as_str()))
+        });
+    }
 
     let tmp = std::env::temp_dir().join(format!("corebpf-build-bpf-{}", std::process::id()));
     let mut differ = Vec::new();

@@ -31,6 +31,8 @@ pub struct ObjectBuilder {
     pub(crate) log_level: u32,
     pub(crate) kconfig: Option<String>,
     pub(crate) kallsyms: Option<String>,
+    /// `None`: as many threads as the machine has cores.
+    pub(crate) load_threads: Option<usize>,
 }
 
 impl Default for ObjectBuilder {
@@ -48,6 +50,7 @@ impl ObjectBuilder {
             log_level: 0,
             kconfig: None,
             kallsyms: None,
+            load_threads: None,
         }
     }
 
@@ -82,6 +85,23 @@ impl ObjectBuilder {
     pub fn kallsyms(mut self, text: impl Into<String>) -> ObjectBuilder {
         self.kallsyms = Some(text.into());
         self
+    }
+
+    /// How many programs the verifier checks at once while loading (default: the number of
+    /// cores this process may run on; `1` loads them one after another, as libbpf does).
+    /// Results, errors and logs are the same for every count: programs are prepared and
+    /// reported in program order, and the first program that fails is the error, whatever
+    /// thread verified it.
+    pub fn load_threads(mut self, n: usize) -> ObjectBuilder {
+        self.load_threads = Some(n.max(1));
+        self
+    }
+
+    /// The number of programs verified at once.
+    pub(crate) fn load_threads_or_default(&self) -> usize {
+        self.load_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
     }
 
     /// Opens (parses) an object file.

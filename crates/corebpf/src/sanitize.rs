@@ -45,6 +45,26 @@ impl BtfSupport {
         }
     }
 
+    /// What the running kernel supports of what `btf` uses: a feature whose kinds `btf`
+    /// does not hold is not probed (it would change nothing) and reads as supported.
+    /// libbpf probes every BTF feature before loading any BTF; most objects use two or
+    /// three of the nine, and each probe is a `BPF_BTF_LOAD`.
+    pub fn probe_for(btf: &Btf) -> BtfSupport {
+        let used = UsedKinds::of(btf);
+        let probe = |needed: bool, f: Feature| !needed || probe_feature(f);
+        BtfSupport {
+            func: probe(used.func, Feature::BtfFunc),
+            func_global: probe(used.func_global, Feature::BtfFuncGlobal),
+            datasec: probe(used.datasec, Feature::BtfDatasec),
+            float: probe(used.float, Feature::BtfFloat),
+            decl_tag: probe(used.decl_tag, Feature::BtfDeclTag),
+            type_tag: probe(used.type_tag, Feature::BtfTypeTag),
+            enum64: probe(used.enum64, Feature::BtfEnum64),
+            layout: probe(btf.layout().is_some(), Feature::BtfLayout),
+            qmark_datasec: probe(used.qmark_datasec, Feature::BtfQmarkDatasec),
+        }
+    }
+
     /// Everything (no rewriting needed).
     pub fn all() -> BtfSupport {
         BtfSupport {
@@ -58,6 +78,47 @@ impl BtfSupport {
             layout: true,
             qmark_datasec: true,
         }
+    }
+}
+
+/// Which sanitizable kinds a BTF holds (each field as in [`BtfSupport`]).
+#[derive(Default)]
+struct UsedKinds {
+    func: bool,
+    func_global: bool,
+    datasec: bool,
+    float: bool,
+    decl_tag: bool,
+    type_tag: bool,
+    enum64: bool,
+    qmark_datasec: bool,
+}
+
+impl UsedKinds {
+    fn of(btf: &Btf) -> UsedKinds {
+        let mut used = UsedKinds::default();
+        for t in btf.types() {
+            match t.kind() {
+                Kind::Func => {
+                    used.func = true;
+                    // libbpf rewrites global (and extern) functions as static where needed.
+                    used.func_global |= t.linkage() != Some(corebpf_btf::Linkage::Static);
+                }
+                Kind::FuncProto => used.func = true,
+                Kind::Var => used.datasec = true,
+                Kind::Datasec => {
+                    used.datasec = true;
+                    used.qmark_datasec |= t.name().starts_with('?');
+                }
+                Kind::Float => used.float = true,
+                Kind::DeclTag => used.decl_tag = true,
+                Kind::TypeTag => used.type_tag = true,
+                Kind::Enum64 => used.enum64 = true,
+                Kind::Enum => used.enum64 |= t.kflag(),
+                _ => {}
+            }
+        }
+        used
     }
 }
 

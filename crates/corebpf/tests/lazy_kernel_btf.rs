@@ -1,7 +1,9 @@
 //! The kernel's BTF is read only when an object needs it (CO-RE, ksyms, BTF-attached
-//! programs, struct_ops): an object without any of them loads and runs without it. One
-//! test in its own executable, so nothing else in the process read it first.
+//! programs, struct_ops): an object without any of them loads and runs without it; and
+//! the BTF feature probes run only for the kinds the object's BTF holds. One test in its
+//! own executable, so nothing else in the process read or probed anything first.
 
+use corebpf::sys::{probed_feature, Feature};
 use corebpf::{kernel_btf_loaded, ObjectBuilder};
 
 #[test]
@@ -20,6 +22,19 @@ fn objects_without_core_never_read_the_kernel_btf() {
         !kernel_btf_loaded(),
         "loaded without reading /sys/kernel/btf/vmlinux"
     );
+    // Its BTF has functions and data sections, nothing newer: only those were probed.
+    assert_eq!(probed_feature(Feature::BtfFunc), Some(true));
+    assert_eq!(probed_feature(Feature::BtfDatasec), Some(true));
+    for unused in [
+        Feature::BtfFloat,
+        Feature::BtfDeclTag,
+        Feature::BtfTypeTag,
+        Feature::BtfEnum64,
+        Feature::BtfLayout,
+        Feature::BtfQmarkDatasec,
+    ] {
+        assert_eq!(probed_feature(unused), None, "{unused:?} was probed");
+    }
     drop(obj);
     // A CO-RE object reads it.
     let _obj = ObjectBuilder::new()

@@ -44,7 +44,9 @@ pub use obj::{
     all_ids, btf_get_fd_by_id, enable_stats, get_fd_by_id, get_next_id, link_get_fd_by_id,
     map_get_fd_by_id, obj_get, obj_pin, prog_get_fd_by_id, ObjKind,
 };
-pub use probe::{bump_memlock_rlimit, probe_feature, probe_map_type, probe_prog_type, Feature};
+pub use probe::{
+    bump_memlock_rlimit, probe_feature, probe_map_type, probe_prog_type, probed_feature, Feature,
+};
 pub use prog::{
     prog_attach, prog_bind_map, prog_detach, prog_load, prog_query, prog_test_run, AttachTarget,
     ProgAttachAttr, ProgLoadAttr, ProgQueryResult, Relative, TestRunOpts, TestRunResult,

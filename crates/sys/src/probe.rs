@@ -121,15 +121,24 @@ impl Feature {
     }
 }
 
+/// One cache slot per [`Feature`] (in [`Feature::ALL`] order), filled on first probe.
+static FEATURE_CACHE: [OnceLock<bool>; 32] = [const { OnceLock::new() }; 32];
+const _: () = assert!(Feature::ALL.len() <= 32, "one cache slot per feature");
+
+fn feature_slot(feature: Feature) -> &'static OnceLock<bool> {
+    let index = Feature::ALL.iter().position(|f| *f == feature);
+    &FEATURE_CACHE[index.unwrap_or(FEATURE_CACHE.len() - 1)]
+}
+
+/// What an earlier [`probe_feature`] of this process found, without probing: `None` if
+/// nothing has needed `feature` yet (the loader probes only what an object uses).
+pub fn probed_feature(feature: Feature) -> Option<bool> {
+    feature_slot(feature).get().copied()
+}
+
 /// Whether the running kernel has `feature`; probed once, then cached.
 pub fn probe_feature(feature: Feature) -> bool {
-    const N: usize = 32;
-    static CACHE: [OnceLock<bool>; N] = [const { OnceLock::new() }; N];
-    let index = Feature::ALL
-        .iter()
-        .position(|f| *f == feature)
-        .unwrap_or(N - 1);
-    *CACHE[index].get_or_init(|| {
+    *feature_slot(feature).get_or_init(|| {
         let r = run_probe(feature);
         log::debug!(
             "feature probe: {}: {}",

@@ -213,14 +213,13 @@ pub fn prog_load(spec: &ProgLoadAttr<'_>, log: Option<&mut [u8]>) -> Result<Owne
         None if spec.log_level > 0 => load_with_internal_log(&a, spec.log_level),
         None => match load_once(&a, None).0 {
             Ok(fd) => Ok(fd),
-            Err(first) => {
-                log::debug!("BPF_PROG_LOAD failed ({first}), retrying with a verifier log");
-                match load_with_internal_log(&a, 1) {
-                    Ok(fd) => Ok(fd),
-                    Err(e) if e.log().is_some() => Err(e),
-                    Err(_) => Err(first),
-                }
-            }
+            // Not logged: loads run on the loader's worker threads, whose logs would
+            // interleave; the caller reports the outcome in program order.
+            Err(first) => match load_with_internal_log(&a, 1) {
+                Ok(fd) => Ok(fd),
+                Err(e) if e.log().is_some() => Err(e),
+                Err(_) => Err(first),
+            },
         },
     }
 }

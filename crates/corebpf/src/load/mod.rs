@@ -1,31 +1,24 @@
 //! The load sequence, in libbpf's order: externs, CO-RE, object BTF (sanitized for the
 //! running kernel), maps (pinned ones reused, global data written and `.rodata` frozen),
-//! programs (linked, map fds filled in, func/line info, attach BTF ids), then the initial
-//! slots of prog arrays and maps of maps.
+//! programs (linked, map fds filled in, func/line info, attach BTF ids; verified on several
+//! threads, see [`programs`]), then the initial slots of prog arrays and maps of maps.
 
-use std::collections::HashMap;
-use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corebpf_btf::relo::{Relocator, TargetSet};
-use corebpf_btf::{Btf, Kind};
+use corebpf_btf::Btf;
 use corebpf_obj::core_relo::CoreOutcome;
-use corebpf_obj::insn::pseudo;
 use corebpf_obj::{
-    ExternKind, KsymKind, KsymTarget, LinkedProgram, MapKind, MapRelocKind, MapSpec, ObjectSpec,
-    Pinning, SlotTarget,
+    ExternKind, KsymKind, KsymTarget, MapKind, MapSpec, ObjectSpec, Pinning, SlotTarget,
 };
-use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
 use corebpf_sys::{
-    btf_load, map_create, map_freeze, map_update_elem, obj_get, probe_feature, probe_map_type,
-    probe_prog_type, prog_load, AttachType, Feature, MapCreateAttr, MapFd, MapType, ProgLoadAttr,
-    ProgType, SysError,
+    btf_load, map_create, map_freeze, map_update_elem, obj_get, probe_map_type, MapCreateAttr,
+    MapFd, MapType, SysError,
 };
-use nix::errno::Errno;
 
-use crate::error::{Error, Result, VerifierError};
+use crate::error::{Error, Result};
 use crate::kernel::LoadModules;
 use crate::map::arena::ArenaGlobals;
 use crate::map::Map;
@@ -34,6 +27,8 @@ use crate::program::Program;
 use crate::sanitize::{sanitize, BtfSupport};
 use crate::struct_ops::Plan as StructOpsPlan;
 use crate::verifier;
+
+mod programs;
 
 pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let started = Instant::now();
@@ -56,32 +51,21 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         &struct_ops,
         &mut kernel,
     )?;
-    let mut programs = Vec::new();
-    let mut prog_fd_of = HashMap::new();
-    for (i, p) in spec.programs.iter().enumerate() {
-        if !open.autoload[i] {
-            continue;
-        }
-        let prog = load_program(
-            &open,
-            i,
-            &maps,
-            btf_fd.as_ref(),
-            &core,
-            &modules,
-            &struct_ops,
-        )?;
-        kernel += prog.load_time;
-        prog_fd_of.insert(i, programs.len());
-        log::debug!(
-            "prog '{}': loaded ({} insns, {:?})",
-            p.name,
-            prog.insn_cnt,
-            prog.load_time
-        );
-        programs.push(prog);
-    }
-    let loaded = |i: usize| prog_fd_of.get(&i).map(|&k| &programs[k]);
+    let ctx = programs::LoadContext {
+        open: &open,
+        maps: &maps,
+        btf_fd: btf_fd.as_ref(),
+        core: &core,
+        modules: &modules,
+        struct_ops: &struct_ops,
+    };
+    let programs::LoadedPrograms {
+        mut programs,
+        index_of,
+        kernel: programs_kernel,
+        verify_wall,
+    } = programs::load_programs(&ctx, open.opts.load_threads_or_default())?;
+    let loaded = |i: usize| index_of.get(&i).map(|&k| &programs[k]);
     timed(&mut kernel, || init_slots(spec, &maps, loaded))?;
     prepare_struct_ops(spec, &struct_ops, &mut maps, loaded)?;
     let maps: Vec<_> = spec
@@ -100,8 +84,13 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         core_log,
         globals: crate::object::globals_of(spec),
         load_stats: LoadStats {
-            userspace: started.elapsed().saturating_sub(kernel),
-            kernel,
+            // Overlapping program loads are summed in `kernel`; the wall time they took
+            // is not userspace time.
+            userspace: started
+                .elapsed()
+                .saturating_sub(kernel)
+                .saturating_sub(verify_wall),
+            kernel: kernel + programs_kernel,
         },
     })
 }
@@ -280,7 +269,7 @@ fn relocate_core(
 /// like libbpf, a failure is logged and loading goes on without it.
 fn load_object_btf(spec: &ObjectSpec, kernel: &mut Duration) -> Option<OwnedFd> {
     let btf = spec.btf.as_ref()?;
-    let support = BtfSupport::probe();
+    let support = BtfSupport::probe_for(btf);
     let sanitized = match sanitize(btf, support) {
         Ok(s) => s,
         Err(e) => {
@@ -580,331 +569,6 @@ fn reuse_pinned(m: &MapSpec, path: &std::path::Path) -> Result<Map> {
         }
     })?;
     Ok(map)
-}
-
-/// The BTF id of a tracing/LSM/iter program's attach target, and for a target in a kernel
-/// module an fd of the module's BTF object (`attach_btf_obj_fd`), as libbpf's
-/// `find_kernel_btf_id`: vmlinux first, then the modules; `MODULE:NAME` (e.g.
-/// `fentry/veth:veth_xmit`) looks only in modules whose name starts with `MODULE`
-/// (libbpf compares the prefix), `vmlinux:NAME` in vmlinux first.
-fn attach_btf_id(
-    prog: &str,
-    prog_type: ProgType,
-    attach: Option<AttachType>,
-    target: Option<&str>,
-    modules: &LoadModules,
-) -> Result<(u32, Option<OwnedFd>)> {
-    let needs = matches!(prog_type, ProgType::Tracing | ProgType::Lsm);
-    let Some(attach) = attach.filter(|_| needs) else {
-        return Ok((0, None));
-    };
-    let target = target.ok_or_else(|| Error::ProgramSpec {
-        prog: prog.into(),
-        reason: "tracing program without an attach target in its section name".into(),
-    })?;
-    let (module, func) = match target.split_once(':') {
-        Some((m, f)) => (Some(m), f),
-        None => (None, target),
-    };
-    let (name, kind) = match attach {
-        AttachType::TraceRawTp => (format!("btf_trace_{func}"), Kind::Typedef),
-        AttachType::LsmMac | AttachType::LsmCgroup => (format!("bpf_lsm_{func}"), Kind::Func),
-        AttachType::TraceIter => (format!("bpf_iter_{func}"), Kind::Func),
-        _ => (func.to_string(), Kind::Func),
-    };
-    let err = |reason: String| Error::ProgramSpec {
-        prog: prog.into(),
-        reason,
-    };
-    if module.is_none_or(|m| "vmlinux".starts_with(m)) {
-        let vmlinux = crate::kernel::kernel_btf()?;
-        if let Some(id) = vmlinux.find_by_name_kind(&name, kind) {
-            return Ok((id, None));
-        }
-    }
-    let list = modules.list();
-    let searched: Vec<_> = list
-        .iter()
-        .filter(|m| module.is_none_or(|want| m.name.starts_with(want)))
-        .collect();
-    if let Some((m, id)) = searched
-        .iter()
-        .find_map(|m| Some((m, m.btf.find_by_name_kind(&name, kind)?)))
-    {
-        let fd = crate::kernel::open_module_btf(&m.name, m.btf_obj_id)
-            .map_err(|e| err(format!("attach target '{target}': {e}")))?;
-        log::debug!(
-            "prog '{prog}': attach target '{target}' is [{id}] in module '{}'",
-            m.name
-        );
-        return Ok((id, Some(fd)));
-    }
-    Err(err(match module {
-        Some(m) if searched.is_empty() && !"vmlinux".starts_with(m) => format!(
-            "attach target '{target}' not found in the kernel's BTF: no loaded module \
-             '{m}' has BTF (is the module loaded?)"
-        ),
-        _ => format!(
-            "attach target '{target}' not found in the kernel's BTF (looked for {kind} \
-             '{name}' in vmlinux and {} module BTFs)",
-            searched.len()
-        ),
-    }))
-}
-
-fn encode_records<T>(recs: &[T], f: impl Fn(&T) -> Vec<u32>) -> Vec<u8> {
-    recs.iter().flat_map(f).flat_map(u32::to_ne_bytes).collect()
-}
-
-/// Fills map fds and value offsets into a linked program's `LD_IMM64`s.
-fn fill_map_fds(spec: &ObjectSpec, linked: &mut LinkedProgram, maps: &[Option<Map>]) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    for r in &linked.map_relocs {
-        let map = maps
-            .get(r.map)
-            .and_then(|m| m.as_ref())
-            .ok_or_else(|| Error::ProgramSpec {
-                prog: spec.programs[linked.program].name.clone(),
-                reason: format!(
-                    "references map '{}', which was not created (autocreate off)",
-                    spec.maps.get(r.map).map_or("?", |m| m.name.as_str())
-                ),
-            })?;
-        let fd = map.as_fd().as_raw_fd();
-        let (first, second) = (r.insn_idx, r.insn_idx + 1);
-        if second >= linked.insns.len() {
-            return Err(Error::InvalidInput(format!(
-                "map reference at insn #{first} is truncated"
-            )));
-        }
-        linked.insns[first].imm = fd;
-        match r.kind {
-            MapRelocKind::Fd => linked.insns[first].src = pseudo::MAP_FD,
-            MapRelocKind::Value { offset } => {
-                linked.insns[first].src = pseudo::MAP_VALUE;
-                // `__arena` globals are placed in the arena by the loader (libbpf adds
-                // `arena_data_off` the same way; the kernel reads the offset as a u32).
-                let offset = offset.wrapping_add(map.arena_globals_offset() as u32);
-                linked.insns[second].imm = offset as i32;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn load_program(
-    open: &OpenObject,
-    idx: usize,
-    maps: &[Option<Map>],
-    btf_fd: Option<&OwnedFd>,
-    core: &[CoreOutcome],
-    modules: &LoadModules,
-    struct_ops: &StructOpsPlan,
-) -> Result<Program> {
-    let spec = &open.spec;
-    let p = &spec.programs[idx];
-    if let Some(e) = &p.error {
-        return Err(Error::ProgramSpec {
-            prog: p.name.clone(),
-            reason: e.to_string(),
-        });
-    }
-    let linked = link_for_load(spec, idx, maps, modules)?;
-    let insns: Vec<u8> = linked.insns.iter().flat_map(|i| i.to_bytes()).collect();
-    let license = CString::new(spec.license.as_str())
-        .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
-    let (attach_btf_id, attach_btf_obj) = attach_btf_id(
-        &p.name,
-        p.prog_type,
-        p.expected_attach_type,
-        p.attach_target.as_deref(),
-        modules,
-    )?;
-    // A struct_ops program attaches to its member of the kernel's ops struct.
-    let ops_target = struct_ops.prog_target(idx);
-    // func/line info only make sense with the object's BTF loaded and BTF funcs supported.
-    let with_info = btf_fd.is_some() && probe_feature(Feature::BtfFunc);
-    let (func_info, line_info) = if with_info {
-        encode_func_line_info(&linked)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let attr = ProgLoadAttr {
-        prog_type: p.prog_type,
-        insns: &insns,
-        license: &license,
-        name: &p.name,
-        kern_version: kern_version(spec),
-        prog_flags: prog_flags(p),
-        expected_attach_type: crate::attach::multi::load_attach_type(p),
-        prog_btf_fd: if with_info {
-            btf_fd.map(|f| f.as_fd())
-        } else {
-            None
-        },
-        func_info: &func_info,
-        func_info_rec_size: if func_info.is_empty() { 0 } else { 8 },
-        line_info: &line_info,
-        line_info_rec_size: if line_info.is_empty() { 0 } else { 16 },
-        attach_btf_id: ops_target.map_or(attach_btf_id, |(t, _)| t.attach_btf_id),
-        attach_btf_obj_fd: match ops_target {
-            Some((_, module)) => module,
-            None => attach_btf_obj.as_ref().map(|f| f.as_fd()),
-        },
-        expected_attach_raw: ops_target.map_or(0, |(t, _)| t.member_index),
-        fd_array: modules.fd_array(),
-        log_level: open.opts.log_level,
-        ..Default::default()
-    };
-    let start = Instant::now();
-    let fd = prog_load(&attr, None).map_err(|e| load_error(spec, &linked, core, e))?;
-    let load_time = start.elapsed();
-    Ok(Program {
-        name: p.name.clone(),
-        section: p.section.clone(),
-        prog_type: p.prog_type,
-        expected_attach_type: p.expected_attach_type,
-        attach_target: p.attach_target.clone(),
-        fd,
-        insn_cnt: linked.insns.len(),
-        load_time,
-        usdt: None,
-    })
-}
-
-/// Program `idx` linked, with the fds of its maps and module ksyms in place.
-fn link_for_load(
-    spec: &ObjectSpec,
-    idx: usize,
-    maps: &[Option<Map>],
-    modules: &LoadModules,
-) -> Result<LinkedProgram> {
-    let mut linked = spec.link_program(idx)?;
-    fill_map_fds(spec, &mut linked, maps)?;
-    modules.fill_ksym_fds(spec, &mut linked);
-    Ok(linked)
-}
-
-/// A linked program's func_info (8-byte records) and line_info (16-byte records), as
-/// `BPF_PROG_LOAD` takes them.
-fn encode_func_line_info(linked: &LinkedProgram) -> (Vec<u8>, Vec<u8>) {
-    let func_info = encode_records(&linked.func_info, |f| vec![f.insn_off, f.type_id]);
-    let line_info = encode_records(&linked.line_info, |l| {
-        vec![l.insn_off, l.file_name_off, l.line_off, l.line_col]
-    });
-    (func_info, line_info)
-}
-
-/// `prog_flags` from the SEC name: sleepable (`.s`) and XDP frags.
-fn prog_flags(p: &corebpf_obj::ProgramSpec) -> u32 {
-    let mut flags = 0;
-    if p.sleepable {
-        flags |= BPF_F_SLEEPABLE;
-    }
-    if p.xdp_frags {
-        flags |= BPF_F_XDP_HAS_FRAGS;
-    }
-    flags
-}
-
-/// The object's `version` section, or else the running kernel's version (which old
-/// kernels check for kprobes), or 0.
-fn kern_version(spec: &ObjectSpec) -> u32 {
-    spec.kern_version
-        .unwrap_or_else(|| corebpf_obj::running_kernel_version().unwrap_or(0))
-}
-
-/// A failed `BPF_PROG_LOAD` of `linked`: an unsupported program type when the kernel
-/// does not know it, otherwise the verifier's error explained.
-fn load_error(
-    spec: &ObjectSpec,
-    linked: &LinkedProgram,
-    core: &[CoreOutcome],
-    e: SysError,
-) -> Error {
-    let p = &spec.programs[linked.program];
-    // The kernel answers EINVAL without a log for a program type it does not know.
-    let unknown_type = e.raw_errno() == Some(libc::EINVAL) && e.log().is_none();
-    if unknown_type && !probe_prog_type(p.prog_type) {
-        return Error::Program {
-            prog: p.name.clone(),
-            error: SysError::Unsupported {
-                what: p.prog_type.kernel_name(),
-                reason: format!(
-                    "this kernel does not support program type {} (Linux {}), needed by SEC(\"{}\")",
-                    p.prog_type.name(),
-                    verifier::prog_type_since(p.prog_type),
-                    p.section
-                ),
-            },
-        };
-    }
-    if let Some(e) = attach_type_unsupported(p, &e) {
-        return e;
-    }
-    verifier_error(spec, linked, core, e)
-}
-
-/// A failed load of a program whose expected attach type is newer than the running kernel
-/// (`fsession` before 7.0): the kernel says only EINVAL, often with an empty or misleading
-/// verifier verdict, so name the attach type and the release that added it.
-fn attach_type_unsupported(p: &corebpf_obj::ProgramSpec, e: &SysError) -> Option<Error> {
-    let at = p.expected_attach_type?;
-    let since = verifier::attach_type_since(at).filter(|v| verifier::kernel_older_than(v))?;
-    let said = match (e.log().map(verifier::message), e.raw_errno()) {
-        (Some(m), _) if !m.is_empty() => m,
-        (_, Some(errno)) => format!("{:?} with no verifier verdict", Errno::from_raw(errno)),
-        _ => e.to_string(),
-    };
-    Some(Error::Program {
-        prog: p.name.clone(),
-        error: SysError::Unsupported {
-            what: at.kernel_name(),
-            reason: format!(
-                "this kernel ({}) does not support attach type {} (Linux {since}), needed by SEC(\"{}\") (the kernel said: {said})",
-                crate::kernel::release(),
-                at.name(),
-                p.section
-            ),
-        },
-    })
-}
-
-/// A failed `BPF_PROG_LOAD` explained: the verifier's message, instruction, source line,
-/// and what CO-RE did there.
-fn verifier_error(
-    spec: &ObjectSpec,
-    linked: &LinkedProgram,
-    core: &[CoreOutcome],
-    e: SysError,
-) -> Error {
-    let prog = spec.programs[linked.program].name.clone();
-    let Some(log) = e.log().map(str::to_string) else {
-        return Error::Program { prog, error: e };
-    };
-    let mut message = verifier::message(&log);
-    let prog_type = spec.programs[linked.program].prog_type;
-    if let Some(why) = verifier::explain_helper(&message, prog_type)
-        .or_else(|| verifier::explain_callback(linked, &message))
-    {
-        message = format!("{message}: {why}");
-    }
-    let insn = verifier::failing_insn(&log);
-    let source_line = match (insn, &spec.btf) {
-        (Some(i), Some(btf)) => verifier::source_line(btf, &linked.line_info, i),
-        _ => None,
-    };
-    let core = insn.and_then(|i| verifier::explain_poison(spec, linked, core, i, &message));
-    Error::Verifier(Box::new(VerifierError {
-        prog,
-        object: spec.name.clone(),
-        message,
-        insn,
-        source_line,
-        core,
-        log,
-        source: e,
-    }))
 }
 
 /// Writes initial slots: maps into maps of maps, programs into prog arrays.
