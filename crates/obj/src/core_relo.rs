@@ -129,6 +129,7 @@ impl ObjectSpec {
             return Vec::new();
         };
         let mut out = Vec::new();
+        let index = crate::object::FunctionIndex::new(&self.functions);
         for sec in &ext.core_relo {
             relocator.log(format!(
                 "sec '{}': found {} CO-RE relocations",
@@ -152,7 +153,9 @@ impl ObjectSpec {
                     out.push(rec);
                     continue;
                 }
-                let Some((fi, insn_idx)) = self.function_at(&sec.sec_name, relo.insn_off) else {
+                let Some((fi, insn_idx)) =
+                    index.find(&self.functions, &sec.sec_name, relo.insn_off)
+                else {
                     // Like libbpf: code of an eliminated weak subprogram keeps its records.
                     relocator.log(format!(
                         "sec '{}': skipping CO-RE relocation #{i} for insn #{} belonging to eliminated weak subprogram",
@@ -204,26 +207,26 @@ impl ObjectSpec {
                 insn: insn_idx,
             });
         }
-        // Patched on a copy: a failed patch leaves the function's instructions alone.
-        let mut copy = f.insns.clone();
+        // A patch touches only the instruction and an LD_IMM64's second half: those are
+        // saved, and put back if the patch fails, so a failure leaves the function alone.
+        let end = (insn_idx + 2).min(f.insns.len());
+        let saved: Vec<_> = f.insns[insn_idx..end].to_vec();
         let mut lines = Vec::new();
-        let patched = patch_insn(&mut copy, insn_idx, &name, i, &resolved.res, &mut |l| {
+        let patched = patch_insn(&mut f.insns, insn_idx, &name, i, &resolved.res, &mut |l| {
             lines.push(l)
         });
         for l in lines {
             relocator.log(l);
         }
-        patched.map_err(|e| {
-            failed(ReloFailure {
-                prog: name.clone(),
+        if let Err(e) = patched {
+            f.insns[insn_idx..end].copy_from_slice(&saved);
+            return Err(failed(ReloFailure {
+                prog: name,
                 relo_idx: i,
-                spec: resolved.local_spec.clone(),
+                spec: resolved.local_spec,
                 error: Box::new(e),
-            })
-        })?;
-        // Only the patched instruction (and an LD_IMM64's second half) changed.
-        let end = (insn_idx + 2).min(copy.len());
-        f.insns[insn_idx..end].copy_from_slice(&copy[insn_idx..end]);
+            }));
+        }
         Ok(CoreOutcome {
             section: section.to_string(),
             relo_idx: i,

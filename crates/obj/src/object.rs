@@ -1,5 +1,6 @@
 //! [`ObjectSpec`]: everything a BPF ELF object declares, and [`Object::parse`] which builds it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use corebpf_abi::{AttachType, ProgType};
@@ -554,23 +555,65 @@ fn program_spec(s: &Section<'_>, sym: &Symbol, function: usize, n_insns: usize) 
     }
 }
 
+/// The functions of each section, sorted by first instruction: where a `.BTF.ext` record
+/// (section, byte offset) falls in O(log n), not a scan of every function (an object of
+/// 1,000 programs and 50,000 CO-RE records made that scan most of the parse's time).
+pub(crate) struct FunctionIndex {
+    /// Section name → (first instruction, function index), sorted.
+    by_section: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl FunctionIndex {
+    pub(crate) fn new(functions: &[FunctionSpec]) -> FunctionIndex {
+        let mut by_section: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        for (i, f) in functions.iter().enumerate() {
+            if let Some(starts) = by_section.get_mut(&f.section) {
+                starts.push((f.sec_insn_off, i));
+            } else {
+                by_section.insert(f.section.clone(), vec![(f.sec_insn_off, i)]);
+            }
+        }
+        for starts in by_section.values_mut() {
+            starts.sort_unstable();
+        }
+        FunctionIndex { by_section }
+    }
+
+    /// The function holding the instruction at byte `off` of `sec`, and the instruction's
+    /// index in that function.
+    pub(crate) fn find(
+        &self,
+        functions: &[FunctionSpec],
+        sec: &str,
+        off: u32,
+    ) -> Option<(usize, usize)> {
+        let idx = off as usize / INSN_SIZE;
+        let starts = self.by_section.get(sec)?;
+        let at = starts
+            .partition_point(|&(start, _)| start <= idx)
+            .checked_sub(1)?;
+        let (start, f) = starts[at];
+        functions[f]
+            .contains_sec_insn(idx)
+            .then_some((f, idx - start))
+    }
+}
+
 /// Distributes func_info, line_info and CO-RE records to the functions they fall in.
 fn assign_ext_records(ext: &BtfExt, elf: &Elf<'_>, functions: &mut [FunctionSpec]) -> Result<()> {
     fn find<'f>(
+        index: &FunctionIndex,
         functions: &'f mut [FunctionSpec],
         sec: &str,
         off: u32,
     ) -> Option<(&'f mut FunctionSpec, usize)> {
-        let idx = off as usize / INSN_SIZE;
-        let f = functions
-            .iter_mut()
-            .find(|f| f.section == sec && f.contains_sec_insn(idx))?;
-        let rel = idx - f.sec_insn_off;
-        Some((f, rel))
+        let (f, rel) = index.find(functions, sec, off)?;
+        Some((&mut functions[f], rel))
     }
+    let index = FunctionIndex::new(functions);
     for s in &ext.func_info {
         for r in &s.records {
-            match find(functions, &s.sec_name, r.insn_off) {
+            match find(&index, functions, &s.sec_name, r.insn_off) {
                 Some((f, insn_idx)) => f.func_info.push(ExtRecord {
                     insn_idx,
                     record: *r,
@@ -585,7 +628,7 @@ fn assign_ext_records(ext: &BtfExt, elf: &Elf<'_>, functions: &mut [FunctionSpec
     }
     for s in &ext.line_info {
         for r in &s.records {
-            if let Some((f, insn_idx)) = find(functions, &s.sec_name, r.insn_off) {
+            if let Some((f, insn_idx)) = find(&index, functions, &s.sec_name, r.insn_off) {
                 f.line_info.push(ExtRecord {
                     insn_idx,
                     record: *r,
@@ -602,12 +645,14 @@ fn assign_ext_records(ext: &BtfExt, elf: &Elf<'_>, functions: &mut [FunctionSpec
         }
         for (i, r) in s.records.iter().enumerate() {
             let (f, insn_idx) =
-                find(functions, &s.sec_name, r.insn_off).ok_or_else(|| ObjError::Section {
-                    section: s.sec_name.clone(),
-                    reason: format!(
-                        "CO-RE relocation #{i} at byte {} is in no function",
-                        r.insn_off
-                    ),
+                find(&index, functions, &s.sec_name, r.insn_off).ok_or_else(|| {
+                    ObjError::Section {
+                        section: s.sec_name.clone(),
+                        reason: format!(
+                            "CO-RE relocation #{i} at byte {} is in no function",
+                            r.insn_off
+                        ),
+                    }
                 })?;
             f.core_relos.push(ExtRecord {
                 insn_idx,
