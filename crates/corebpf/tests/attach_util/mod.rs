@@ -3,6 +3,8 @@
 //! binary for the tests that need another process.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
