@@ -13,36 +13,16 @@
 //!
 //! Also prints the heap bytes corebpf allocates to get vmlinux ready, next to the blob's size.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use corebpf_btf::relo::{Relocator, TargetSet};
 use corebpf_btf::{Btf, BtfExt, Kind};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-/// Counts live heap bytes (and the peak) so the bench can report corebpf's memory use.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-}
+mod counting_alloc;
+use counting_alloc::{reset_peak, Counting};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -70,15 +50,14 @@ fn testdata() -> PathBuf {
 }
 
 fn report_memory() {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = reset_peak();
     let btf = Btf::from_sys_fs().unwrap();
     let _ = btf.find_by_name_kind("task_struct", Kind::Struct);
-    let live = LIVE.load(Ordering::Relaxed) - before;
-    let peak = PEAK.load(Ordering::Relaxed) - before;
-    let funcs_before = LIVE.load(Ordering::Relaxed);
+    let live = counting_alloc::live() - before;
+    let peak = counting_alloc::peak() - before;
+    let funcs_before = counting_alloc::live();
     let _ = btf.find_by_name_kind("schedule", Kind::Func);
-    let funcs = LIVE.load(Ordering::Relaxed) - funcs_before;
+    let funcs = counting_alloc::live() - funcs_before;
     println!(
         "memory: vmlinux blob {} bytes (mapped, not copied); corebpf heap when ready: {live} bytes live, {peak} peak; FUNC index on first function lookup: +{funcs} bytes",
         btf.raw_bytes().len()

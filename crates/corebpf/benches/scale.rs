@@ -9,36 +9,17 @@
 //! directory. Run: `cargo bench -p corebpf --bench scale` (root is not needed, but
 //! `/sys/kernel/btf/vmlinux` is).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use corebpf::btf::relo::{Relocator, TargetSet};
 use corebpf::obj::Object;
 
-/// Counts live heap bytes and their peak, for the memory figure.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-}
+#[path = "../../btf/benches/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{peak, reset_peak, Counting};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -135,8 +116,7 @@ fn build(dir: &Path, n: usize) -> PathBuf {
 
 /// One run: (parse, relocate, link) times, relocations applied, peak heap bytes.
 fn run(bytes: &[u8], targets: &TargetSet) -> ([Duration; 3], usize, usize) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = reset_peak();
     let t0 = Instant::now();
     let mut spec = Object::parse_named(bytes, "scale").unwrap();
     let t1 = Instant::now();
@@ -147,7 +127,7 @@ fn run(bytes: &[u8], targets: &TargetSet) -> ([Duration; 3], usize, usize) {
         .map(|i| spec.link_program(i).unwrap())
         .collect();
     let t3 = Instant::now();
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = peak() - base;
     std::hint::black_box(linked);
     ([t1 - t0, t2 - t1, t3 - t2], outcomes.len(), peak)
 }
