@@ -22,6 +22,10 @@ fn objects_without_core_never_read_the_kernel_btf() {
         !kernel_btf_loaded(),
         "loaded without reading /sys/kernel/btf/vmlinux"
     );
+    assert!(
+        !vmlinux_mapped(),
+        "nothing of this process maps the kernel's BTF"
+    );
     // Its BTF has functions and data sections, nothing newer: only those were probed.
     assert_eq!(probed_feature(Feature::BtfFunc), Some(true));
     assert_eq!(probed_feature(Feature::BtfDatasec), Some(true));
@@ -42,4 +46,21 @@ fn objects_without_core_never_read_the_kernel_btf() {
         .unwrap()
         .load();
     assert!(kernel_btf_loaded(), "CO-RE needs the kernel's BTF");
+    // Since 6.16 the kernel's BTF is mapped, not copied, and stays mapped while cached:
+    // the mapping check above could have seen it.
+    let mmapable = corebpf::obj::running_kernel_version()
+        .is_some_and(|v| v >= corebpf::obj::kernel_version(6, 16, 0));
+    assert_eq!(
+        vmlinux_mapped(),
+        mmapable,
+        "/proc/self/maps after a CO-RE load"
+    );
+}
+
+/// Whether this process maps `/sys/kernel/btf/vmlinux` (a check independent of corebpf's
+/// own flag: any reader that mmaps the file shows up).
+fn vmlinux_mapped() -> bool {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .contains("/sys/kernel/btf/vmlinux")
 }
