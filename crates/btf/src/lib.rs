@@ -34,6 +34,7 @@ mod error;
 mod ext;
 mod fmt;
 mod index;
+mod lanes;
 mod layout;
 pub mod min;
 mod raw;

@@ -58,18 +58,21 @@ type KindCounts = [u32; MAX_KIND as usize + 1];
 /// Whether kind number `raw_kind` is one this reader does not know (it got this far, so
 /// the layout section sized it).
 #[inline(always)]
-fn is_unknown(raw_kind: u32) -> bool {
+pub(crate) fn is_unknown(raw_kind: u32) -> bool {
     raw_kind >= Kind::COUNT as u32
 }
 
 /// Reads a u32 in one byte order, so the pass is compiled once per order and its hot loop
 /// has no endianness branch.
-trait Order {
+pub(crate) trait Order {
+    /// The u32 at the start of `b` (0 if `b` is shorter).
     fn u32(b: &[u8]) -> u32;
 }
 
-struct Le;
-struct Be;
+/// Little-endian BTF.
+pub(crate) struct Le;
+/// Big-endian BTF.
+pub(crate) struct Be;
 
 impl Order for Le {
     #[inline(always)]
@@ -137,6 +140,11 @@ fn walk_hashing<O: Order>(
     start_id: u32,
     strs: &Strings<'_>,
 ) -> Result<Scan> {
+    if t.len() >= PIPELINE_MIN_BYTES {
+        if let Some(scan) = walk_lanes_hashing::<O>(t, sizes, start_id, strs) {
+            return Ok(scan);
+        }
+    }
     if t.len() < PIPELINE_MIN_BYTES {
         return match walk::<O>(t, sizes, start_id, usize::MAX, &mut |_| {})? {
             Some(mut scan) => {
@@ -181,6 +189,30 @@ fn walk_hashing<O: Order>(
         // Malformed: the full pass names the culprit (the hashed chunks are dropped).
         None => full::<O>(t, sizes, start_id, strs),
     }
+}
+
+/// The bounds-only walk as one chain, names unhashed (tests compare the lanes with it).
+#[cfg(test)]
+pub(crate) fn walk_one_chain<O: Order>(t: &[u8], sizes: &Sizes, start_id: u32) -> Scan {
+    walk::<O>(t, sizes, start_id, usize::MAX, &mut |_| {})
+        .expect("walk")
+        .expect("well-formed")
+}
+
+/// The walk in lanes ([`crate::lanes`]), then the names hashed on two threads (hashing
+/// on a second thread *during* the walk measured slower: the lanes keep a core busy and
+/// handing chunks out costs the lanes their registers); `None` if the section must be
+/// walked as one chain.
+fn walk_lanes_hashing<O: Order>(
+    t: &[u8],
+    sizes: &Sizes,
+    start_id: u32,
+    strs: &Strings<'_>,
+) -> Option<Scan> {
+    let packed = PackedSizes::new(sizes)?;
+    let mut scan = crate::lanes::walk_lanes::<O>(t, &packed, start_id)?;
+    hash_names(&mut scan.names, strs);
+    Some(scan)
 }
 
 /// Below this many names, hashing on a second thread costs more than it saves.
@@ -246,8 +278,96 @@ fn walk<O: Order>(
     chunk: usize,
     flush: &mut dyn FnMut(Vec<(u32, u32)>),
 ) -> Result<Option<Scan>> {
-    let mut checkpoints = Vec::with_capacity(t.len() / (28 * CHECKPOINT) + 1);
-    let mut names = Vec::with_capacity((t.len() / 256).min(chunk));
+    match PackedSizes::new(sizes) {
+        Some(packed) => walk_sized::<O, _>(t, &packed, start_id, chunk, flush),
+        None => walk_sized::<O, _>(t, sizes, start_id, chunk, flush),
+    }
+}
+
+/// How long a record is, from its info word: what the walk's dependency chain goes
+/// through once per record (record length, then the next record's info word).
+pub(crate) trait RecordLen {
+    /// The record's length, or `None` for a kind without a size.
+    fn record_len(&self, info: u32) -> Option<usize>;
+}
+
+impl RecordLen for Sizes {
+    #[inline(always)]
+    fn record_len(&self, info: u32) -> Option<usize> {
+        let (unit, fixed) = self[info_kind(info) as usize];
+        (unit != 0xff)
+            .then(|| TYPE_HEADER_LEN + unit as usize * info_vlen(info) as usize + fixed as usize)
+    }
+}
+
+/// [`Sizes`] packed into registers when every sized kind is one this reader knows (no
+/// layout section sizing others) and has a member size of 0, 8 or 12 bytes and a fixed
+/// part of 0, 4 or 12 (all kinds Linux has defined):
+/// the length needs shifts of constants instead of a table load, which is on the walk's
+/// critical path (a quarter less time for vmlinux).
+pub(crate) struct PackedSizes {
+    /// Per kind, 2 bits: member size / 4.
+    units: u64,
+    /// Per kind, 2 bits: fixed part / 4.
+    fixed: u64,
+    /// Per kind, 1 bit: the kind has a size.
+    valid: u32,
+}
+
+impl PackedSizes {
+    pub(crate) fn new(sizes: &Sizes) -> Option<PackedSizes> {
+        let mut p = PackedSizes {
+            units: 0,
+            fixed: 0,
+            valid: 0,
+        };
+        for (kind, &(unit, fixed)) in sizes.iter().enumerate() {
+            if unit == 0xff {
+                continue;
+            }
+            let fits = |bytes: u8| bytes % 4 == 0 && bytes / 4 <= 3;
+            if is_unknown(kind as u32) || kind >= 32 || !fits(unit) || !fits(fixed) {
+                return None;
+            }
+            p.units |= u64::from(unit / 4) << (2 * kind);
+            p.fixed |= u64::from(fixed / 4) << (2 * kind);
+            p.valid |= 1 << kind;
+        }
+        Some(p)
+    }
+}
+
+impl RecordLen for PackedSizes {
+    #[inline(always)]
+    fn record_len(&self, info: u32) -> Option<usize> {
+        let kind = info_kind(info);
+        if kind >= 32 || self.valid >> kind & 1 == 0 {
+            return None;
+        }
+        let unit = (self.units >> (2 * kind)) & 3;
+        let fixed = (self.fixed >> (2 * kind)) & 3;
+        Some(TYPE_HEADER_LEN + 4 * (unit as usize * info_vlen(info) as usize + fixed as usize))
+    }
+}
+
+fn walk_sized<O: Order, L: RecordLen>(
+    t: &[u8],
+    sizes: &L,
+    start_id: u32,
+    chunk: usize,
+    flush: &mut dyn FnMut(Vec<(u32, u32)>),
+) -> Result<Option<Scan>> {
+    // Every record writes its offset at `checkpoints[ceil(n / CHECKPOINT)]`: the last to
+    // write slot k is record k * CHECKPOINT, the one it is for, and no branch is taken
+    // per record. Records are at least 12 bytes, which bounds the slots.
+    let mut checkpoints = vec![0u32; t.len() / (TYPE_HEADER_LEN * CHECKPOINT) + 2];
+    // Every record writes its (name, id) at `names[kept]` and keeps it by advancing `kept`
+    // only if it is a named, known, non-FUNC type: no branch on data the predictor cannot
+    // guess (named and anonymous records alternate in vmlinux). So the buffer always has
+    // room for one more entry: a chunk, or at most one entry per 12-byte record.
+    let room = chunk.min(t.len() / TYPE_HEADER_LEN + 1);
+    let mut names = vec![(0u32, 0u32); room + 1];
+    let mut kept = 0usize;
     let mut named_funcs = 0usize;
     let mut unknown: KindCounts = [0; MAX_KIND as usize + 1];
     let mut off = 0usize;
@@ -257,30 +377,34 @@ fn walk<O: Order>(
         let name_off = O::u32(&hdr[0..4]);
         let info = O::u32(&hdr[4..8]);
         let raw_kind = info_kind(info);
-        let (unit, fixed) = sizes[raw_kind as usize];
-        let next =
-            off + TYPE_HEADER_LEN + unit as usize * info_vlen(info) as usize + fixed as usize;
-        if unit == 0xff || next > end {
+        let Some(len) = sizes.record_len(info) else {
+            break;
+        };
+        let next = off + len;
+        if next > end {
             break;
         }
-        if n as usize % CHECKPOINT == 0 {
-            checkpoints.push(off as u32);
-        }
-        if is_unknown(raw_kind) {
+        checkpoints[(n as usize).div_ceil(CHECKPOINT)] = off as u32;
+        let known = !is_unknown(raw_kind);
+        if !known {
             unknown[raw_kind as usize] += 1;
-        } else if name_off != 0 {
-            if raw_kind == Kind::Func as u32 {
-                named_funcs += 1;
-            } else {
-                names.push((name_off, start_id.wrapping_add(n)));
-                if names.len() == chunk {
-                    flush(std::mem::replace(&mut names, Vec::with_capacity(chunk)));
-                }
-            }
+        }
+        let named = known & (name_off != 0);
+        let func = raw_kind == Kind::Func as u32;
+        named_funcs += (named & func) as usize;
+        names[kept] = (name_off, start_id.wrapping_add(n));
+        kept += (named & !func) as usize;
+        if kept == room {
+            let mut full = std::mem::replace(&mut names, vec![(0, 0); room + 1]);
+            full.truncate(kept);
+            flush(full);
+            kept = 0;
         }
         off = next;
         n = n.wrapping_add(1);
     }
+    names.truncate(kept);
+    checkpoints.truncate((n as usize).div_ceil(CHECKPOINT));
     if off != end {
         // Something is malformed: the caller lets the full pass say exactly what.
         return Ok(None);
