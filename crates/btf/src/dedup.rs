@@ -87,7 +87,7 @@ struct Record {
 pub fn dedup(btf: &Btf) -> Result<Dedup> {
     if btf.base().is_some() {
         return Err(BtfError::BadHeader {
-            what: "BTF dedup".into(),
+            what: "BTF dedup",
             reason: "split BTF is not supported".into(),
         });
     }
@@ -231,13 +231,11 @@ fn refine(records: &[Record], strings: &StringIds, alias: &[u32]) -> Vec<u32> {
 
 /// Points each FWD at the struct or union of its name and kind when exactly one class of
 /// them exists; returns whether any FWD was resolved.
-fn resolve_fwds(
-    btf: &Btf,
-    records: &[Record],
-    class: &[u32],
-    alias: &mut [u32],
-) -> Result<bool> {
-    let mut by_name: HashMap<(&[u8], bool), Option<(u32, usize)>> = HashMap::new();
+fn resolve_fwds(btf: &Btf, records: &[Record], class: &[u32], alias: &mut [u32]) -> Result<bool> {
+    // (name, is union) → the one class of that name and kind (its first type), or None
+    // when several classes share the name.
+    type ByName<'b> = HashMap<(&'b [u8], bool), Option<(u32, usize)>>;
+    let mut by_name: ByName<'_> = HashMap::new();
     for (id, r) in records.iter().enumerate() {
         if !matches!(r.kind, Kind::Struct | Kind::Union) {
             continue;
@@ -343,7 +341,10 @@ mod tests {
             b.add_struct(
                 "node",
                 16,
-                &[MemberSpec::new("next", ptr, 0), MemberSpec::new("v", int, 8)],
+                &[
+                    MemberSpec::new("next", ptr, 0),
+                    MemberSpec::new("v", int, 8),
+                ],
             );
             b.add_ptr(node);
             let proto = b.add_func_proto(int, &[("n", ptr)]);
