@@ -61,11 +61,12 @@ fn matches_at(
         Kind::Int | Kind::Float | Kind::Enum | Kind::Enum64 => {
             if t1.size() != t2.size() {
                 return Err(format!(
-                    "{} '{}' sizes {} and {} differ",
-                    k1.name(),
+                    "{k} '{}' ({} bytes) and {k} '{}' ({} bytes) differ",
                     t1.name(),
                     t1.size(),
-                    t2.size()
+                    t2.name(),
+                    t2.size(),
+                    k = k1.name(),
                 ));
             }
             Ok(())
