@@ -7,6 +7,8 @@
 //!   and CO-RE relocation counts; the BTF type count is bpftool's, or lower by the two
 //!   prototypes libbpf leaves unnamed when a definition precedes its extern (see
 //!   DESIGN.md, "Static linking");
+//! - libbpf reads our output (`bpftool gen object` relinks it, `bpftool gen skeleton`
+//!   opens it);
 //! - a conflict is reported naming the symbol and both inputs, exit code 1.
 
 mod common;
@@ -100,6 +102,20 @@ fn link_matches_bpftool_gen_object() {
             if bpftool_link(&theirs, &inputs).is_none() {
                 return;
             }
+            // libbpf reads our output: its linker takes it as an input, its object
+            // parser as a skeleton's object.
+            let relinked = dir.0.join("relinked.bpf.o");
+            bpftool_link(&relinked, &[ours.display().to_string()]).unwrap();
+            let skel = Command::new("bpftool")
+                .args(["gen", "skeleton"])
+                .arg(&ours)
+                .output()
+                .unwrap();
+            assert!(
+                skel.status.success(),
+                "{}",
+                String::from_utf8_lossy(&skel.stderr)
+            );
             let dump = |p: &Path| {
                 let r = corebpf(&["relocate", &p.display().to_string(), "--dump"]);
                 assert_eq!(r.code, 0, "{}", r.stderr);
