@@ -251,6 +251,15 @@ fn unresolved_strong_extern_is_refused() {
         // The main half alone: its externs stay unresolved.
         let e = link_named(clang, &["link_main"]).unwrap_err();
         assert!(matches!(e, LinkError::Unresolved { .. }), "{e:?}");
+        // An extern map (its .maps section has no data, only BTF) is not left for later.
+        let e = link_named(clang, &["link_bad_map"]).unwrap_err();
+        assert_eq!(
+            e,
+            LinkError::Unresolved {
+                symbol: "shared_map".into(),
+                input: "link_bad_map".into(),
+            }
+        );
     }
 }
 

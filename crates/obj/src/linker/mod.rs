@@ -13,7 +13,7 @@
 //! let a = std::fs::read("a.bpf.o")?;
 //! let b = std::fs::read("b.bpf.o")?;
 //! let linked = corebpf_obj::linker::link(&[("a.bpf.o", &a[..]), ("b.bpf.o", &b[..])])?;
-//! let spec = corebpf_obj::Object::parse("linked", &linked)?;
+//! let spec = corebpf_obj::Object::parse_named(&linked, "app")?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

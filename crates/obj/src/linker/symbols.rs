@@ -272,13 +272,15 @@ impl<'a> Linker<'a> {
     }
 
     /// Fails on a strong extern nothing defined, unless the loader resolves it (an extern
-    /// in `.kconfig`, `.ksyms` or another BTF-only section).
+    /// in `.kconfig` or `.ksyms`). An extern map or variable is not left for a later link
+    /// as libbpf allows: no loader could resolve it.
     pub(crate) fn check_unresolved(&self) -> Result<(), LinkError> {
         for g in &self.globals {
             if !g.is_extern || g.is_weak {
                 continue;
             }
-            if g.sec.is_some_and(|s| self.sections[s].ephemeral) {
+            let sec = g.sec.map(|s| self.sections[s].name.as_str());
+            if matches!(sec, Some(crate::KCONFIG_SEC | crate::KSYMS_SEC)) {
                 continue;
             }
             return Err(LinkError::Unresolved {
