@@ -41,7 +41,7 @@ fn compiles_and_links_several_sources() {
     let spec = corebpf_obj::ObjectSpec::from_file(&objs[0]).unwrap();
     let mut progs: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
     progs.sort();
-    assert_eq!(progs, ["lib_prog", "main_map", "main_prog"]);
+    assert_eq!(progs, ["lib_prog", "main_map", "main_prog", "main_weak"]);
     for i in 0..spec.programs.len() {
         spec.link_program(i).unwrap();
     }

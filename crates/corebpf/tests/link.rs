@@ -3,7 +3,8 @@
 //! SEC("syscall") and run with BPF_PROG_TEST_RUN; the expected values are worked out in
 //! `testdata/bpf/link/link_main.bpf.c`: they need the extern functions, variable and map
 //! resolved to link_lib's definitions, main's strong `weak_fn`/`weak_var` over lib's weak
-//! ones, each file's own static `helper`, and CO-RE in both files.
+//! ones, the first input's `both_weak` (weak in both), a `__hidden` extern function, each
+//! file's own static `helper`, and CO-RE in both files.
 
 use std::path::PathBuf;
 
@@ -18,8 +19,9 @@ fn path(clang: &str, name: &str) -> PathBuf {
         .join(format!("{name}.bpf.o"))
 }
 
-/// Loads the linked project and checks every program's result.
-fn load_and_run(open: OpenObject, what: &str) {
+/// Loads the linked project and checks every program's result (`main_first`: link_main
+/// was the first input, so its weak `both_weak` won).
+fn load_and_run(open: OpenObject, what: &str, main_first: bool) {
     if !probe_prog_type(ProgType::Syscall) {
         // 5.10: SEC("syscall") arrived in 5.14; the load says so.
         let e = open.load().unwrap_err();
@@ -41,6 +43,8 @@ fn load_and_run(open: OpenObject, what: &str) {
     assert_eq!(run("main_map"), 1, "{what}");
     assert_eq!(run("lib_prog"), 1000 + 4 + 2, "{what}");
     assert_eq!(run("main_map"), 3, "{what}");
+    // The hidden lib_hidden(x) = 3x of the first input's both_weak(1).
+    assert_eq!(run("main_weak"), if main_first { 63 } else { 33 }, "{what}");
     let map = obj.map("shared_map").unwrap();
     let v = map.lookup(&1u32.to_ne_bytes(), 0).unwrap().unwrap();
     assert_eq!(u64::from_ne_bytes(v[..8].try_into().unwrap()), 3, "{what}");
@@ -58,7 +62,7 @@ fn linked_files_load_and_run() {
         for order in [["link_main", "link_lib"], ["link_lib", "link_main"]] {
             let paths: Vec<PathBuf> = order.iter().map(|n| path(clang, n)).collect();
             let open = ObjectBuilder::new().open_files(&paths).unwrap();
-            load_and_run(open, &format!("{clang} {order:?}"));
+            load_and_run(open, &format!("{clang} {order:?}"), order[0] == "link_main");
         }
     }
 }
@@ -71,7 +75,7 @@ fn linked_in_memory_loads_and_runs() {
         .open_many(&[("main", &main[..]), ("lib", &lib[..])], "app")
         .unwrap();
     assert!(open.spec().maps.iter().any(|m| m.name == "app.data"));
-    load_and_run(open, "open_many");
+    load_and_run(open, "open_many", true);
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn project_links_in_either_order() {
             progs.sort();
             assert_eq!(
                 progs,
-                ["lib_prog", "main_map", "main_prog"],
+                ["lib_prog", "main_map", "main_prog", "main_weak"],
                 "{clang} {order:?}"
             );
             for p in &spec.programs {
@@ -62,7 +62,14 @@ fn project_links_in_either_order() {
             // Two static `helper`s (one per file), one of each global subprogram.
             let helpers = spec.functions.iter().filter(|f| f.name == "helper").count();
             assert_eq!(helpers, 2, "{clang} {order:?}");
-            for f in ["lib_add", "lib_core", "bump", "weak_fn"] {
+            for f in [
+                "lib_add",
+                "lib_core",
+                "bump",
+                "weak_fn",
+                "both_weak",
+                "lib_hidden",
+            ] {
                 assert_eq!(
                     spec.functions.iter().filter(|x| x.name == f).count(),
                     1,
@@ -166,6 +173,28 @@ fn strong_definition_wins_over_weak_in_either_order() {
             let off = weak_var.offset as usize;
             let v = i32::from_le_bytes(bytes[off..off + 4].try_into().unwrap());
             assert_eq!(v, 42, "{clang} {order:?}: the strong weak_var");
+        }
+    }
+}
+
+#[test]
+fn first_weak_definition_wins_and_hidden_stays_hidden() {
+    for clang in CLANGS {
+        for (order, add) in [
+            (["link_main", "link_lib"], 20),
+            (["link_lib", "link_main"], 10),
+        ] {
+            let spec = project(clang, &order);
+            let f = spec.function("both_weak").unwrap();
+            assert!(f.insns.iter().any(|i| i.imm == add), "{clang} {order:?}");
+            // __hidden in the definition: the parser gives it a static BTF FUNC, as libbpf.
+            let btf = spec.btf.as_ref().unwrap();
+            let t = btf.types().find(|t| t.name() == "lib_hidden").unwrap();
+            assert_eq!(
+                t.linkage(),
+                Some(corebpf_btf::Linkage::Static),
+                "{clang} {order:?}"
+            );
         }
     }
 }

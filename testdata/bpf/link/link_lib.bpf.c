@@ -3,6 +3,7 @@
  * - defines the map `shared_map`, which link_main.bpf.c declares extern;
  * - defines globals `lib_counter` (.data) and `lib_scale` (.rodata), which link_main reads;
  * - a weak `weak_var` and a weak `weak_fn`, both overridden by link_main's strong ones;
+ * - a `__hidden` global function (`lib_hidden`) and `both_weak`, weak in both files;
  * - global subprograms called from the other file (`lib_add`, `lib_core`, `bump`);
  * - a static `helper` with the same name as link_main's (each file keeps its own);
  * - CO-RE relocations (a field offset through a flavored struct) and a __kconfig extern.
@@ -38,6 +39,18 @@ __noinline int lib_add(int a, int b)
 __weak __noinline int weak_fn(int x)
 {
 	return x + 1;
+}
+
+/* Hidden: global for the linker, static towards the kernel (verified in its caller). */
+__hidden __noinline int lib_hidden(int x)
+{
+	return x * 3;
+}
+
+/* Weak in both files: the first input's wins. */
+__weak __noinline int both_weak(int x)
+{
+	return x + 10;
 }
 
 __noinline int lib_core(void)
