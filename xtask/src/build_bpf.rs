@@ -4,7 +4,8 @@
 //! (gcc, see `build_usdt.rs`). The examples' BPF C is not here: `examples/build.rs` compiles
 //! it with corebpf-build, as a user's crate does.
 //! Outputs: `testdata/bpf/out/clang<major>/<name>.bpf.o` for each compiler (default: `clang`
-//! and `clang-19`), stripped of DWARF with `llvm-strip -g` (which keeps `.BTF` and `.BTF.ext`).
+//! and `clang-19`; the static linker's multi-file project `testdata/bpf/link/` goes to
+//! `testdata/bpf/out/link/clang<major>/`), stripped of DWARF with `llvm-strip -g` (which keeps `.BTF` and `.BTF.ext`).
 //! Sources containing the marker `corebpf-build: target` (the CO-RE families) are compiled a
 //! second time with `-DTARGET` into `<name>.target.bpf.o`; that object's `.BTF` is the "target
 //! kernel" BTF the tests relocate `<name>.bpf.o` against.
@@ -193,12 +194,19 @@ fn find_sources(dir: &Path, acc: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
+/// Sources under this directory (of `SOURCE_ROOT`) are halves of a multi-file project for
+/// the static linker's tests: they go to `out/link/clang<major>/`, not among the standalone
+/// objects that corpus-wide tests parse, link and load one by one.
+const LINK_DIR: &str = "link";
+
 /// One compile job: a source, whether it is the `-DTARGET` variant, and its object's name.
 struct Job {
     src: PathBuf,
     target_variant: bool,
     /// `<name>.bpf.o` or `<name>.target.bpf.o`.
     obj_name: String,
+    /// Subdirectory of `OUT_ROOT` above `clang<major>/` (`""` or `"link"`).
+    out_sub: &'static str,
 }
 
 fn jobs_for(root: &Path) -> Result<Vec<Job>, String> {
@@ -214,16 +222,23 @@ fn jobs_for(root: &Path) -> Result<Vec<Job>, String> {
             .trim_end_matches(".bpf.c")
             .to_string();
         let text = fs::read_to_string(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+        let out_sub = if rel.starts_with(Path::new(SOURCE_ROOT).join(LINK_DIR)) {
+            LINK_DIR
+        } else {
+            ""
+        };
         jobs.push(Job {
             src: rel.clone(),
             target_variant: false,
             obj_name: format!("{name}.bpf.o"),
+            out_sub,
         });
         if text.contains(TARGET_MARKER) {
             jobs.push(Job {
                 src: rel,
                 target_variant: true,
                 obj_name: format!("{name}.target.bpf.o"),
+                out_sub,
             });
         }
     }
@@ -295,10 +310,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut built = 0;
     for cc in &compilers {
         for job in &jobs {
-            // Outputs of testdata/bpf/<sub>/x.bpf.c all go to testdata/bpf/out.
-            let committed = root.join(OUT_ROOT).join(&cc.tag).join(&job.obj_name);
+            // Outputs of testdata/bpf/<sub>/x.bpf.c all go to testdata/bpf/out (link/ aside).
+            let rel_out = Path::new(OUT_ROOT).join(job.out_sub).join(&cc.tag);
+            let committed = root.join(&rel_out).join(&job.obj_name);
             let dest = if opts.check {
-                tmp.join(OUT_ROOT).join(&cc.tag).join(&job.obj_name)
+                tmp.join(&rel_out).join(&job.obj_name)
             } else {
                 committed.clone()
             };

@@ -7,6 +7,7 @@
 //!   `task_struct`), to type ids.
 //! - [`BtfExt`] reads func_info, line_info and CO-RE relocation records.
 //! - [`BtfBuilder`] writes BTF; [`dump_c`](crate::cdump) prints a C header (`vmlinux.h`).
+//! - [`dedup`] merges structurally identical types (what a static linker needs).
 //! - [`min`] writes minimal BTF for CO-RE (`bpftool gen min_core_btf`): only what some
 //!   objects' relocations touch in a kernel's BTF.
 //!
@@ -29,6 +30,7 @@ pub mod cdump;
 // The one module that maps kernel BTF read-only (mmap); the rest of the crate is safe code.
 #[allow(unsafe_code)]
 mod data;
+pub mod dedup;
 mod elf;
 mod error;
 mod ext;

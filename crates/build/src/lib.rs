@@ -26,7 +26,9 @@
 //!    `cargo:rerun-if-env-changed` for the variables above;
 //! 6. with [`BpfBuild::skeleton`], writes `<stem>.skel.rs` next to each object: the
 //!    `corebpf-gen` skeleton (typed structs, maps, programs and globals, the object
-//!    embedded), to `include!` in the crate.
+//!    embedded), to `include!` in the crate;
+//! 7. with [`BpfBuild::link`], statically links the objects into one (several C files, one
+//!    BPF program set: `extern` functions, variables and maps resolved across them).
 //!
 //! ```no_run
 //! // build.rs: compile and generate the skeleton, naming the ring buffer's event type.
@@ -100,6 +102,10 @@ pub enum BuildError {
         /// Why.
         error: std::io::Error,
     },
+    /// Linking the objects ([`BpfBuild::link`]) failed: two strong definitions of a symbol,
+    /// declarations that do not match, an extern nothing defines.
+    #[error("{0}")]
+    Link(corebpf_obj::LinkError),
     /// clang (or llvm-strip) failed on a source: its command line and diagnostics.
     #[error("{source_file}: {tool} failed:\n{command}\n{diagnostics}")]
     Compile {
@@ -128,6 +134,8 @@ pub struct BpfBuild {
     cargo: bool,
     skeleton: bool,
     skeleton_types: Vec<String>,
+    /// Link every object into `<name>.bpf.o`.
+    link: Option<String>,
 }
 
 impl Default for BpfBuild {
@@ -152,6 +160,7 @@ impl BpfBuild {
             cargo: true,
             skeleton: false,
             skeleton_types: Vec::new(),
+            link: None,
         }
     }
 
@@ -222,6 +231,16 @@ impl BpfBuild {
         self
     }
 
+    /// Statically links every compiled object into one, `<name>.bpf.o` (with
+    /// `corebpf_obj::linker`, as `bpftool gen object`): for a program split over several C
+    /// files (shared subprograms, maps and globals defined in one file and declared
+    /// `extern` in the others). [`BpfBuild::compile`] then returns only the linked
+    /// object, and [`BpfBuild::skeleton`] generates `<name>.skel.rs` for it alone.
+    pub fn link(mut self, name: &str) -> Self {
+        self.link = Some(name.into());
+        self
+    }
+
     /// Prints no `cargo:` directives (outside a build script).
     pub fn quiet(mut self) -> Self {
         self.cargo = false;
@@ -245,10 +264,31 @@ impl BpfBuild {
         self.watch_env();
         let vmlinux_dir = vmlinux::prepare(&self.vmlinux, &out_dir.join("corebpf-include"))?;
         let args = self.common_args(vmlinux_dir)?;
-        self.sources
+        let objs = self
+            .sources
             .iter()
             .map(|src| self.compile_one(&clang, &args, src, &out_dir))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        match &self.link {
+            Some(name) => Ok(vec![self.link_objects(&objs, name, &out_dir)?]),
+            None => Ok(objs),
+        }
+    }
+
+    /// Links `objs` into `out_dir/<name>.bpf.o` (and its skeleton, if asked for).
+    fn link_objects(
+        &self,
+        objs: &[PathBuf],
+        name: &str,
+        out_dir: &Path,
+    ) -> Result<PathBuf, BuildError> {
+        let linked = corebpf_obj::linker::link_files(objs).map_err(BuildError::Link)?;
+        let out = out_dir.join(format!("{name}.bpf.o"));
+        std::fs::write(&out, linked).map_err(|e| BuildError::Io(out.display().to_string(), e))?;
+        if self.skeleton {
+            self.write_skeleton(&out, &format!("{name}.bpf"))?;
+        }
+        Ok(out)
     }
 
     /// The flags every source gets.
@@ -290,7 +330,7 @@ impl BpfBuild {
         if self.strip {
             self.strip_debug(clang, &obj, src)?;
         }
-        if self.skeleton {
+        if self.skeleton && self.link.is_none() {
             self.write_skeleton(&obj, stem)?;
         }
         if self.cargo {

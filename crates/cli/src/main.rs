@@ -48,6 +48,9 @@ enum Command {
     /// Will these objects load on these kernels? Needs checked against kernel BTF.
     #[command(long_about = cmd::compat::LONG_ABOUT)]
     Compat(cmd::compat::Args),
+    /// Statically link BPF objects into one (as `bpftool gen object`).
+    #[command(long_about = cmd::link::LONG_ABOUT)]
+    Link(cmd::link::Args),
     /// Load an object into the kernel and report programs' and maps' ids.
     #[command(long_about = cmd::load::LONG_ABOUT)]
     Load(cmd::load::Args),
@@ -82,6 +85,7 @@ fn main() {
         Command::Inspect(args) => cmd::inspect::run(args).map(|()| Exit::Ok),
         Command::Relocate(args) => cmd::relocate::run(args),
         Command::Compat(args) => cmd::compat::run(args),
+        Command::Link(args) => cmd::link::run(args).map(|()| Exit::Ok),
         Command::Load(args) => cmd::load::run(args),
         Command::Btf(c) => cmd::btf::run(c),
         Command::Prog(c) => cmd::prog::run(c),

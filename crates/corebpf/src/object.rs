@@ -137,6 +137,25 @@ impl ObjectBuilder {
     }
 }
 
+impl ObjectBuilder {
+    /// Statically links several object files into one ([`corebpf_obj::linker`], libbpf's
+    /// `bpftool gen object` rules) and opens the result, named after the first file. Link
+    /// errors (two strong definitions, incompatible declarations, an unresolved extern)
+    /// name the symbol and the files.
+    pub fn open_files<P: AsRef<Path>>(self, paths: &[P]) -> Result<OpenObject> {
+        let linked = corebpf_obj::linker::link_files(paths).map_err(corebpf_obj::ObjError::from)?;
+        let name = corebpf_obj::object_name_from_path(paths[0].as_ref());
+        self.open_mem(&linked, &name)
+    }
+
+    /// Statically links objects in memory, given as `(name, bytes)` (the names are what
+    /// link errors call them), and opens the result as `name`.
+    pub fn open_many(self, objects: &[(&str, &[u8])], name: &str) -> Result<OpenObject> {
+        let linked = corebpf_obj::linker::link(objects).map_err(corebpf_obj::ObjError::from)?;
+        self.open_mem(&linked, name)
+    }
+}
+
 /// A parsed object not yet in the kernel: set globals, map sizes and which programs load.
 #[derive(Debug)]
 pub struct OpenObject {

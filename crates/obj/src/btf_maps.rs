@@ -287,6 +287,21 @@ fn values_target(btf: &Btf, spec: &mut MapSpec, target: Type<'_>) -> Result<()> 
     Ok(())
 }
 
+/// One `.maps` definition struct parsed on its own: what the static linker compares when
+/// several objects declare the same map.
+pub(crate) fn parse_map_def(btf: &Btf, name: &str, def: Type<'_>) -> Result<MapSpec> {
+    if def.kind() != Kind::Struct {
+        return Err(map_err(
+            name,
+            format!("definition is a {}, not a struct", def.kind().name()),
+        ));
+    }
+    let mut spec = MapSpec::new(name.to_string(), ".maps".into(), 0, MapKind::Btf);
+    parse_def(btf, def, &mut spec, false)?;
+    check_type(&spec)?;
+    Ok(spec)
+}
+
 /// A map of maps' inner map, named `<map>.inner`.
 fn inner_def(btf: &Btf, outer: &MapSpec, def: Type<'_>) -> Result<MapSpec> {
     let mut inner = MapSpec::new(

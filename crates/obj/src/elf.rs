@@ -40,6 +40,10 @@ pub(crate) struct Section<'a> {
     pub flags: u64,
     /// `sh_size` (for NOBITS sections: the size of the zeroed memory, no data in the file).
     pub size: u64,
+    /// `sh_addralign`.
+    pub align: u64,
+    /// `sh_entsize`.
+    pub entsize: u64,
     /// The contents (empty for NOBITS), or why they can't be read.
     pub data: std::result::Result<&'a [u8], String>,
     /// Relocations from the `SHT_REL` section whose `sh_info` names this one.
@@ -80,6 +84,8 @@ pub(crate) struct Symbol {
     pub undefined: bool,
     /// ELF visibility (`st_other & 3`: `STV_DEFAULT`, `STV_INTERNAL`, `STV_HIDDEN`, ...).
     pub visibility: u8,
+    /// The raw `st_shndx` (`SHN_ABS` and other reserved indices are kept here).
+    pub st_shndx: u16,
 }
 
 impl Symbol {
@@ -184,6 +190,8 @@ fn read_sections<'a>(
             sh_type,
             flags: sh.sh_flags(endian).0,
             size: sh.sh_size(endian),
+            align: sh.sh_addralign(endian),
+            entsize: sh.sh_entsize(endian),
             data,
             relocs: Vec::new(),
         });
@@ -247,7 +255,8 @@ fn read_symbols(
             .symbol_name(endian, s)
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
-        let shndx = s.st_shndx(endian).0;
+        let raw_shndx = s.st_shndx(endian).0;
+        let shndx = raw_shndx;
         let undefined = shndx == 0;
         let shndx = if undefined || shndx >= SHN_LORESERVE {
             None
@@ -264,6 +273,7 @@ fn read_symbols(
             shndx,
             undefined,
             visibility: s.st_visibility().0,
+            st_shndx: raw_shndx,
         });
     }
     Ok(symbols)

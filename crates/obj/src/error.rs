@@ -143,6 +143,9 @@ pub enum ObjError {
     /// No instruction refers to an undefined symbol of that name.
     #[error("no instruction refers to an undefined symbol named '{0}'")]
     NoSuchSymbol(String),
+    /// Statically linking several objects into one failed.
+    #[error("{0}")]
+    Link(crate::linker::LinkError),
     /// Reading a file (object, kernel config, kallsyms) failed.
     #[error("{path}: {reason}")]
     Io {
@@ -162,6 +165,12 @@ fn undefined_reason(call: bool, symbol: &str) -> String {
             "loads undefined symbol '{symbol}': nothing in the object defines it; \
              give it a value before load (set_symbol_value)"
         )
+    }
+}
+
+impl From<crate::linker::LinkError> for ObjError {
+    fn from(e: crate::linker::LinkError) -> Self {
+        ObjError::Link(e)
     }
 }
 

@@ -29,6 +29,7 @@ mod kconfig;
 mod ksyms;
 mod legacy_maps;
 mod link;
+pub mod linker;
 mod maps;
 mod object;
 mod reloc;
@@ -50,6 +51,7 @@ pub use link::{
     ExternReloc, LinkedProgram, MapReloc, MapRelocKind, Placement, UndefinedRef,
     POISON_CALL_KFUNC_BASE,
 };
+pub use linker::LinkError;
 pub use maps::{
     internal_map_name, DataKind, InitSlot, MapKind, MapSpec, Pinning, SlotTarget, StructOpsSlot,
     ARENA_SEC,

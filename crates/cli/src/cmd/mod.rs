@@ -9,6 +9,7 @@ pub mod compat;
 mod dry_run;
 pub mod gen;
 pub mod inspect;
+pub mod link;
 pub mod load;
 pub mod map;
 pub mod prog;
