@@ -78,7 +78,27 @@ fn init_logging(verbose: bool) {
         .init();
 }
 
+/// `corebpf btf dump ... | head` closes stdout early, which makes `println!` panic: stop
+/// quietly instead, with the status a shell gives a process SIGPIPE ended (128 + 13), as
+/// Unix tools do.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {

@@ -54,3 +54,20 @@ fn long_help() {
         .stdout
         .contains("BPF_PROG_TEST_RUN on the given packet data"));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    // `btf dump` of the running kernel writes megabytes; `head` closes the pipe after one line.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' btf dump /sys/kernel/btf/vmlinux | head -n 1",
+            env!("CARGO_BIN_EXE_corebpf")
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -187,6 +187,20 @@ fn prog_run_xdp_ethertype() {
     assert_eq!(v["data_out"], arp);
 }
 
+#[test]
+fn prog_run_a_syscall_program_once() {
+    // SEC("syscall") programs refuse a repeat count: the default single run must work.
+    if !corebpf::sys::probe_prog_type(corebpf::sys::ProgType::Syscall) {
+        let r = corebpf(&["prog", "run", &obj("run_map_in_map.bpf.o"), "map_in_map"]);
+        assert_ne!(r.code, 0);
+        assert!(r.stderr.contains("5.14"), "{}", r.stderr);
+        return;
+    }
+    let r = corebpf(&["prog", "run", &obj("run_map_in_map.bpf.o"), "map_in_map"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("retval: 33\n"), "{}", r.stdout);
+}
+
 fn common_hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)

@@ -100,6 +100,21 @@ impl TestProg {
         let v: Vec<u16> = a.split(' ').skip(1).map(|x| x.parse().unwrap()).collect();
         (v[0], v[1])
     }
+
+    /// The semaphores once the kernel has let go of dropped uprobes: a link's last
+    /// reference may be put after an RCU grace period (the kernel defers freeing links of
+    /// programs that may sleep), and the uprobe's semaphore decrement with it. Waits up to
+    /// 5 s for `want`, then returns what the semaphores are.
+    fn semaphores_settled(&mut self, want: (u16, u16)) -> (u16, u16) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let now = self.semaphores();
+            if now == want || std::time::Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for TestProg {
@@ -247,7 +262,7 @@ fn every_argument_reaches_bpf_usdt_arg(object: &str, with_sib: bool) {
     }
     drop(links);
     assert_eq!(
-        prog.semaphores(),
+        prog.semaphores_settled((0, 0)),
         (0, 0),
         "semaphores after the links dropped"
     );
@@ -304,7 +319,7 @@ fn bpf_usdt_typed_arguments_in_every_process() {
             "{object}"
         );
         drop(link);
-        assert_eq!(prog.semaphores().0, 0);
+        assert_eq!(prog.semaphores_settled((0, 0)).0, 0);
         prog.fire(42);
         assert_eq!(typed(&obj, 0), 1);
     }

@@ -97,7 +97,9 @@ fn run_prog(a: RunArgs) -> Result<Exit, Box<dyn Error>> {
         data: &data,
         ctx: &ctx,
         ctx_out_size: ctx.len(),
-        repeat: a.repeat,
+        // One run is asked as 0, which the kernel reads as once: program types that run
+        // only once (SEC("syscall")) refuse any other repeat count.
+        repeat: if a.repeat <= 1 { 0 } else { a.repeat },
         ..Default::default()
     })?;
     let data_changed = out.data != data;
