@@ -106,6 +106,9 @@ pub(crate) enum UpdateError {
 
 /// An attached program. Dropping it detaches the program (see the [module docs](self));
 /// [`Link::forget`] keeps it attached instead.
+///
+/// `Send` and `Sync`: a link can be dropped (detached) on another thread than the one
+/// that attached it; the netlink attachments re-enter their network namespace to detach.
 pub struct Link {
     /// `None` only while `detach`, `forget` or `into_fd` take the link apart.
     attachment: Option<Box<dyn Attachment>>,

@@ -157,6 +157,8 @@ impl ObjectBuilder {
 }
 
 /// A parsed object not yet in the kernel: set globals, map sizes and which programs load.
+///
+/// `Send` and `Sync`: plain data until [`OpenObject::load`].
 #[derive(Debug)]
 pub struct OpenObject {
     pub(crate) spec: ObjectSpec,
@@ -446,6 +448,10 @@ fn has_syscall_wrapper() -> bool {
 }
 
 /// A loaded object: its maps and programs, alive until dropped.
+///
+/// `Send` and `Sync`: every method takes `&self` and is a syscall on an fd (which the
+/// kernel serialises) or reads what was fixed at load, so threads can share an object,
+/// e.g. one attaching while others read maps (`tests/concurrency.rs`).
 #[derive(Debug)]
 pub struct Object {
     pub(crate) name: String,

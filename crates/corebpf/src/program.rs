@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 
 /// A program loaded into the kernel. Dropping it closes its fd (the kernel frees the
 /// program once nothing else — a link, a pin, a prog array — holds it).
+///
+/// `Send` and `Sync`: attaching and test runs are syscalls on its fd, from any thread.
 #[derive(Debug)]
 pub struct Program {
     pub(crate) name: String,

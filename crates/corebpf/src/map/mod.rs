@@ -80,6 +80,10 @@ pub(crate) use pod::{bytes_of, bytes_of_slice, from_bytes, zeroed};
 ///
 /// Element operations here are untyped (`&[u8]`); see the typed handles
 /// ([`Map::as_hash`], [`Map::as_array`], ...) for `Pod` keys and values.
+///
+/// `Send` and `Sync`, as are the typed handles: element operations are syscalls, and
+/// what they may see under concurrent writers is the map type's semantics (e.g. a hash
+/// map's update replaces an element whole; `tests/concurrency.rs` checks it).
 pub struct Map {
     fd: MapFd,
     name: String,
