@@ -97,13 +97,6 @@ impl ObjectBuilder {
         self
     }
 
-    /// The number of programs verified at once.
-    pub(crate) fn load_threads_or_default(&self) -> usize {
-        self.load_threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        })
-    }
-
     /// Opens (parses) an object file.
     pub fn open_file(self, path: impl AsRef<Path>) -> Result<OpenObject> {
         let path = path.as_ref();

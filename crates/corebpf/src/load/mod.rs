@@ -64,7 +64,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         index_of,
         kernel: programs_kernel,
         verify_wall,
-    } = programs::load_programs(&ctx, open.opts.load_threads_or_default())?;
+    } = programs::load_programs(&ctx, open.opts.load_threads)?;
     let loaded = |i: usize| index_of.get(&i).map(|&k| &programs[k]);
     timed(&mut kernel, || init_slots(spec, &maps, loaded))?;
     prepare_struct_ops(spec, &struct_ops, &mut maps, loaded)?;

@@ -66,8 +66,12 @@ pub(super) struct LoadedPrograms {
     pub verify_wall: Duration,
 }
 
-/// Loads every autoloaded program of the object, verifying up to `threads` at once.
-pub(super) fn load_programs(ctx: &LoadContext<'_>, threads: usize) -> Result<LoadedPrograms> {
+/// Loads every autoloaded program of the object, verifying up to `threads` at once
+/// (`None`: one per core).
+pub(super) fn load_programs(
+    ctx: &LoadContext<'_>,
+    threads: Option<usize>,
+) -> Result<LoadedPrograms> {
     let license = CString::new(ctx.open.spec.license.as_str())
         .map_err(|_| Error::InvalidInput("license contains a NUL byte".into()))?;
     let (prepared, unprepared) = prepare_all(ctx);
@@ -187,13 +191,13 @@ type Verified = (std::result::Result<OwnedFd, SysError>, Duration);
 /// verify in microseconds (most) is loaded without paying for threads.
 const HELPERS_AFTER: Duration = Duration::from_millis(1);
 
-/// Loads the prepared programs on up to `threads` threads (the calling one included).
-/// `None` for a program not attempted because an earlier one failed.
+/// Loads the prepared programs on up to `threads` threads (the calling one included;
+/// `None`: one per core). `None` for a program not attempted because an earlier one failed.
 fn verify(
     ctx: &LoadContext<'_>,
     license: &CStr,
     prepared: &[Prepared],
-    threads: usize,
+    threads: Option<usize>,
 ) -> Vec<Option<Verified>> {
     let results: Vec<OnceLock<Verified>> = prepared.iter().map(|_| OnceLock::new()).collect();
     let next = AtomicUsize::new(0);
@@ -214,16 +218,20 @@ fn verify(
         let _ = results[k].set((result, start.elapsed()));
         true
     };
-    let helpers = threads.clamp(1, prepared.len().max(1)) - 1;
     let started = Instant::now();
     std::thread::scope(|s| {
-        let mut waiting_helpers = helpers;
+        let mut helpers_started = prepared.len() < 2 || threads == Some(1);
         while load_next() {
-            if waiting_helpers > 0 && started.elapsed() >= HELPERS_AFTER {
-                for _ in 0..waiting_helpers {
+            if !helpers_started && started.elapsed() >= HELPERS_AFTER {
+                // Counted only now: reading the cores this process may use (cgroup quota
+                // files) costs more than loading a small object.
+                let threads = threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                });
+                for _ in 1..threads.min(prepared.len()) {
                     s.spawn(|| while load_next() {});
                 }
-                waiting_helpers = 0;
+                helpers_started = true;
             }
         }
     });
