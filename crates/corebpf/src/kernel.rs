@@ -27,6 +27,14 @@ pub(crate) fn release_version() -> Option<u32> {
     corebpf_obj::parse_kernel_release(&release())
 }
 
+/// The running kernel's version by libbpf's rule (Ubuntu's signature, Debian's `uname -v`,
+/// else `uname -r`; see [`corebpf_obj::running_kernel_version`]): three /proc reads,
+/// done once per process, not for every program that takes a `kern_version`.
+pub(crate) fn kernel_version() -> Option<u32> {
+    static VERSION: OnceLock<Option<u32>> = OnceLock::new();
+    *VERSION.get_or_init(corebpf_obj::running_kernel_version)
+}
+
 /// The running kernel's CO-RE targets: `/sys/kernel/btf/vmlinux`, plus module BTF loaded
 /// when a relocation finds no candidate in vmlinux. Parsed on first use, then shared.
 pub fn kernel_targets() -> std::result::Result<Arc<TargetSet>, BtfError> {

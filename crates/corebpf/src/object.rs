@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use corebpf_btf::Kind;
 use corebpf_obj::core_relo::CoreOutcome;
-use corebpf_obj::{running_kernel_version, ExternSpec, KernelConfig, MapKind, ObjectSpec};
+use corebpf_obj::{ExternSpec, KernelConfig, MapKind, ObjectSpec};
 
 use crate::error::{Error, Result};
 use crate::map::Map;
@@ -390,7 +390,7 @@ impl OpenObject {
         } else {
             KernelConfig::default()
         };
-        cfg.kernel_version = running_kernel_version();
+        cfg.kernel_version = crate::kernel::kernel_version();
         for e in externs.iter().filter(|e| e.is_kconfig()) {
             if let Some(v) = virtual_extern(&e.name) {
                 cfg.options.insert(e.name.clone(), u8::from(v).to_string());

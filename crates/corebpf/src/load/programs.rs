@@ -432,7 +432,7 @@ fn prog_flags(p: &corebpf_obj::ProgramSpec) -> u32 {
 /// kernels check for kprobes), or 0.
 fn kern_version(spec: &ObjectSpec) -> u32 {
     spec.kern_version
-        .unwrap_or_else(|| corebpf_obj::running_kernel_version().unwrap_or(0))
+        .unwrap_or_else(|| crate::kernel::kernel_version().unwrap_or(0))
 }
 
 /// A failed `BPF_PROG_LOAD` of `linked`: an unsupported program type when the kernel
