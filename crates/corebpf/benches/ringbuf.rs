@@ -2,7 +2,8 @@
 //!
 //! Each iteration fills a ring with `BPF_PROG_TEST_RUN` (`repeat` = as many events as
 //! fit) of an XDP program that emits a counter-bearing 64-byte record, then times only
-//! draining it: `RingBuf::consume` vs libbpf's `ring_buffer__consume`, and
+//! draining it: `RingBuf::consume` and a `RingBuf::batch` iteration vs libbpf's
+//! `ring_buffer__consume`, and
 //! `PerfBuffer::consume` vs `perf_buffer__consume`. Both callbacks do the same work (sum
 //! the counters). Criterion reports events/s (`Throughput::Elements`).
 //!
@@ -224,6 +225,25 @@ fn ringbuf(c: &mut Criterion) {
                 iters,
                 || fill(prog.as_fd(), RB_EVENTS),
                 || rb.consume(|d: &[u8]| sum += counter(d)).unwrap(),
+                RB_EVENTS as usize,
+            )
+        })
+    });
+
+    g.bench_function("corebpf_batch", |b| {
+        b.iter_custom(|iters| {
+            timed(
+                iters,
+                || fill(prog.as_fd(), RB_EVENTS),
+                || {
+                    let mut batch = rb.batch();
+                    let mut n = 0;
+                    for rec in &mut batch {
+                        sum += counter(rec);
+                        n += 1;
+                    }
+                    n
+                },
                 RB_EVENTS as usize,
             )
         })

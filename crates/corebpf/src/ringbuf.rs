@@ -89,10 +89,33 @@ pub(crate) fn epoll_timeout(t: Duration) -> EpollTimeout {
     EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
 }
 
+/// [`RingBuf::consume`] publishes the consumer position at least every `size /
+/// PUBLISH_FRACTION` bytes consumed (see [`RingBuf`]).
+const PUBLISH_FRACTION: u64 = 16;
+
+/// "Never publish before the end": the publishing interval of a [`RingBufBatch`].
+const PUBLISH_AT_END: u64 = u64::MAX;
+
+/// The longest record the kernel accepts (`RINGBUF_MAX_RECORD_SZ`, `UINT_MAX / 4`).
+const MAX_RECORD_LEN: u32 = (1 << 30) - 1;
+
 /// A reader of one ring buffer map.
 ///
-/// Records are handed to callbacks as `&[u8]` pointing into the shared mapping (no
-/// copy); the space is released to the producer when the callback returns.
+/// Records are handed out as `&[u8]` pointing into the shared mapping (no copy). A
+/// record's space goes back to the producer when the consumer position is published
+/// past it:
+///
+/// - [`consume`](RingBuf::consume) and [`poll`](RingBuf::poll) publish when they return,
+///   whenever they have caught up with the producer (before they look for new records),
+///   and otherwise at least every `size / 16` bytes consumed. libbpf publishes after
+///   every record; publishing in batches saves a store per record and, with a producer
+///   on another CPU, the cache-line transfers and wakeup checks that go with it. The
+///   cost: while a callback runs, up to 1/16 of the ring may hold records already
+///   handled, so a producer that finds the ring full sees 1/16 less space than with
+///   libbpf (a record it could not reserve is dropped, as with any full ring).
+/// - A [`RingBufBatch`] ([`batch`](RingBuf::batch)) publishes once, when dropped, for the
+///   records it handed out: zero-copy records that stay valid for the whole batch.
+/// - A [`RingBufItem`] ([`next`](RingBuf::next)) publishes when dropped.
 #[derive(Debug)]
 pub struct RingBuf {
     fd: OwnedFd,
@@ -102,8 +125,16 @@ pub struct RingBuf {
     cons_pos: *const AtomicU64,
     prod_pos: *const AtomicU64,
     data: *const u8,
+    /// `data + size`: where the first copy of the data area ends.
+    data_end: *const u8,
     mask: u64,
     size: usize,
+    /// The longest length a committed, kept record can have: `size - 8`, at most
+    /// [`MAX_RECORD_LEN`]. A header length above it is busy, discarded or corrupt,
+    /// so one comparison per record checks all three.
+    max_len: u32,
+    /// Bytes [`consume`](RingBuf::consume) may consume before publishing.
+    publish_every: u64,
     /// The map's name, for errors.
     name: String,
 }
@@ -127,7 +158,7 @@ impl RingBuf {
     /// multiple of the page size); `name` is used in errors.
     pub fn from_fd(fd: OwnedFd, size: usize, name: &str) -> Result<Self, MapError> {
         let page = page_size();
-        if size == 0 || !size.is_power_of_two() || size % page != 0 {
+        if size == 0 || !size.is_power_of_two() || size % page != 0 || size > u32::MAX as usize {
             return Err(MapError::invalid(
                 name,
                 format!("ring buffer size {size} is not a power-of-2 multiple of the page size"),
@@ -148,8 +179,11 @@ impl RingBuf {
             cons_pos,
             prod_pos,
             data,
+            data_end: data.wrapping_add(size),
             mask: size as u64 - 1,
             size,
+            max_len: ((size - BPF_RINGBUF_HDR_SZ) as u32).min(MAX_RECORD_LEN),
+            publish_every: (size as u64 / PUBLISH_FRACTION).max(BPF_RINGBUF_HDR_SZ as u64),
             name: name.to_string(),
         })
     }
@@ -178,84 +212,45 @@ impl RingBuf {
         prod.wrapping_sub(cons)
     }
 
-    /// The next committed record at `cons`, skipping discarded ones: `Some((record
-    /// start offset, length, position after it))`, or `None` if none is ready (empty or
-    /// the next record is still busy). Advances the consumer position past discarded
-    /// records.
-    #[inline(always)]
-    fn next_record(
-        &self,
-        cons: &mut u64,
-        prod: u64,
-    ) -> Result<Option<(usize, usize, u64)>, MapError> {
-        while *cons < prod {
-            let off = (*cons & self.mask) as usize;
-            // SAFETY: `off < size` and 8-aligned (records are 8-byte aligned), so the
-            // header lies inside the first copy of the data; acquire pairs with the
-            // producer's release store that clears BUSY, making the record visible.
-            let len =
-                unsafe { (*(self.data.add(off) as *const AtomicU32)).load(Ordering::Acquire) };
-            if len & BPF_RINGBUF_BUSY_BIT != 0 {
-                return Ok(None);
-            }
-            let rec = (len & !(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) as usize;
-            if rec + BPF_RINGBUF_HDR_SZ > self.size {
-                return Err(MapError::invalid(
-                    "ring buffer",
-                    format!(
-                        "corrupt record header: length {rec} in a {}-byte ring",
-                        self.size
-                    ),
-                ));
-            }
-            let next = *cons + ((rec + BPF_RINGBUF_HDR_SZ + 7) & !7) as u64;
-            if len & BPF_RINGBUF_DISCARD_BIT != 0 {
-                *cons = next;
-                self.cons().store(next, Ordering::Release);
-                continue;
-            }
-            return Ok(Some((off + BPF_RINGBUF_HDR_SZ, rec, next)));
-        }
-        Ok(None)
-    }
-
     /// Hands every available record to `f` without waiting and returns how many were
     /// handed over. Stops early (after consuming that record) if `f` asks to (see
     /// [`CallbackResult`]). Works without any wakeup (records sent with
-    /// `BPF_RB_NO_WAKEUP` are seen).
+    /// `BPF_RB_NO_WAKEUP` are seen). Records committed while it runs are handed over
+    /// too; it returns when the ring is empty or the next record is still being
+    /// written. The consumer position is published as described on [`RingBuf`].
     #[inline]
     pub fn consume<F, R>(&mut self, mut f: F) -> Result<usize, MapError>
     where
         F: FnMut(&[u8]) -> R,
         R: CallbackResult,
     {
-        let mut n = 0;
-        // Only this reader writes the consumer position, so a relaxed load suffices.
-        let mut cons = self.cons().load(Ordering::Relaxed);
-        loop {
-            let prod = self.prod().load(Ordering::Acquire);
-            let mut progressed = false;
-            while let Some((start, len, next)) = self.next_record(&mut cons, prod)? {
-                // SAFETY: `start < size + 8` and `len + 8 <= size`, so the record lies
-                // within the double mapping of `2 * size` bytes; the producer does not
-                // touch it until the consumer position moves past it, which happens
-                // only after `f` returns and the borrow ends.
-                let sample = unsafe { std::slice::from_raw_parts(self.data.add(start), len) };
-                let stop = f(sample).should_stop();
-                cons = next;
-                self.cons().store(cons, Ordering::Release);
-                n += 1;
-                progressed = true;
-                if stop {
-                    return Ok(n);
-                }
-            }
-            // Records that were busy or committed meanwhile: look again until a pass
-            // finds nothing new, as libbpf does.
-            if !progressed {
-                return Ok(n);
-            }
-        }
+        let mut cur = Cursor::new(self, self.publish_every);
+        let end = cur.run(self, |rec| f(rec).should_stop());
+        cur.publish(self);
+        end
+    }
+
+    /// A zero-copy batch: iterate it (`for rec in &mut batch`) to get the committed
+    /// records as `&[u8]` borrowed from the mapping, which stay valid until the batch
+    /// is dropped. Dropping the batch publishes the consumer position past the records
+    /// it handed out (and the discarded ones it skipped), so their space goes back to
+    /// the producer then, not before: a producer may find the ring full while a large
+    /// batch is held.
+    ///
+    /// Iteration ends when the ring is empty or the next record is still being written
+    /// (records committed meanwhile are included); a later iteration of the same batch
+    /// continues from there.
+    ///
+    /// ```no_run
+    /// # let mut rb: corebpf::ringbuf::RingBuf = unimplemented!();
+    /// let mut batch = rb.batch();
+    /// let records: Vec<&[u8]> = batch.iter().collect();
+    /// println!("{} records, the first {:?}", records.len(), records.first());
+    /// drop(records);
+    /// drop(batch); // now the producer may reuse their space
+    /// ```
+    pub fn batch(&mut self) -> RingBufBatch<'_> {
+        RingBufBatch::new(self, PUBLISH_AT_END)
     }
 
     /// [`consume`](RingBuf::consume) with each record read as a `T` (the event struct the
@@ -326,20 +321,22 @@ impl RingBuf {
     /// ```
     #[allow(clippy::should_implement_trait)] // items borrow the reader: not an Iterator
     pub fn next(&mut self) -> Result<Option<RingBufItem<'_>>, MapError> {
-        let mut cons = self.cons().load(Ordering::Relaxed);
-        let prod = self.prod().load(Ordering::Acquire);
-        Ok(self
-            .next_record(&mut cons, prod)?
-            .map(|(start, len, next)| {
-                // SAFETY: as in `consume`; the item borrows `self` mutably, so the consumer
-                // position cannot move until it is dropped.
-                let data = unsafe { std::slice::from_raw_parts(self.data.add(start), len) };
-                RingBufItem {
-                    data,
-                    cons: self.cons(),
-                    next,
-                }
-            }))
+        let mut cur = Cursor::new(self, PUBLISH_AT_END);
+        let found = cur.next(self);
+        // Discarded records passed over are released now if nothing follows them (and
+        // with the record otherwise); so is nothing on an error.
+        match found {
+            Ok(Some(data)) => Ok(Some(RingBufItem {
+                data,
+                cons: self.cons(),
+                next: cur.pos,
+            })),
+            Ok(None) => {
+                cur.publish(self);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Waits up to `timeout` for data (`poll(2)` on the map fd) unless records are
@@ -368,6 +365,16 @@ impl RingBuf {
         }
         Ok(())
     }
+
+    fn corrupt(&self, len: u32) -> MapError {
+        MapError::invalid(
+            format!("ring buffer {}", self.name),
+            format!(
+                "corrupt record header: length {:#x} in a {}-byte ring",
+                len, self.size
+            ),
+        )
+    }
 }
 
 impl AsFd for RingBuf {
@@ -379,6 +386,359 @@ impl AsFd for RingBuf {
 impl AsRawFd for RingBuf {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// A reader's place in the ring.
+///
+/// The fast path ([`Cursor::next`]) reads records while `pos < seg_end`, with one
+/// comparison of the header's length per record; everything else (wrapping back into
+/// the first copy of the data, publishing, reading the producer position again) happens
+/// at segment ends, in [`Cursor::next_segment`]. The loop-carried chain is then the
+/// header load plus the record length rounded and added to `hdr`, which is what bounds
+/// the rate when records are small (libbpf's chain also clears the flag bits and masks
+/// the position). The out-of-line steps take and return the cursor by value so that,
+/// inlined into a loop, its fields stay in registers.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// The next record's header, always inside the first copy of the data when read.
+    hdr: *const u8,
+    /// Consumer position of `hdr` (ahead of the published one until published).
+    pos: u64,
+    /// Smallest of: the producer position last read, the position where `hdr` leaves
+    /// the first copy of the data, and the position where publishing is due.
+    seg_end: u64,
+    /// The producer position last read.
+    prod: u64,
+    /// The consumer position last stored in the shared consumer page.
+    published: u64,
+    /// Publish at least every `every` bytes ([`PUBLISH_AT_END`]: only when asked).
+    every: u64,
+    /// [`RingBuf::max_len`], kept here so that the loop does not reload it.
+    max_len: u32,
+    /// Bytes from the last record's header to the next one's: the fast paths take the
+    /// next record if it has the same stride.
+    stride: usize,
+}
+
+impl Cursor {
+    fn new(ring: &RingBuf, every: u64) -> Cursor {
+        // Only this reader writes the consumer position, so a relaxed load suffices.
+        let pos = ring.cons().load(Ordering::Relaxed);
+        Cursor {
+            hdr: ring.data.wrapping_add((pos & ring.mask) as usize),
+            pos,
+            // Empty: the first `next` starts a segment, reading the producer position.
+            seg_end: pos,
+            prod: pos,
+            published: pos,
+            every,
+            max_len: ring.max_len,
+            stride: 0,
+        }
+    }
+
+    /// The next committed record, past discarded ones; `None` if the ring is empty or
+    /// the next record is still being written. The slice stays valid until the
+    /// consumer position is published past it: callers tie `'r` to what publishes.
+    ///
+    /// The fast path takes a record of the last record's stride; anything else goes
+    /// to [`next_any`](Cursor::next_any).
+    #[inline(always)]
+    fn next<'r>(&mut self, ring: &RingBuf) -> Result<Option<&'r [u8]>, MapError> {
+        if self.pos < self.seg_end {
+            // SAFETY: `pos < seg_end`, so `hdr` is inside the first copy (see `header_len`).
+            let len = unsafe { header_len(self.hdr) };
+            if len <= self.max_len && stride_of(len) == self.stride {
+                // SAFETY: `len <= max_len` (see `record`); `'r` is tied to publishing.
+                let rec = unsafe { record(self.hdr, len) };
+                self.hdr = self.hdr.wrapping_add(self.stride);
+                self.pos += self.stride as u64;
+                return Ok(Some(rec));
+            }
+        }
+        self.next_any(ring)
+    }
+
+    /// [`next`](Cursor::next) for any record: starts a segment if needed, skips
+    /// discarded records, stops at a busy one, and sets `stride` to the record's.
+    #[inline(never)]
+    fn next_any<'r>(&mut self, ring: &RingBuf) -> Result<Option<&'r [u8]>, MapError> {
+        self.next_any_inline(ring)
+    }
+
+    /// [`next_any`](Cursor::next_any), inlined (into [`run`](Cursor::run)'s loop).
+    #[inline(always)]
+    fn next_any_inline<'r>(&mut self, ring: &RingBuf) -> Result<Option<&'r [u8]>, MapError> {
+        loop {
+            if self.pos >= self.seg_end {
+                let more;
+                (*self, more) = self.next_segment(ring);
+                if !more {
+                    return Ok(None);
+                }
+            }
+            // SAFETY: `pos < seg_end`, so `hdr` is inside the first copy (see `header_len`).
+            let len = unsafe { header_len(self.hdr) };
+            if len > self.max_len {
+                match unusual(ring, len)? {
+                    Some(discarded) => {
+                        self.skip(stride_of(discarded));
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            // SAFETY: `len <= max_len` (see `record`); `'r` is tied to publishing.
+            let rec = unsafe { record(self.hdr, len) };
+            self.stride = stride_of(len);
+            self.skip(self.stride);
+            return Ok(Some(rec));
+        }
+    }
+
+    /// Hands records to `f` until it returns true (stop) or there is none (as
+    /// [`next`](Cursor::next) returns `None`); returns how many it handed over.
+    ///
+    /// One record through [`next_any_inline`](Cursor::next_any_inline), then the records of the same
+    /// stride in a loop whose state is in locals (registers): the next header's address
+    /// is `hdr + stride`, known before the current header is loaded, so the loads of
+    /// consecutive headers overlap instead of forming a chain.
+    #[inline(always)]
+    fn run(&mut self, ring: &RingBuf, mut f: impl FnMut(&[u8]) -> bool) -> Result<usize, MapError> {
+        let mut n = 0;
+        loop {
+            let Some(rec) = self.next_any_inline(ring)? else {
+                return Ok(n);
+            };
+            n += 1;
+            if f(rec) {
+                return Ok(n);
+            }
+            let (mut hdr, mut pos) = (self.hdr, self.pos);
+            let (stride, seg_end, max_len) = (self.stride, self.seg_end, self.max_len);
+            let stop = loop {
+                if pos >= seg_end {
+                    break false;
+                }
+                // SAFETY: `pos < seg_end` (see `header_len`).
+                let len = unsafe { header_len(hdr) };
+                if len > max_len || stride_of(len) != stride {
+                    break false;
+                }
+                // SAFETY: `len <= max_len` (see `record`); the consumer position is
+                // published only after `f` returns.
+                let rec = unsafe { record(hdr, len) };
+                hdr = hdr.wrapping_add(stride);
+                pos += stride as u64;
+                n += 1;
+                if f(rec) {
+                    break true;
+                }
+            };
+            (self.hdr, self.pos) = (hdr, pos);
+            if stop {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Moves past `stride` bytes (a record with its header, rounded up).
+    #[inline(always)]
+    fn skip(&mut self, stride: usize) {
+        self.hdr = self.hdr.wrapping_add(stride);
+        self.pos += stride as u64;
+    }
+
+    /// At a segment's end: wraps `hdr` back into the first copy, publishes if due,
+    /// reads the producer position again if caught up with the last one read, and
+    /// sets the next segment's end. With false if there is nothing more to read.
+    #[inline(never)]
+    fn next_segment(mut self, ring: &RingBuf) -> (Cursor, bool) {
+        if self.hdr >= ring.data_end {
+            self.hdr = self.hdr.wrapping_sub(ring.size);
+        }
+        if self.pos - self.published >= self.every {
+            self.publish(ring);
+        }
+        if self.pos >= self.prod {
+            // Caught up: give the space back before looking again (as libbpf, which
+            // has published the last record by then), then look once more.
+            if self.every != PUBLISH_AT_END {
+                self.publish(ring);
+            }
+            self.prod = ring.prod().load(Ordering::Acquire);
+            if self.pos >= self.prod {
+                return (self, false);
+            }
+        }
+        let to_wrap = ring.data_end as u64 - self.hdr as u64;
+        self.seg_end = self
+            .prod
+            .min(self.pos + to_wrap)
+            .min(self.published.saturating_add(self.every));
+        (self, true)
+    }
+
+    /// Stores the consumer position: the producer may reuse the space before it.
+    #[inline]
+    fn publish(&mut self, ring: &RingBuf) {
+        if self.published != self.pos {
+            ring.cons().store(self.pos, Ordering::Release);
+            self.published = self.pos;
+        }
+    }
+}
+
+/// The length word of the record header at `hdr`, loaded with acquire ordering: it
+/// pairs with the producer's release of the header (its `xchg` that clears BUSY), so the
+/// record's bytes are visible once BUSY is clear.
+///
+/// # Safety
+/// `hdr` is 8-aligned (records are) and inside the first copy of the data: a cursor's
+/// `hdr` while `pos < seg_end` (a segment ends where `hdr` would leave the first copy).
+#[inline(always)]
+unsafe fn header_len(hdr: *const u8) -> u32 {
+    // SAFETY: the 4 bytes are mapped and aligned (the caller's contract).
+    unsafe { (*(hdr as *const AtomicU32)).load(Ordering::Acquire) }
+}
+
+/// The `len` bytes of the record whose header is at `hdr`.
+///
+/// # Safety
+/// `hdr` is as for [`header_len`] and `len <= max_len <= size - 8`, so the record lies
+/// in the double mapping of `2 * size` bytes (a record wrapping past the end is
+/// contiguous there). The caller publishes the consumer position past the record only
+/// once the borrow `'r` has ended: until then the producer does not write there.
+#[inline(always)]
+unsafe fn record<'r>(hdr: *const u8, len: u32) -> &'r [u8] {
+    // SAFETY: in bounds and stable (the caller's contract).
+    unsafe { std::slice::from_raw_parts(hdr.add(BPF_RINGBUF_HDR_SZ), len as usize) }
+}
+
+/// Bytes from a header to the next for a record of `len` bytes: header plus record,
+/// rounded up to 8.
+#[inline(always)]
+fn stride_of(len: u32) -> usize {
+    (len as usize + BPF_RINGBUF_HDR_SZ + 7) & !7
+}
+
+/// A header length above `max_len`: busy (`None`: stop here), discarded (`Some(its
+/// length)`, to skip) or corrupt (an error).
+#[cold]
+fn unusual(ring: &RingBuf, len: u32) -> Result<Option<u32>, MapError> {
+    if len & BPF_RINGBUF_BUSY_BIT != 0 {
+        return Ok(None);
+    }
+    let rec = len & !BPF_RINGBUF_DISCARD_BIT;
+    if len & BPF_RINGBUF_DISCARD_BIT == 0 || rec > ring.max_len {
+        return Err(ring.corrupt(len));
+    }
+    Ok(Some(rec))
+}
+
+/// A zero-copy batch of records from [`RingBuf::batch`]: iterate it to borrow the
+/// committed records in order; dropping it releases their space to the producer
+/// (publishes the consumer position past the last record handed out).
+///
+/// ```no_run
+/// # let mut rb: corebpf::ringbuf::RingBuf = unimplemented!();
+/// let mut batch = rb.batch();
+/// for rec in &mut batch {
+///     println!("{} bytes", rec.len());
+/// }
+/// if let Some(e) = batch.error() {
+///     eprintln!("{e}");
+/// }
+/// ```
+pub struct RingBufBatch<'a> {
+    ring: &'a RingBuf,
+    cur: Cursor,
+    error: Option<MapError>,
+}
+
+impl<'a> RingBufBatch<'a> {
+    fn new(ring: &'a mut RingBuf, every: u64) -> Self {
+        let cur = Cursor::new(ring, every);
+        RingBufBatch {
+            ring,
+            cur,
+            error: None,
+        }
+    }
+
+    /// The records from where the batch stands, as slices valid while the batch lives.
+    pub fn iter(&mut self) -> RingBufIter<'_, 'a> {
+        RingBufIter { batch: self }
+    }
+
+    /// The records read as `T`s (see [`RingBuf::consume_typed`]): a record shorter than
+    /// `T` comes as an error naming the map, its size and the type, and iteration goes
+    /// on past it.
+    pub fn typed<T: Pod>(&mut self) -> impl Iterator<Item = Result<T, MapError>> + use<'_, 'a, T> {
+        let ring = self.ring;
+        self.iter().map(move |rec| {
+            pod::read_prefix::<T>(rec).ok_or_else(|| ring.short_record::<T>(rec.len()))
+        })
+    }
+
+    /// Bytes of ring (records, headers and discarded records) the batch has passed
+    /// over: what dropping it gives back to the producer.
+    pub fn consumed_bytes(&self) -> u64 {
+        self.cur.pos - self.cur.published
+    }
+
+    /// The error that ended iteration, if any: a corrupt record header (a length too
+    /// large for the ring), which the kernel never writes. Iteration stops there.
+    pub fn error(&self) -> Option<&MapError> {
+        self.error.as_ref()
+    }
+}
+
+impl Drop for RingBufBatch<'_> {
+    fn drop(&mut self) {
+        self.cur.publish(self.ring);
+    }
+}
+
+impl std::fmt::Debug for RingBufBatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingBufBatch")
+            .field("consumed_bytes", &self.consumed_bytes())
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl<'b, 'a> IntoIterator for &'b mut RingBufBatch<'a> {
+    type Item = &'b [u8];
+    type IntoIter = RingBufIter<'b, 'a>;
+    fn into_iter(self) -> RingBufIter<'b, 'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`RingBufBatch`]'s records ([`RingBufBatch::iter`]); the slices
+/// borrow the batch, so they cannot outlive it.
+#[derive(Debug)]
+pub struct RingBufIter<'b, 'a> {
+    batch: &'b mut RingBufBatch<'a>,
+}
+
+impl<'b> Iterator for RingBufIter<'b, '_> {
+    type Item = &'b [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        // The slice may live for `'b`: the batch stays borrowed (so undropped, and
+        // publishing nothing) for that long.
+        match self.batch.cur.next(self.batch.ring) {
+            Ok(rec) => rec,
+            Err(e) => {
+                self.batch.error = Some(e);
+                None
+            }
+        }
     }
 }
 
