@@ -105,7 +105,9 @@ impl CpuRing {
         self.region.atomic_u64(DATA_TAIL).expect("metadata page")
     }
 
-    /// Reads all records from `tail` to `head`, dispatching them; returns the count.
+    /// Reads all records from `tail` to `head`, dispatching them, then stores the new
+    /// tail (once, as libbpf: the kernel reuses the space only after that); returns the
+    /// count.
     fn read_all<S, L>(
         &self,
         scratch: &mut Vec<u8>,
@@ -119,59 +121,152 @@ impl CpuRing {
         let head = self.head().load(Ordering::Acquire);
         // Only we write data_tail.
         let mut tail = self.tail().load(Ordering::Relaxed);
+        let read = self.read_to(head, &mut tail, scratch, sample, lost);
+        // Also after an error: the records before it were handled.
+        self.tail().store(tail, Ordering::Release);
+        read
+    }
+
+    /// Reads the records from `*tail` to `head`, advancing `*tail`.
+    ///
+    /// Each record goes through the general path (size checks, a record wrapping past
+    /// the end of the data area reassembled in `scratch`), then the records of the same
+    /// size that lie wholly before the end and before `head` go through a loop in
+    /// which the next header's address is `p + stride`, known before the current header
+    /// is loaded, so consecutive header loads overlap instead of forming a chain (the
+    /// size read from each header is still compared with the stride).
+    #[inline(always)]
+    fn read_to<S, L>(
+        &self,
+        head: u64,
+        tail: &mut u64,
+        scratch: &mut Vec<u8>,
+        sample: &mut S,
+        lost: &mut L,
+    ) -> Result<usize, MapError>
+    where
+        S: FnMut(u32, &[u8]),
+        L: FnMut(u32, u64),
+    {
         let mask = self.data_size as u64 - 1;
         // SAFETY: `data_off + data_size <= region.len()` was checked in `open`.
         let base = unsafe { self.region.as_ptr().add(self.data_off) } as *const u8;
         let mut n = 0;
-        while tail < head {
-            let off = (tail & mask) as usize;
-            // Headers are 8-byte aligned and 8 bytes long, so they never wrap.
-            // SAFETY: `off + 8 <= data_size`; the kernel finished writing everything
-            // before `head` (acquire above) and does not touch it until we move the tail.
-            let hdr = unsafe { std::slice::from_raw_parts(base.add(off), HEADER_SIZE) };
-            let kind = u32::from_ne_bytes(hdr[0..4].try_into().expect("4 bytes"));
-            let size = u16::from_ne_bytes(hdr[6..8].try_into().expect("2 bytes")) as usize;
-            if size < HEADER_SIZE || size as u64 > head - tail {
-                return Err(MapError::invalid(
-                    format!("perf buffer CPU {}", self.cpu),
-                    format!(
-                        "corrupt record: size {size} with {} bytes available",
-                        head - tail
-                    ),
-                ));
+        while *tail < head {
+            let off = (*tail & mask) as usize;
+            // Bytes readable in place from `off`: up to `head` and the data area's end.
+            let contiguous = (head - *tail).min((self.data_size - off) as u64);
+            // SAFETY: `off < data_size`: the pointer is inside the data area.
+            let mut p = unsafe { base.add(off) };
+            // SAFETY: headers are 8-byte aligned and 8 bytes long, so they never wrap:
+            // `off + 8 <= data_size`. The kernel finished everything before `head`
+            // (acquire above) and does not touch it until we move the tail.
+            let size = header_size(unsafe { std::slice::from_raw_parts(p, HEADER_SIZE) });
+            if size < HEADER_SIZE || size as u64 > head - *tail {
+                return Err(self.corrupt(size, head - *tail));
             }
-            let rec: &[u8] = if off + size <= self.data_size {
-                // SAFETY: in bounds (checked just above), stable as for the header.
-                unsafe { std::slice::from_raw_parts(base.add(off), size) }
-            } else {
-                // The record wraps: reassemble it.
-                let first = self.data_size - off;
-                scratch.clear();
-                // SAFETY: both pieces are inside the data area and stable as above.
-                unsafe {
-                    scratch.extend_from_slice(std::slice::from_raw_parts(base.add(off), first));
-                    scratch.extend_from_slice(std::slice::from_raw_parts(base, size - first));
-                }
-                scratch
-            };
-            match kind {
-                PERF_RECORD_SAMPLE if size >= HEADER_SIZE + 4 => {
-                    let raw = u32::from_ne_bytes(rec[8..12].try_into().expect("4 bytes")) as usize;
-                    let end = (12 + raw).min(size);
-                    sample(self.cpu, &rec[12..end]);
-                }
-                PERF_RECORD_LOST if size >= HEADER_SIZE + 16 => {
-                    let count = u64::from_ne_bytes(rec[16..24].try_into().expect("8 bytes"));
-                    lost(self.cpu, count);
-                }
-                _ => {} // other record types are not produced by BPF output events
+            if size as u64 > contiguous {
+                self.dispatch(self.reassemble(scratch, base, off, size), sample, lost);
+                *tail += size as u64;
+                n += 1;
+                continue;
             }
+            // SAFETY: `size <= contiguous`: in bounds, and stable as for the header.
+            self.dispatch(unsafe { std::slice::from_raw_parts(p, size) }, sample, lost);
+            let stride = size;
+            let seg_end = *tail + contiguous;
+            *tail += stride as u64;
             n += 1;
-            tail += size as u64;
+            // SAFETY: `tail <= seg_end`, so at most at the data area's end.
+            p = unsafe { p.add(stride) };
+            if stride < HEADER_SIZE + 4 {
+                continue;
+            }
+            while *tail + stride as u64 <= seg_end {
+                // SAFETY: a whole `stride` bytes lie before `seg_end` (the loop
+                // condition), so the header and record are in bounds and stable.
+                let rec = unsafe { std::slice::from_raw_parts(p, stride) };
+                // Samples only: the loop calls nothing but `sample`, so the compiler
+                // can keep the callback's state in registers.
+                if header_size(rec) != stride || header_kind(rec) != PERF_RECORD_SAMPLE {
+                    break;
+                }
+                self.dispatch_sample(rec, sample);
+                // SAFETY: stays at most at `seg_end`, inside or at the end of the area.
+                p = unsafe { p.add(stride) };
+                *tail += stride as u64;
+                n += 1;
+            }
         }
-        self.tail().store(tail, Ordering::Release);
         Ok(n)
     }
+
+    /// A record of `size` bytes at `off` that wraps past the end of the data area,
+    /// copied into `scratch` in one piece.
+    #[cold]
+    fn reassemble<'s>(
+        &self,
+        scratch: &'s mut Vec<u8>,
+        base: *const u8,
+        off: usize,
+        size: usize,
+    ) -> &'s [u8] {
+        let first = self.data_size - off;
+        scratch.clear();
+        // SAFETY: both pieces are inside the data area (`size <= data_size`, checked
+        // against `head - tail`) and stable until we move the tail.
+        unsafe {
+            scratch.extend_from_slice(std::slice::from_raw_parts(base.add(off), first));
+            scratch.extend_from_slice(std::slice::from_raw_parts(base, size - first));
+        }
+        scratch
+    }
+
+    /// Hands a `PERF_RECORD_SAMPLE` record (header included, at least 12 bytes) to
+    /// `sample`.
+    #[inline(always)]
+    fn dispatch_sample<S: FnMut(u32, &[u8])>(&self, rec: &[u8], sample: &mut S) {
+        let raw = u32::from_ne_bytes(rec[8..12].try_into().expect("4 bytes")) as usize;
+        let end = (12 + raw).min(rec.len());
+        sample(self.cpu, &rec[12..end]);
+    }
+
+    /// Hands one record (header included) to the callback of its kind.
+    #[inline(always)]
+    fn dispatch<S, L>(&self, rec: &[u8], sample: &mut S, lost: &mut L)
+    where
+        S: FnMut(u32, &[u8]),
+        L: FnMut(u32, u64),
+    {
+        match header_kind(rec) {
+            PERF_RECORD_SAMPLE if rec.len() >= HEADER_SIZE + 4 => self.dispatch_sample(rec, sample),
+            PERF_RECORD_LOST if rec.len() >= HEADER_SIZE + 16 => {
+                let count = u64::from_ne_bytes(rec[16..24].try_into().expect("8 bytes"));
+                lost(self.cpu, count);
+            }
+            _ => {} // other record types are not produced by BPF output events
+        }
+    }
+
+    #[cold]
+    fn corrupt(&self, size: usize, avail: u64) -> MapError {
+        MapError::invalid(
+            format!("perf buffer CPU {}", self.cpu),
+            format!("corrupt record: size {size} with {avail} bytes available"),
+        )
+    }
+}
+
+/// The `type` field of the `struct perf_event_header` starting `rec`.
+#[inline(always)]
+fn header_kind(rec: &[u8]) -> u32 {
+    u32::from_ne_bytes(rec[0..4].try_into().expect("4 bytes"))
+}
+
+/// The `size` field of the `struct perf_event_header` starting `rec`.
+#[inline(always)]
+fn header_size(rec: &[u8]) -> usize {
+    u16::from_ne_bytes(rec[6..8].try_into().expect("2 bytes")) as usize
 }
 
 /// A perf buffer: one ring per CPU for a `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, with a sample
