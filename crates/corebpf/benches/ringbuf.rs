@@ -158,7 +158,8 @@ fn fill(prog: BorrowedFd<'_>, n: u32) {
     .expect("BPF_PROG_TEST_RUN");
 }
 
-/// Pins this thread to CPU 0 so every perf sample lands in one ring.
+/// Pins this thread to CPU 0 so every perf sample lands in one ring (and the data is
+/// drained by the CPU that wrote it).
 fn pin_to_cpu0() {
     let mut set = nix::sched::CpuSet::new();
     set.set(0).unwrap();
@@ -210,6 +211,9 @@ fn timed(
 }
 
 fn ringbuf(c: &mut Criterion) {
+    // Fill and drain on one CPU, for both readers: a migration between them would time
+    // cross-core transfers instead of the readers.
+    pin_to_cpu0();
     let mut g = c.benchmark_group("ringbuf_consume_64B");
     g.throughput(Throughput::Elements(RB_EVENTS as u64));
     g.sample_size(30);

@@ -13,8 +13,12 @@
 //! Memory ordering follows the kernel's protocol (`Documentation/bpf/ringbuf.rst`):
 //! the producer position and each header are loaded with acquire ordering (so the
 //! record bytes are visible once the header says the record is committed), and the
-//! consumer position is stored with release ordering after each record (so the
-//! producer reuses the space only after we are done reading it).
+//! consumer position is stored with release ordering once the records before it were
+//! handed over (so the producer reuses the space only after we are done reading it):
+//! in batches, see [`RingBuf`] for when.
+//!
+//! Records can also be borrowed in a zero-copy batch ([`RingBuf::batch`]) that releases
+//! them when dropped.
 //!
 //! ```no_run
 //! use std::time::Duration;
