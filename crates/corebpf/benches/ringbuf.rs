@@ -7,6 +7,11 @@
 //! `PerfBuffer::consume` vs `perf_buffer__consume`. Both callbacks do the same work (sum
 //! the counters). Criterion reports events/s (`Throughput::Elements`).
 //!
+//! Criterion times each reader in its own stretch of the run, so on a shared machine a
+//! burst of other work can favour either. The `paired` group therefore also drains both
+//! readers alternately, round after round, and prints the ratio of their median drain
+//! times (`ratio libbpf/corebpf`, above 1 when corebpf is faster): the figure to quote.
+//!
 //! libbpf (Debian's `libbpf-dev`, installed by `cargo xtask setup`) is linked into this
 //! bench only, through the hand-written declarations below; the library never uses it.
 //!
@@ -350,5 +355,143 @@ fn perf_buffer(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ringbuf, perf_buffer);
+/// Rounds of the paired comparison (each drains both readers once).
+const PAIRED_ROUNDS: usize = 301;
+
+/// One side of a paired comparison: refill its ring, then drain it (timed).
+struct Side<'a> {
+    refill: Box<dyn FnMut() + 'a>,
+    drain: Box<dyn FnMut() -> usize + 'a>,
+    want: usize,
+}
+
+/// Drains `ours` and `theirs` alternately for [`PAIRED_ROUNDS`] rounds (after one
+/// untimed round each) and prints the median drain times and their ratio.
+fn paired(name: &str, mut ours: Side<'_>, mut theirs: Side<'_>) {
+    let time = |side: &mut Side<'_>| {
+        (side.refill)();
+        let t = Instant::now();
+        let n = (side.drain)();
+        let d = t.elapsed();
+        assert!(
+            n >= side.want,
+            "{name}: drained {n} of {} records",
+            side.want
+        );
+        d
+    };
+    time(&mut ours);
+    time(&mut theirs);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..PAIRED_ROUNDS {
+        // Alternate which side goes first, so neither always follows the other's refill.
+        if round % 2 == 0 {
+            a.push(time(&mut ours));
+            b.push(time(&mut theirs));
+        } else {
+            b.push(time(&mut theirs));
+            a.push(time(&mut ours));
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (ma, mb) = (median(&mut a), median(&mut b));
+    println!(
+        "{name}: median drain corebpf {:.1} us, libbpf {:.1} us: ratio libbpf/corebpf {:.2}x \
+         ({PAIRED_ROUNDS} alternating rounds)",
+        ma.as_secs_f64() * 1e6,
+        mb.as_secs_f64() * 1e6,
+        mb.as_secs_f64() / ma.as_secs_f64()
+    );
+}
+
+/// Both readers of each kind drained alternately (see the module doc).
+fn paired_ratios(_: &mut Criterion) {
+    pin_to_cpu0();
+    let counters = map(MapType::Array, 4, 8, 1, "bench_pair_cnt");
+
+    let rb_map = map(MapType::RingBuf, 0, 0, RING_SIZE, "bench_pair_rb");
+    let rb_prog = emitter(&counters, &rb_map, true);
+    let mut rb = RingBuf::new(&rb_map).unwrap();
+    let lb_map = map(MapType::RingBuf, 0, 0, RING_SIZE, "bench_pair_lrb");
+    let lb_prog = emitter(&counters, &lb_map, true);
+    let (mut sum, mut lb_sum) = (0u64, 0u64);
+    // SAFETY: a valid ring buffer map fd; `lb_sum` outlives the ring buffer (freed below).
+    let lrb = unsafe {
+        libbpf::ring_buffer__new(
+            lb_map.as_fd().as_raw_fd(),
+            libbpf_rb_cb,
+            &mut lb_sum as *mut u64 as *mut c_void,
+            std::ptr::null(),
+        )
+    };
+    assert!(!lrb.is_null(), "ring_buffer__new failed");
+    paired(
+        "ringbuf_consume_64B",
+        Side {
+            refill: Box::new(|| fill(rb_prog.as_fd(), RB_EVENTS)),
+            drain: Box::new(|| rb.consume(|d: &[u8]| sum += counter(d)).unwrap()),
+            want: RB_EVENTS as usize,
+        },
+        Side {
+            refill: Box::new(|| fill(lb_prog.as_fd(), RB_EVENTS)),
+            // SAFETY: `lrb` is a live ring buffer.
+            drain: Box::new(|| unsafe { libbpf::ring_buffer__consume(lrb) } as usize),
+            want: RB_EVENTS as usize,
+        },
+    );
+    // SAFETY: created above, freed once.
+    unsafe { libbpf::ring_buffer__free(lrb) };
+
+    let cpus = corebpf::sys::possible_cpus().unwrap() as u32;
+    let pmap = map(MapType::PerfEventArray, 4, 4, cpus, "bench_pair_perf");
+    let pprog = emitter(&counters, &pmap, false);
+    let mut pb = PerfBuffer::new(
+        &pmap,
+        PERF_PAGES,
+        |_cpu, d: &[u8]| sum += counter(d),
+        |_cpu, n| panic!("perf buffer lost {n} events: the bench ring is too small"),
+    )
+    .unwrap();
+    let lpmap = map(MapType::PerfEventArray, 4, 4, cpus, "bench_pair_lperf");
+    let lpprog = emitter(&counters, &lpmap, false);
+    // SAFETY: a valid perf event array fd; `lb_sum` outlives the buffer (freed below).
+    let lpb = unsafe {
+        libbpf::perf_buffer__new(
+            lpmap.as_fd().as_raw_fd(),
+            PERF_PAGES,
+            libbpf_pb_cb,
+            libbpf_lost_cb,
+            &mut lb_sum as *mut u64 as *mut c_void,
+            std::ptr::null(),
+        )
+    };
+    assert!(!lpb.is_null(), "perf_buffer__new failed");
+    paired(
+        "perf_buffer_consume_64B",
+        Side {
+            refill: Box::new(|| fill(pprog.as_fd(), PERF_EVENTS)),
+            drain: Box::new(|| pb.consume().unwrap()),
+            want: PERF_EVENTS as usize,
+        },
+        Side {
+            refill: Box::new(|| fill(lpprog.as_fd(), PERF_EVENTS)),
+            drain: Box::new(|| {
+                // SAFETY: `lpb` is a live perf buffer.
+                let r = unsafe { libbpf::perf_buffer__consume(lpb) };
+                assert!(r >= 0, "perf_buffer__consume: {r}");
+                PERF_EVENTS as usize
+            }),
+            want: PERF_EVENTS as usize,
+        },
+    );
+    // SAFETY: created above, freed once.
+    unsafe { libbpf::perf_buffer__free(lpb) };
+    drop(pb);
+    black_box((sum, lb_sum));
+}
+
+criterion_group!(benches, ringbuf, perf_buffer, paired_ratios);
 criterion_main!(benches);
