@@ -1,7 +1,9 @@
 //! Soak: many cycles of each way of creating and releasing kernel objects — load/drop,
 //! attach/detach (tracepoint, uprobe, XDP, TC, socket filter, cgroup), pin/reopen/unpin,
-//! ring buffer reader create/drop — with the process's fds, what is left attached and the
-//! RSS measured before and after. `soak_short` runs in every `cargo test` (a few hundred
+//! ring buffer reader create/drop — with the process's fds, the kernel's BPF objects
+//! (programs, maps, BTF objects and links, counted with `BPF_*_GET_NEXT_ID`: system-wide,
+//! so nothing else may create BPF objects meanwhile), what is left attached and the RSS
+//! measured before and after. `soak_short` runs in every `cargo test` (a few hundred
 //! cycles in all); `soak` (ignored by default: `cargo test -p corebpf --test soak --
 //! --ignored soak --nocapture`) runs 10,000 cycles of each and prints the figures
 //! (`COREBPF_SOAK_CYCLES` overrides the count). One binary: fd counts are process-wide.
@@ -33,6 +35,49 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The kernel's BPF objects of every kind (`BPF_*_GET_NEXT_ID`), system-wide.
+fn kernel_objects() -> usize {
+    use corebpf::sys::{get_next_id, ObjKind};
+    [ObjKind::Prog, ObjKind::Map, ObjKind::Btf, ObjKind::Link]
+        .into_iter()
+        .map(|kind| {
+            let (mut n, mut id) = (0, 0);
+            while let Some(next) = get_next_id(kind, id).unwrap() {
+                (n, id) = (n + 1, next);
+            }
+            n
+        })
+        .sum()
+}
+
+/// [`kernel_objects`] once it has not changed for 200 ms (the warm-up's objects freed), or
+/// after 10 s.
+fn kernel_objects_quiet() -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut last = kernel_objects();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = kernel_objects();
+        if now == last || std::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// [`kernel_objects`] once it is back to `before`, or after 10 s: the kernel frees
+/// programs, maps and links after an RCU grace period, not when their last fd closes.
+fn kernel_objects_settled(before: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = kernel_objects();
+        if now <= before || std::time::Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Resident set size in KiB (`/proc/self/statm`, field 2, in pages).
@@ -190,25 +235,30 @@ fn soak(cycles: usize, rss_slack_kib: u64) {
     ];
     println!("{cycles} cycles of each kind");
     println!(
-        "{:<32} {:>9} {:>9} {:>11} {:>11} {:>9}",
-        "kind", "fds", "fds after", "RSS KiB", "RSS after", "time"
+        "{:<32} {:>5} {:>5} {:>7} {:>7} {:>8} {:>9} {:>9}",
+        "kind", "fds", "after", "kobjs", "after", "RSS KiB", "RSS after", "time"
     );
     for kind in &mut kinds {
         // Warm-up: caches (kernel BTF, probes, symbol tables) filled before measuring.
         for _ in 0..10 {
             (kind.run)();
         }
+        let objs = kernel_objects_quiet();
         let (fds, rss, started) = (open_fds(), rss_kib(), std::time::Instant::now());
         for _ in 0..cycles {
             (kind.run)();
         }
+        let elapsed = started.elapsed().as_secs_f64();
         let (fds_after, rss_after) = (open_fds(), rss_kib());
+        let objs_after = kernel_objects_settled(objs);
         println!(
-            "{:<32} {fds:>9} {fds_after:>9} {rss:>11} {rss_after:>11} {:>8.1}s",
+            "{:<32} {fds:>5} {fds_after:>5} {objs:>7} {objs_after:>7} {rss:>8} {rss_after:>9} \
+             {elapsed:>8.1}s",
             kind.name,
-            started.elapsed().as_secs_f64()
         );
         assert_eq!(fds_after, fds, "{}: fds", kind.name);
+        // Fewer only if another process freed some of its own meanwhile.
+        assert!(objs_after <= objs, "{}: kernel BPF objects", kind.name);
         (kind.nothing_left)().unwrap_or_else(|e| panic!("{}: {e}", kind.name));
         assert!(
             rss_after <= rss + rss_slack_kib,

@@ -98,7 +98,7 @@ pub fn build(
     let mut list = String::new();
     for t in tests {
         let dst = format!("/tests/{}", t.name);
-        add_executable(&mut a, &t.path, &dst)?;
+        add_executable_data(&mut a, &t.path, &dst, without_debug_info(&t.path)?)?;
         a.dir(&t.manifest_dir.to_string_lossy());
         list.push_str(&format!(
             "{} {} {}\n",
@@ -145,6 +145,39 @@ fn add_busybox(a: &mut Archive) -> Result<(), String> {
 /// dynamic loader, each at the path `ldd` prints (static executables have none).
 fn add_executable(a: &mut Archive, src: &Path, dst: &str) -> Result<(), String> {
     let data = fs::read(src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+    add_executable_data(a, src, dst, data)
+}
+
+/// A test executable's bytes without DWARF (`objcopy --strip-debug`; symbols stay, so
+/// backtraces still name functions). Debug test builds carry ~35 MB of DWARF each: 30 of
+/// them made a 1 GB initramfs that a 3 GB guest could not unpack.
+fn without_debug_info(src: &Path) -> Result<Vec<u8>, String> {
+    let tmp = std::env::temp_dir().join(format!(
+        "corebpf-vm-{}-{}",
+        std::process::id(),
+        src.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let stripped = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(src)
+        .arg(&tmp)
+        .status()
+        .map_err(|e| format!("cannot run objcopy (install binutils): {e}"))?;
+    if !stripped.success() {
+        return Err(format!("objcopy --strip-debug {} failed", src.display()));
+    }
+    let data = fs::read(&tmp).map_err(|e| format!("cannot read {}: {e}", tmp.display()));
+    let _ = fs::remove_file(&tmp);
+    data
+}
+
+/// [`add_executable`] with the executable's bytes already read (or rewritten).
+fn add_executable_data(
+    a: &mut Archive,
+    src: &Path,
+    dst: &str,
+    data: Vec<u8>,
+) -> Result<(), String> {
     a.file(dst, data, 0o755);
     // ldd exits non-zero for static executables: then there is nothing to add.
     let Ok(out) = Command::new("ldd").arg(src).output() else {
