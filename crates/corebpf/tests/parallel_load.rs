@@ -53,7 +53,7 @@ fn logged<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
         c.0.lock()
             .unwrap()
             .drain(..)
-            .map(without_duration)
+            .map(|l| without_addresses(&without_duration(l)))
             .collect();
     (out, lines)
 }
@@ -69,12 +69,22 @@ fn without_duration(line: String) -> String {
 /// A kernel address printed in a verifier log (`r1 = 0xffff888515efbc00`, a map's) as
 /// `0xADDR`: each load creates its maps anew.
 fn without_addresses(text: &str) -> String {
+    // A kernel pointer: "0x" and 16 hex digits starting "ff" (0xffff... with 4-level
+    // paging, 0xff1... and others with 5-level paging or another KASLR layout).
+    let is_pointer = |s: &str| {
+        s.len() >= 18 && s[2..].starts_with("ff") && s[2..18].bytes().all(|b| b.is_ascii_hexdigit())
+    };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find("0xffff") {
+    while let Some(at) = rest.find("0x") {
         out.push_str(&rest[..at]);
-        out.push_str("0xADDR");
-        rest = rest[at + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        if is_pointer(&rest[at..]) {
+            out.push_str("0xADDR");
+            rest = &rest[at + 18..];
+        } else {
+            out.push_str("0x");
+            rest = &rest[at + 2..];
+        }
     }
     out.push_str(rest);
     out
