@@ -81,6 +81,15 @@ pub enum Error {
         /// The object's value.
         expected: String,
     },
+    /// A BPF token could not be created from the bpffs at `path` (given to
+    /// [`crate::ObjectBuilder::token`] or in `LIBBPF_BPF_TOKEN_PATH`).
+    #[error("BPF token from {path}: {error}")]
+    Token {
+        /// The bpffs.
+        path: String,
+        /// Why: the kernel's answer explained (tokens need Linux 6.9, no delegation, ...).
+        error: SysError,
+    },
     /// A typed map operation failed.
     #[error(transparent)]
     MapOp(#[from] MapError),

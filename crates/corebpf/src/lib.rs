@@ -94,6 +94,7 @@ mod object;
 mod program;
 pub mod sanitize;
 mod struct_ops;
+mod token;
 mod verifier;
 
 pub use error::{Error, Result, VerifierError};
@@ -104,6 +105,7 @@ pub use link::{Link, LinkInfo};
 pub use map::Map;
 pub use object::{LoadStats, Object, ObjectBuilder, OpenObject};
 pub use program::{Program, TestRun, TestRunOutput};
+pub use token::TOKEN_PATH_ENV;
 
 /// The README's quickstart is the crate docs' doctest above, word for word, so that the
 /// README shows code that compiles.

@@ -33,6 +33,7 @@ pub struct ObjectBuilder {
     pub(crate) kallsyms: Option<String>,
     /// `None`: as many threads as the machine has cores.
     pub(crate) load_threads: Option<usize>,
+    pub(crate) token_path: Option<PathBuf>,
 }
 
 impl Default for ObjectBuilder {
@@ -51,6 +52,7 @@ impl ObjectBuilder {
             kconfig: None,
             kallsyms: None,
             load_threads: None,
+            token_path: None,
         }
     }
 
@@ -97,6 +99,19 @@ impl ObjectBuilder {
         self
     }
 
+    /// Loads with a BPF token (Linux 6.9) created from the bpffs mounted at `path` with
+    /// `delegate_*` options (libbpf's `bpf_token_path`): every map, program and BTF is
+    /// created with it, and so are the feature probes. Loading fails if no token can be
+    /// created there. An empty path loads without a token.
+    ///
+    /// Without this, `LIBBPF_BPF_TOKEN_PATH` ([`crate::TOKEN_PATH_ENV`]) names the bpffs
+    /// (empty: no token); without either, a token is used if `/sys/fs/bpf` is a bpffs that
+    /// delegates, and otherwise none, as libbpf does.
+    pub fn token(mut self, path: impl Into<PathBuf>) -> ObjectBuilder {
+        self.token_path = Some(path.into());
+        self
+    }
+
     /// Opens (parses) an object file.
     pub fn open_file(self, path: impl AsRef<Path>) -> Result<OpenObject> {
         let path = path.as_ref();
@@ -126,6 +141,7 @@ impl ObjectBuilder {
             opts: self,
             autoload,
             autocreate,
+            token: None,
         })
     }
 }
@@ -158,6 +174,8 @@ pub struct OpenObject {
     pub(crate) opts: ObjectBuilder,
     pub(crate) autoload: Vec<bool>,
     pub(crate) autocreate: Vec<bool>,
+    /// The BPF token loading uses, created when loading starts.
+    pub(crate) token: Option<std::sync::Arc<corebpf_sys::Token>>,
 }
 
 impl OpenObject {
@@ -392,7 +410,7 @@ impl OpenObject {
         };
         cfg.kernel_version = crate::kernel::kernel_version();
         for e in externs.iter().filter(|e| e.is_kconfig()) {
-            if let Some(v) = virtual_extern(&e.name) {
+            if let Some(v) = virtual_extern(&e.name, self.token.as_deref()) {
                 cfg.options.insert(e.name.clone(), u8::from(v).to_string());
             }
         }
@@ -411,9 +429,12 @@ impl OpenObject {
 
 /// libbpf's virtual `LINUX_HAS_*` externs, computed from the running kernel (never from
 /// its config file); `None` for any other name.
-fn virtual_extern(name: &str) -> Option<bool> {
+fn virtual_extern(name: &str, token: Option<&corebpf_sys::Token>) -> Option<bool> {
     match name {
-        "LINUX_HAS_BPF_COOKIE" => Some(corebpf_sys::probe_feature(corebpf_sys::Feature::BpfCookie)),
+        "LINUX_HAS_BPF_COOKIE" => Some(corebpf_sys::probe_feature_with(
+            corebpf_sys::Feature::BpfCookie,
+            token,
+        )),
         "LINUX_HAS_SYSCALL_WRAPPER" => Some(has_syscall_wrapper()),
         _ => None,
     }

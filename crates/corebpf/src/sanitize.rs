@@ -4,7 +4,7 @@
 //! kernels that read it and dropped for older ones, which refuse a header with it.
 
 use corebpf_btf::{Btf, BtfBuilder, Kind, Result, Type};
-use corebpf_sys::{probe_feature, Feature};
+use corebpf_sys::{probe_feature_with, Feature, Token};
 
 /// The BTF kinds the kernel accepts (probed once per process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,13 @@ pub struct BtfSupport {
 impl BtfSupport {
     /// What the running kernel supports.
     pub fn probe() -> BtfSupport {
+        BtfSupport::probe_with(None)
+    }
+
+    /// What the running kernel supports, probed with `token` (a process with a token may
+    /// load BTF only with it).
+    pub fn probe_with(token: Option<&Token>) -> BtfSupport {
+        let probe_feature = |f| probe_feature_with(f, token);
         BtfSupport {
             func: probe_feature(Feature::BtfFunc),
             func_global: probe_feature(Feature::BtfFuncGlobal),
@@ -50,8 +57,13 @@ impl BtfSupport {
     /// libbpf probes every BTF feature before loading any BTF; most objects use two or
     /// three of the nine, and each probe is a `BPF_BTF_LOAD`.
     pub fn probe_for(btf: &Btf) -> BtfSupport {
+        BtfSupport::probe_for_with(btf, None)
+    }
+
+    /// [`BtfSupport::probe_for`] with the probes made with `token`.
+    pub fn probe_for_with(btf: &Btf, token: Option<&Token>) -> BtfSupport {
         let used = UsedKinds::of(btf);
-        let probe = |needed: bool, f: Feature| !needed || probe_feature(f);
+        let probe = |needed: bool, f: Feature| !needed || probe_feature_with(f, token);
         BtfSupport {
             func: probe(used.func, Feature::BtfFunc),
             func_global: probe(used.func_global, Feature::BtfFuncGlobal),

@@ -48,6 +48,18 @@ pub enum SysError {
         /// A sentence naming it and where it was looked for.
         reason: String,
     },
+    /// The kernel refused (`EPERM`) a command made with a BPF token: `reason` names what the
+    /// token's delegation lacks (a command, map, program or attach type), or says that it
+    /// lacks nothing, so the process lacks a capability in the token's user namespace.
+    #[error("{cmd} failed: EPERM (Operation not permitted) with a BPF token: {reason}")]
+    TokenRefused {
+        /// The command, e.g. `"BPF_PROG_LOAD"`.
+        cmd: &'static str,
+        /// The raw errno (`EPERM`).
+        errno: i32,
+        /// What the token lacks.
+        reason: String,
+    },
     /// Reading a kernel-provided file (sysfs, tracefs, procfs) failed.
     #[error("reading {path}: {error}")]
     File {
@@ -84,7 +96,9 @@ impl SysError {
     /// The command or operation this error is about.
     pub fn cmd(&self) -> &str {
         match self {
-            SysError::Syscall { cmd, .. } | SysError::InvalidInput { cmd, .. } => cmd,
+            SysError::Syscall { cmd, .. }
+            | SysError::InvalidInput { cmd, .. }
+            | SysError::TokenRefused { cmd, .. } => cmd,
             SysError::Unsupported { what, .. } | SysError::NotFound { what, .. } => what,
             SysError::File { path, .. } => path,
         }
@@ -93,7 +107,7 @@ impl SysError {
     /// The raw errno, for errors that came from the kernel.
     pub fn raw_errno(&self) -> Option<i32> {
         match self {
-            SysError::Syscall { errno, .. } => Some(*errno),
+            SysError::Syscall { errno, .. } | SysError::TokenRefused { errno, .. } => Some(*errno),
             SysError::File { error, .. } => error.raw_os_error(),
             SysError::NotFound { .. } => Some(libc::ENOENT),
             _ => None,

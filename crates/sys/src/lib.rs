@@ -5,7 +5,7 @@
 //!
 //! Modules are named after what they hold: [`map`], [`prog`], [`link`], [`obj`]
 //! (pinning and ids), [`info`], [`btf`], [`perf`], [`probe`], [`mmap`], [`netlink`],
-//! [`socket`] (socket filters). [`consts`] (kernel enums and flags) and [`insn`] ([`Insn`],
+//! [`socket`] (socket filters), [`token`] (BPF tokens). [`consts`] (kernel enums and flags) and [`insn`] ([`Insn`],
 //! `struct bpf_insn`) are `corebpf-abi`'s, re-exported here.
 
 mod attr;
@@ -22,10 +22,11 @@ pub mod probe;
 pub mod prog;
 pub mod socket;
 mod sys;
+pub mod token;
 
 pub use corebpf_abi::{consts, insn};
 
-pub use btf::btf_load;
+pub use btf::{btf_load, btf_load_token};
 pub use corebpf_abi::{AttachType, Cmd, Insn, LinkType, MapType, ProgType, StatsType};
 pub use error::{SysError, UnknownValue};
 pub use info::{
@@ -45,10 +46,12 @@ pub use obj::{
     map_get_fd_by_id, obj_get, obj_pin, prog_get_fd_by_id, ObjKind,
 };
 pub use probe::{
-    bump_memlock_rlimit, probe_feature, probe_map_type, probe_prog_type, probed_feature, Feature,
+    bump_memlock_rlimit, probe_feature, probe_feature_with, probe_map_type, probe_map_type_with,
+    probe_prog_type, probe_prog_type_with, probed_feature, Feature,
 };
 pub use prog::{
     prog_attach, prog_bind_map, prog_detach, prog_load, prog_query, prog_test_run, AttachTarget,
     ProgAttachAttr, ProgLoadAttr, ProgQueryResult, Relative, TestRunOpts, TestRunResult,
 };
 pub use sys::{obj_name, possible_cpus};
+pub use token::{Delegation, Token};

@@ -8,7 +8,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::attr;
-use crate::consts::{Cmd, MapType, BPF_F_NUMA_NODE, BPF_F_VTYPE_BTF_OBJ_FD};
+use crate::consts::{Cmd, MapType, BPF_F_NUMA_NODE, BPF_F_TOKEN_FD, BPF_F_VTYPE_BTF_OBJ_FD};
 use crate::error::SysError;
 use crate::info::{map_info, BpfMapInfo};
 use crate::sys::{mut_ptr_of, obj_name, possible_cpus, ptr_of, sys_bpf, sys_bpf_fd};
@@ -46,6 +46,8 @@ pub struct MapCreateAttr<'a> {
     pub value_type_btf_obj_fd: Option<BorrowedFd<'a>>,
     /// Per-type extra (bloom filter hash count, arena address).
     pub map_extra: u64,
+    /// BPF token to create the map with; sets `BPF_F_TOKEN_FD` (Linux 6.9).
+    pub token: Option<BorrowedFd<'a>>,
 }
 
 /// `BPF_MAP_CREATE`.
@@ -56,6 +58,9 @@ pub fn map_create(spec: &MapCreateAttr<'_>) -> Result<OwnedFd, SysError> {
     }
     if spec.value_type_btf_obj_fd.is_some() {
         flags |= BPF_F_VTYPE_BTF_OBJ_FD;
+    }
+    if spec.token.is_some() {
+        flags |= BPF_F_TOKEN_FD;
     }
     let mut a = attr::MapCreateAttr {
         map_type: spec.map_type.as_u32(),
@@ -73,10 +78,12 @@ pub fn map_create(spec: &MapCreateAttr<'_>) -> Result<OwnedFd, SysError> {
         btf_vmlinux_value_type_id: spec.btf_vmlinux_value_type_id,
         map_extra: spec.map_extra,
         value_type_btf_obj_fd: spec.value_type_btf_obj_fd.map_or(0, |f| f.as_raw_fd()),
-        map_token_fd: 0,
+        map_token_fd: spec.token.map_or(0, |f| f.as_raw_fd()),
     };
     // SAFETY: the attr holds no pointers.
-    unsafe { sys_bpf_fd(Cmd::MapCreate, &mut a) }
+    unsafe { sys_bpf_fd(Cmd::MapCreate, &mut a) }.map_err(|e| {
+        crate::token::refused(e, spec.token, Cmd::MapCreate, Some(spec.map_type), None)
+    })
 }
 
 /// An optional borrowed fd as the kernel's `u32` field (0 when absent).

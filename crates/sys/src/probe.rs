@@ -4,7 +4,7 @@
 //! `BPF_LINK_CREATE` with a bogus target and read the errno, as libbpf does. A probe
 //! that cannot run (for example without privilege) answers `false`.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
 use crate::consts::{
@@ -15,6 +15,7 @@ use crate::insn::{size, Insn};
 use crate::link::{link_create_raw, LinkCreateAttr, LinkCreateOpts};
 use crate::map::{map_create, MapCreateAttr};
 use crate::prog::{prog_bind_map, AttachTarget, ProgLoadAttr};
+use crate::token::Token;
 
 /// A kernel feature a loader may need to know about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,27 +122,66 @@ impl Feature {
     }
 }
 
-/// One cache slot per [`Feature`] (in [`Feature::ALL`] order), filled on first probe.
-static FEATURE_CACHE: [OnceLock<bool>; 32] = [const { OnceLock::new() }; 32];
+/// Probe results, each probed once: one cache for the process (probes without a token) and
+/// one in each [`Token`] (a token can allow what the process may not do on its own).
+#[derive(Debug)]
+pub(crate) struct ProbeCache {
+    features: [OnceLock<bool>; 32],
+    prog_types: [OnceLock<bool>; 64],
+    map_types: [OnceLock<bool>; 64],
+}
+
+impl ProbeCache {
+    pub(crate) const fn new() -> ProbeCache {
+        ProbeCache {
+            features: [const { OnceLock::new() }; 32],
+            prog_types: [const { OnceLock::new() }; 64],
+            map_types: [const { OnceLock::new() }; 64],
+        }
+    }
+}
+
+/// The process's probe results (probes made without a token).
+static PROCESS: ProbeCache = ProbeCache::new();
+
+/// The cache and token fd for probes made with `token` (or without one).
+fn cache_of(token: Option<&Token>) -> (&ProbeCache, Tok<'_>) {
+    match token {
+        Some(t) => (&t.probes, Some(t.as_fd())),
+        None => (&PROCESS, None),
+    }
+}
+
+/// A token fd passed to every command a probe makes, or none.
+type Tok<'a> = Option<BorrowedFd<'a>>;
+
+/// Whether the running kernel has `feature`; probed once, then cached.
+pub fn probe_feature(feature: Feature) -> bool {
+    probe_feature_with(feature, None)
+}
+
 const _: () = assert!(Feature::ALL.len() <= 32, "one cache slot per feature");
 
-fn feature_slot(feature: Feature) -> &'static OnceLock<bool> {
+/// The cache slot of `feature` (in [`Feature::ALL`] order).
+fn feature_slot(cache: &ProbeCache, feature: Feature) -> &OnceLock<bool> {
     let index = Feature::ALL.iter().position(|f| *f == feature);
-    &FEATURE_CACHE[index.unwrap_or(FEATURE_CACHE.len() - 1)]
+    &cache.features[index.unwrap_or(cache.features.len() - 1)]
 }
 
 /// What an earlier [`probe_feature`] of this process found, without probing: `None` if
 /// nothing has needed `feature` yet (the loader probes only what an object uses).
 pub fn probed_feature(feature: Feature) -> Option<bool> {
-    feature_slot(feature).get().copied()
+    feature_slot(&PROCESS, feature).get().copied()
 }
 
-/// Whether the running kernel has `feature`; probed once, then cached.
-pub fn probe_feature(feature: Feature) -> bool {
-    *feature_slot(feature).get_or_init(|| {
-        let r = run_probe(feature);
+/// [`probe_feature`] with every probe command made with `token` (cached in the token).
+pub fn probe_feature_with(feature: Feature, token: Option<&Token>) -> bool {
+    let (cache, tok) = cache_of(token);
+    *feature_slot(cache, feature).get_or_init(|| {
+        let r = run_probe(feature, token, tok);
         log::debug!(
-            "feature probe: {}: {}",
+            "feature probe{}: {}: {}",
+            if tok.is_some() { " (with token)" } else { "" },
             feature.description(),
             if r { "supported" } else { "not supported" }
         );
@@ -153,16 +193,26 @@ pub fn probe_feature(feature: Feature) -> bool {
 /// the type, and also when it refuses to load it (lockdown or missing privilege, which
 /// makes fentry/fexit/lsm unusable on some kernels). Probed once per type, then cached.
 pub fn probe_prog_type(prog_type: ProgType) -> bool {
-    static CACHE: [OnceLock<bool>; 64] = [const { OnceLock::new() }; 64];
+    probe_prog_type_with(prog_type, None)
+}
+
+/// [`probe_prog_type`] with the probe load made with `token` (cached in the token).
+pub fn probe_prog_type_with(prog_type: ProgType, token: Option<&Token>) -> bool {
+    let (cache, tok) = cache_of(token);
     let i = (prog_type.as_u32() as usize).min(63);
-    *CACHE[i].get_or_init(|| run_prog_type_probe(prog_type))
+    *cache.prog_types[i].get_or_init(|| run_prog_type_probe(prog_type, tok))
 }
 
 /// Whether the kernel supports `map_type`; probed once per type, then cached.
 pub fn probe_map_type(map_type: MapType) -> bool {
-    static CACHE: [OnceLock<bool>; 64] = [const { OnceLock::new() }; 64];
+    probe_map_type_with(map_type, None)
+}
+
+/// [`probe_map_type`] with the probe maps created with `token` (cached in the token).
+pub fn probe_map_type_with(map_type: MapType, token: Option<&Token>) -> bool {
+    let (cache, tok) = cache_of(token);
     let i = (map_type.as_u32() as usize).min(63);
-    *CACHE[i].get_or_init(|| run_map_type_probe(map_type))
+    *cache.map_types[i].get_or_init(|| run_map_type_probe(map_type, tok))
 }
 
 /// Raises `RLIMIT_MEMLOCK` to infinity, but only when the kernel still charges BPF
@@ -254,16 +304,16 @@ fn btf_blob_with_layout(types: &[u32], layout: &[[u8; 4]], strings: &[u8]) -> Ve
     out
 }
 
-fn btf_loads(types: &[u32], strings: &[u8]) -> bool {
-    load_btf(types, strings).is_ok()
+fn btf_loads(types: &[u32], strings: &[u8], tok: Tok<'_>) -> bool {
+    load_btf(types, strings, tok).is_ok()
 }
 
-fn load_btf(types: &[u32], strings: &[u8]) -> Result<OwnedFd, SysError> {
+fn load_btf(types: &[u32], strings: &[u8], tok: Tok<'_>) -> Result<OwnedFd, SysError> {
     let blob = btf_blob(types, strings);
-    with_memlock_raised(|| crate::btf::load_once(&blob, None).0)
+    with_memlock_raised(tok, || crate::btf::load_once(&blob, None, tok).0)
 }
 
-fn probe_btf(feature: Feature) -> bool {
+fn probe_btf(feature: Feature, tok: Tok<'_>) -> bool {
     let int = int_type(1);
     match feature {
         Feature::BtfFunc | Feature::BtfFuncGlobal => {
@@ -272,46 +322,46 @@ fn probe_btf(feature: Feature) -> bool {
             let mut t = int.to_vec();
             t.extend([0, info(BTF_KIND_FUNC_PROTO, 1), 1, 7, 1]);
             t.extend([5, info(BTF_KIND_FUNC, linkage), 2]);
-            btf_loads(&t, b"\0int\0x\0a\0")
+            btf_loads(&t, b"\0int\0x\0a\0", tok)
         }
         Feature::BtfDatasec => {
             // [1] int; [2] var x (global); [3] datasec .data { x }
             let mut t = int.to_vec();
             t.extend([5, info(BTF_KIND_VAR, 0), 1, 1]);
             t.extend([7, info(BTF_KIND_DATASEC, 1), 4, 2, 0, 4]);
-            btf_loads(&t, b"\0int\0x\0.data\0")
+            btf_loads(&t, b"\0int\0x\0.data\0", tok)
         }
         Feature::BtfQmarkDatasec => {
             // [1] int; [2] var x (global); [3] datasec ?.data { x }
             let mut t = int.to_vec();
             t.extend([5, info(BTF_KIND_VAR, 0), 1, 1]);
             t.extend([7, info(BTF_KIND_DATASEC, 1), 4, 2, 0, 4]);
-            btf_loads(&t, b"\0int\0x\0?.data\0")
+            btf_loads(&t, b"\0int\0x\0?.data\0", tok)
         }
-        Feature::BtfFloat => btf_loads(&[1, info(BTF_KIND_FLOAT, 0), 4], b"\0float\0"),
+        Feature::BtfFloat => btf_loads(&[1, info(BTF_KIND_FLOAT, 0), 4], b"\0float\0", tok),
         Feature::BtfDeclTag => {
             // [1] int; [2] var x; [3] decl_tag "tag" on [2], component -1
             let mut t = int.to_vec();
             t.extend([5, info(BTF_KIND_VAR, 0), 1, 1]);
             t.extend([7, info(BTF_KIND_DECL_TAG, 0), 2, u32::MAX]);
-            btf_loads(&t, b"\0int\0x\0tag\0")
+            btf_loads(&t, b"\0int\0x\0tag\0", tok)
         }
         Feature::BtfTypeTag => {
             // [1] int; [2] type_tag "tag" -> 1; [3] ptr -> 2
             let mut t = int.to_vec();
             t.extend([5, info(BTF_KIND_TYPE_TAG, 0), 1]);
             t.extend([0, info(BTF_KIND_PTR, 0), 2]);
-            btf_loads(&t, b"\0int\0tag\0")
+            btf_loads(&t, b"\0int\0tag\0", tok)
         }
         Feature::BtfEnum64 => {
             // [1] enum64 "e" size 8 { v = 0x1_0000_0001 }
-            btf_loads(&[1, info(BTF_KIND_ENUM64, 1), 8, 3, 1, 1], b"\0e\0v\0")
+            btf_loads(&[1, info(BTF_KIND_ENUM64, 1), 8, 3, 1, 1], b"\0e\0v\0", tok)
         }
         Feature::BtfLayout => {
             // [1] int, and the layout of kinds 0 (void) and 1 (int: a 4-byte encoding),
             // as libbpf's probe.
             let blob = btf_blob_with_layout(&int, &[[0; 4], [4, 0, 0, 0]], b"\0int\0");
-            with_memlock_raised(|| crate::btf::load_once(&blob, None).0).is_ok()
+            with_memlock_raised(tok, || crate::btf::load_once(&blob, None, tok).0).is_ok()
         }
         _ => false,
     }
@@ -327,7 +377,14 @@ fn probe_btf(feature: Feature) -> bool {
 /// types the kernel has would answer "not supported". Raising it only after an `EPERM` is
 /// not enough: some map types report a spent limit as `EINVAL` (5.10's devmap_hash). Once
 /// raised (to infinity), an `EPERM` is the kernel's real answer: no retry.
-fn with_memlock_raised<T>(create: impl FnOnce() -> Result<T, SysError>) -> Result<T, SysError> {
+fn with_memlock_raised<T>(
+    tok: Tok<'_>,
+    create: impl FnOnce() -> Result<T, SysError>,
+) -> Result<T, SysError> {
+    // Tokens came with 6.9, long after memcg accounting (5.11): nothing to raise.
+    if tok.is_some() {
+        return create();
+    }
     static RAISED: OnceLock<()> = OnceLock::new();
     RAISED.get_or_init(|| {
         if let Err(e) = bump_memlock_rlimit() {
@@ -337,12 +394,17 @@ fn with_memlock_raised<T>(create: impl FnOnce() -> Result<T, SysError>) -> Resul
     create()
 }
 
-/// `map_create` for probes, with [`with_memlock_raised`].
-fn create_map(attr: &MapCreateAttr<'_>) -> Result<OwnedFd, SysError> {
-    with_memlock_raised(|| map_create(attr))
+/// `map_create` for probes, with [`with_memlock_raised`] and the token.
+fn create_map(attr: &MapCreateAttr<'_>, tok: Tok<'_>) -> Result<OwnedFd, SysError> {
+    let attr = MapCreateAttr {
+        token: tok,
+        ..*attr
+    };
+    with_memlock_raised(tok, || map_create(&attr))
 }
 
 fn try_load(
+    tok: Tok<'_>,
     prog_type: ProgType,
     insns: &[Insn],
     tweak: impl FnOnce(&mut ProgLoadAttr<'_>),
@@ -355,7 +417,8 @@ fn try_load(
         ..Default::default()
     };
     tweak(&mut attr);
-    with_memlock_raised(|| crate::prog::load_quiet(&attr))
+    attr.token = tok;
+    with_memlock_raised(tok, || crate::prog::load_quiet(&attr))
 }
 
 fn ret0() -> [Insn; 2] {
@@ -363,20 +426,24 @@ fn ret0() -> [Insn; 2] {
 }
 
 fn small_map(
+    tok: Tok<'_>,
     map_type: MapType,
     key: u32,
     value: u32,
     max: u32,
     flags: u32,
 ) -> Result<OwnedFd, SysError> {
-    create_map(&MapCreateAttr {
-        map_type,
-        key_size: key,
-        value_size: value,
-        max_entries: max,
-        map_flags: flags,
-        ..Default::default()
-    })
+    create_map(
+        &MapCreateAttr {
+            map_type,
+            key_size: key,
+            value_size: value,
+            max_entries: max,
+            map_flags: flags,
+            ..Default::default()
+        },
+        tok,
+    )
 }
 
 /// A link creation that is expected to fail; returns its errno.
@@ -394,7 +461,7 @@ fn link_errno(
     }
 }
 
-fn run_probe(feature: Feature) -> bool {
+fn run_probe(feature: Feature, token: Option<&Token>, tok: Tok<'_>) -> bool {
     match feature {
         Feature::BtfFunc
         | Feature::BtfFuncGlobal
@@ -404,29 +471,31 @@ fn run_probe(feature: Feature) -> bool {
         | Feature::BtfTypeTag
         | Feature::BtfEnum64
         | Feature::BtfLayout
-        | Feature::BtfQmarkDatasec => probe_btf(feature),
-        Feature::ProgName => try_load(ProgType::SocketFilter, &ret0(), |a| a.name = "test").is_ok(),
-        Feature::GlobalData => probe_global_data(),
-        Feature::ArrayMmap => small_map(MapType::Array, 4, 4, 1, BPF_F_MMAPABLE).is_ok(),
-        Feature::ExpAttachType => try_load(ProgType::CgroupSock, &ret0(), |a| {
+        | Feature::BtfQmarkDatasec => probe_btf(feature, tok),
+        Feature::ProgName => {
+            try_load(tok, ProgType::SocketFilter, &ret0(), |a| a.name = "test").is_ok()
+        }
+        Feature::GlobalData => probe_global_data(tok),
+        Feature::ArrayMmap => small_map(tok, MapType::Array, 4, 4, 1, BPF_F_MMAPABLE).is_ok(),
+        Feature::ExpAttachType => try_load(tok, ProgType::CgroupSock, &ret0(), |a| {
             a.expected_attach_type = Some(AttachType::CgroupInetSockCreate)
         })
         .is_ok(),
-        Feature::ProbeReadKernel => probe_probe_read_kernel(),
-        Feature::ProgBindMap => probe_prog_bind_map(),
-        Feature::MemcgAccount => probe_memcg_account(),
-        Feature::BpfCookie => probe_bpf_cookie(),
-        Feature::RingBuf => probe_map_type(MapType::RingBuf),
-        Feature::PerfLink => probe_perf_link(),
-        Feature::TcxLink => probe_tcx_link(),
-        Feature::KprobeMultiLink => probe_kprobe_multi_link(),
-        Feature::UprobeMultiLink => probe_uprobe_multi_link(),
+        Feature::ProbeReadKernel => probe_probe_read_kernel(tok),
+        Feature::ProgBindMap => probe_prog_bind_map(tok),
+        Feature::MemcgAccount => probe_memcg_account(tok),
+        Feature::BpfCookie => probe_bpf_cookie(tok),
+        Feature::RingBuf => probe_map_type_with(MapType::RingBuf, token),
+        Feature::PerfLink => probe_perf_link(tok),
+        Feature::TcxLink => probe_tcx_link(tok),
+        Feature::KprobeMultiLink => probe_kprobe_multi_link(tok),
+        Feature::UprobeMultiLink => probe_uprobe_multi_link(tok),
     }
 }
 
 /// A program that stores through a `BPF_PSEUDO_MAP_VALUE` pointer into an array map.
-fn probe_global_data() -> bool {
-    let Ok(map) = small_map(MapType::Array, 4, 32, 1, 0) else {
+fn probe_global_data(tok: Tok<'_>) -> bool {
+    let Ok(map) = small_map(tok, MapType::Array, 4, 32, 1, 0) else {
         return false;
     };
     use std::os::fd::AsRawFd;
@@ -438,11 +507,11 @@ fn probe_global_data() -> bool {
         Insn::mov64_imm(0, 0),
         Insn::exit(),
     ];
-    try_load(ProgType::SocketFilter, &insns, |_| {}).is_ok()
+    try_load(tok, ProgType::SocketFilter, &insns, |_| {}).is_ok()
 }
 
 /// A tracepoint program calling `bpf_probe_read_kernel` (113).
-fn probe_probe_read_kernel() -> bool {
+fn probe_probe_read_kernel(tok: Tok<'_>) -> bool {
     let insns = [
         Insn::mov64_reg(1, 10),
         Insn::add64_imm(1, -8),
@@ -451,14 +520,14 @@ fn probe_probe_read_kernel() -> bool {
         Insn::call(113),
         Insn::exit(),
     ];
-    try_load(ProgType::Tracepoint, &insns, |_| {}).is_ok()
+    try_load(tok, ProgType::Tracepoint, &insns, |_| {}).is_ok()
 }
 
 /// `BPF_PROG_BIND_MAP` of a small array to a trivial program.
-fn probe_prog_bind_map() -> bool {
+fn probe_prog_bind_map(tok: Tok<'_>) -> bool {
     let (Ok(map), Ok(prog)) = (
-        small_map(MapType::Array, 4, 8, 1, 0),
-        try_load(ProgType::SocketFilter, &ret0(), |_| {}),
+        small_map(tok, MapType::Array, 4, 8, 1, 0),
+        try_load(tok, ProgType::SocketFilter, &ret0(), |_| {}),
     ) else {
         return false;
     };
@@ -466,7 +535,7 @@ fn probe_prog_bind_map() -> bool {
 }
 
 /// A helper of the memcg-accounting release, loaded without raising the memlock limit first.
-fn probe_memcg_account() -> bool {
+fn probe_memcg_account(tok: Tok<'_>) -> bool {
     // bpf_ktime_get_coarse_ns (160) arrived in 5.11 together with memcg accounting.
     // Loaded without `with_memlock_raised`, which asks this very probe; an EPERM from a
     // spent RLIMIT_MEMLOCK can only happen on kernels without memcg accounting.
@@ -475,15 +544,17 @@ fn probe_memcg_account() -> bool {
         prog_type: ProgType::SocketFilter,
         insns: &bytes,
         license: c"GPL",
+        token: tok,
         ..Default::default()
     })
     .is_ok()
 }
 
 /// A tracepoint program calling `bpf_get_attach_cookie`.
-fn probe_bpf_cookie() -> bool {
+fn probe_bpf_cookie(tok: Tok<'_>) -> bool {
     // bpf_get_attach_cookie (174).
     try_load(
+        tok,
         ProgType::Tracepoint,
         &[Insn::call(174), Insn::exit()],
         |_| {},
@@ -492,8 +563,8 @@ fn probe_bpf_cookie() -> bool {
 }
 
 /// A perf event link to a bad fd, told apart by its errno.
-fn probe_perf_link() -> bool {
-    let Ok(prog) = try_load(ProgType::Tracepoint, &ret0(), |_| {}) else {
+fn probe_perf_link(tok: Tok<'_>) -> bool {
+    let Ok(prog) = try_load(tok, ProgType::Tracepoint, &ret0(), |_| {}) else {
         return false;
     };
     // Target fd -1: EBADF if perf links exist, EINVAL if the attach type is unknown.
@@ -506,8 +577,8 @@ fn probe_perf_link() -> bool {
 }
 
 /// A tcx link to interface 0, told apart by its errno.
-fn probe_tcx_link() -> bool {
-    let Ok(prog) = try_load(ProgType::SchedCls, &ret0(), |_| {}) else {
+fn probe_tcx_link(tok: Tok<'_>) -> bool {
+    let Ok(prog) = try_load(tok, ProgType::SchedCls, &ret0(), |_| {}) else {
         return false;
     };
     // Interface 0 does not exist: ENODEV from tcx, EINVAL without it.
@@ -520,8 +591,8 @@ fn probe_tcx_link() -> bool {
 }
 
 /// A kprobe-multi link to a missing symbol, told apart by its errno.
-fn probe_kprobe_multi_link() -> bool {
-    let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
+fn probe_kprobe_multi_link(tok: Tok<'_>) -> bool {
+    let Ok(prog) = try_load(tok, ProgType::Kprobe, &ret0(), |a| {
         a.expected_attach_type = Some(AttachType::TraceKprobeMulti)
     }) else {
         return false;
@@ -554,8 +625,8 @@ fn probe_kprobe_multi_link() -> bool {
 }
 
 /// A uprobe-multi link into a directory, told apart by its errno.
-fn probe_uprobe_multi_link() -> bool {
-    let Ok(prog) = try_load(ProgType::Kprobe, &ret0(), |a| {
+fn probe_uprobe_multi_link(tok: Tok<'_>) -> bool {
+    let Ok(prog) = try_load(tok, ProgType::Kprobe, &ret0(), |a| {
         a.expected_attach_type = Some(AttachType::TraceUprobeMulti)
     }) else {
         return false;
@@ -576,7 +647,7 @@ fn probe_uprobe_multi_link() -> bool {
     ) == Some(libc::EBADF)
 }
 
-fn run_prog_type_probe(prog_type: ProgType) -> bool {
+fn run_prog_type_probe(prog_type: ProgType, tok: Tok<'_>) -> bool {
     let mut log = vec![0u8; 4096];
     let r = match prog_type {
         ProgType::Unspec => return false,
@@ -595,96 +666,115 @@ fn run_prog_type_probe(prog_type: ProgType) -> bool {
                     ProgType::Lsm => Some(AttachType::LsmMac),
                     _ => None,
                 },
+                token: tok,
                 ..Default::default()
             };
-            match with_memlock_raised(|| crate::prog::prog_load(&attr, Some(&mut log))) {
+            match with_memlock_raised(tok, || crate::prog::prog_load(&attr, Some(&mut log))) {
                 Ok(_) => return true,
                 Err(e) => {
                     return e.log().is_some() || e.raw_errno() == Some(crate::error::ENOTSUPP);
                 }
             }
         }
-        ProgType::CgroupSockopt => try_load(prog_type, &ret0(), |a| {
+        ProgType::CgroupSockopt => try_load(tok, prog_type, &ret0(), |a| {
             a.expected_attach_type = Some(AttachType::CgroupGetsockopt)
         }),
-        ProgType::SkLookup => try_load(prog_type, &ret0(), |a| {
+        ProgType::SkLookup => try_load(tok, prog_type, &ret0(), |a| {
             a.expected_attach_type = Some(AttachType::SkLookup)
         }),
-        ProgType::Netfilter => try_load(prog_type, &ret0(), |a| {
+        ProgType::Netfilter => try_load(tok, prog_type, &ret0(), |a| {
             a.expected_attach_type = Some(AttachType::Netfilter)
         }),
-        ProgType::Syscall => try_load(prog_type, &ret0(), |a| {
+        ProgType::Syscall => try_load(tok, prog_type, &ret0(), |a| {
             a.prog_flags = crate::consts::BPF_F_SLEEPABLE
         }),
-        ProgType::CgroupSockAddr => try_load(prog_type, &ret0(), |a| {
+        ProgType::CgroupSockAddr => try_load(tok, prog_type, &ret0(), |a| {
             a.expected_attach_type = Some(AttachType::CgroupInet4Connect)
         }),
         ProgType::SkSkb | ProgType::SkMsg | ProgType::LircMode2 => {
-            try_load(prog_type, &ret0(), |_| {})
+            try_load(tok, prog_type, &ret0(), |_| {})
         }
-        _ => try_load(prog_type, &[Insn::mov64_imm(0, 1), Insn::exit()], |_| {}),
+        _ => try_load(
+            tok,
+            prog_type,
+            &[Insn::mov64_imm(0, 1), Insn::exit()],
+            |_| {},
+        ),
     };
     r.is_ok()
 }
 
-fn run_map_type_probe(map_type: MapType) -> bool {
+fn run_map_type_probe(map_type: MapType, tok: Tok<'_>) -> bool {
     let page = crate::mmap::page_size() as u32;
     let r = match map_type {
         MapType::Unspec => return false,
-        MapType::LpmTrie => small_map(map_type, 8, 8, 1, BPF_F_NO_PREALLOC),
-        MapType::StackTrace => small_map(map_type, 4, 8, 1, 0),
-        MapType::CgroupStorage | MapType::PercpuCgroupStorage => small_map(map_type, 16, 8, 0, 0),
-        MapType::Queue | MapType::Stack | MapType::BloomFilter => small_map(map_type, 0, 4, 1, 0),
-        MapType::RingBuf | MapType::UserRingBuf => small_map(map_type, 0, 0, page, 0),
-        MapType::Arena => small_map(map_type, 0, 0, 1, BPF_F_MMAPABLE),
+        MapType::LpmTrie => small_map(tok, map_type, 8, 8, 1, BPF_F_NO_PREALLOC),
+        MapType::StackTrace => small_map(tok, map_type, 4, 8, 1, 0),
+        MapType::CgroupStorage | MapType::PercpuCgroupStorage => {
+            small_map(tok, map_type, 16, 8, 0, 0)
+        }
+        MapType::Queue | MapType::Stack | MapType::BloomFilter => {
+            small_map(tok, map_type, 0, 4, 1, 0)
+        }
+        MapType::RingBuf | MapType::UserRingBuf => small_map(tok, map_type, 0, 0, page, 0),
+        MapType::Arena => small_map(tok, map_type, 0, 0, 1, BPF_F_MMAPABLE),
         MapType::ArrayOfMaps | MapType::HashOfMaps => {
-            let Ok(inner) = small_map(MapType::Array, 4, 4, 1, 0) else {
+            let Ok(inner) = small_map(tok, MapType::Array, 4, 4, 1, 0) else {
                 return false;
             };
-            create_map(&MapCreateAttr {
-                map_type,
-                key_size: 4,
-                value_size: 4,
-                max_entries: 1,
-                inner_map_fd: Some(inner.as_fd()),
-                ..Default::default()
-            })
+            create_map(
+                &MapCreateAttr {
+                    map_type,
+                    key_size: 4,
+                    value_size: 4,
+                    max_entries: 1,
+                    inner_map_fd: Some(inner.as_fd()),
+                    ..Default::default()
+                },
+                tok,
+            )
         }
         MapType::SkStorage
         | MapType::InodeStorage
         | MapType::TaskStorage
         | MapType::CgrpStorage => {
             // Local storage needs BTF for key and value: [1] int.
-            let Ok(btf) = load_btf(&int_type(1), b"\0int\0") else {
+            let Ok(btf) = load_btf(&int_type(1), b"\0int\0", tok) else {
                 return false;
             };
-            create_map(&MapCreateAttr {
-                map_type,
-                key_size: 4,
-                value_size: 4,
-                max_entries: 0,
-                map_flags: BPF_F_NO_PREALLOC,
-                btf_fd: Some(btf.as_fd()),
-                btf_key_type_id: 1,
-                btf_value_type_id: 1,
-                ..Default::default()
-            })
+            create_map(
+                &MapCreateAttr {
+                    map_type,
+                    key_size: 4,
+                    value_size: 4,
+                    max_entries: 0,
+                    map_flags: BPF_F_NO_PREALLOC,
+                    btf_fd: Some(btf.as_fd()),
+                    btf_key_type_id: 1,
+                    btf_value_type_id: 1,
+                    ..Default::default()
+                },
+                tok,
+            )
         }
         MapType::StructOps => {
             // Needs a vmlinux struct; a bogus type id gives ENOTSUPP/EINVAL only when the
             // map type exists... which we cannot tell apart: report by errno.
-            let r = create_map(&MapCreateAttr {
-                map_type,
-                key_size: 4,
-                value_size: 4,
-                max_entries: 1,
-                btf_vmlinux_value_type_id: 1,
-                ..Default::default()
-            });
+            let r = create_map(
+                &MapCreateAttr {
+                    map_type,
+                    key_size: 4,
+                    value_size: 4,
+                    max_entries: 1,
+                    btf_vmlinux_value_type_id: 1,
+                    ..Default::default()
+                },
+                tok,
+            );
             return matches!(r, Err(ref e) if e.raw_errno() == Some(crate::error::ENOTSUPP))
                 || r.is_ok();
         }
-        _ => small_map(map_type, 4, 4, 1, 0),
+        _ => small_map(tok, map_type, 4, 4, 1, 0),
     };
     r.is_ok()
 }

@@ -5,7 +5,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::attr;
-use crate::consts::{AttachType, Cmd, ProgType, BPF_F_ID, BPF_OBJ_NAME_LEN};
+use crate::consts::{AttachType, Cmd, ProgType, BPF_F_ID, BPF_F_TOKEN_FD, BPF_OBJ_NAME_LEN};
 use crate::error::SysError;
 use crate::map::fd_u32;
 use crate::sys::{len_u32, log_text, mut_ptr_of, obj_name, ptr_of, sys_bpf, sys_bpf_fd};
@@ -61,6 +61,8 @@ pub struct ProgLoadAttr<'a> {
     pub fd_array: &'a [RawFd],
     /// Verifier log level (`BPF_LOG_LEVEL1`, ...). 0: log only on failure.
     pub log_level: u32,
+    /// BPF token to load the program with; sets `BPF_F_TOKEN_FD` (Linux 6.9).
+    pub token: Option<BorrowedFd<'a>>,
 }
 
 /// Builds the raw attr, validating sizes.
@@ -102,7 +104,13 @@ fn raw_prog_load(spec: &ProgLoadAttr<'_>) -> Result<attr::ProgLoadAttr, SysError
         insns: ptr_of(spec.insns),
         license: spec.license.as_ptr() as usize as u64,
         kern_version: spec.kern_version,
-        prog_flags: spec.prog_flags,
+        prog_flags: spec.prog_flags
+            | if spec.token.is_some() {
+                BPF_F_TOKEN_FD
+            } else {
+                0
+            },
+        prog_token_fd: spec.token.map_or(0, |f| f.as_raw_fd()),
         prog_name: name,
         prog_ifindex: spec.prog_ifindex,
         expected_attach_type: spec
@@ -180,6 +188,12 @@ pub(crate) fn load_quiet(spec: &ProgLoadAttr<'_>) -> Result<OwnedFd, SysError> {
     load_once(&raw_prog_load(spec)?, None).0
 }
 
+/// A failed load made with a token: `EPERM` explained by what the token lacks.
+fn token_refused(spec: &ProgLoadAttr<'_>, a: &attr::ProgLoadAttr, e: SysError) -> SysError {
+    let prog = Some((spec.prog_type, a.expected_attach_type));
+    crate::token::refused(e, spec.token, Cmd::ProgLoad, None, prog)
+}
+
 /// `BPF_PROG_LOAD`.
 ///
 /// The verifier log:
@@ -193,6 +207,15 @@ pub(crate) fn load_quiet(spec: &ProgLoadAttr<'_>) -> Result<OwnedFd, SysError> {
 /// On failure, the error carries the log text ([`SysError::log`]).
 pub fn prog_load(spec: &ProgLoadAttr<'_>, log: Option<&mut [u8]>) -> Result<OwnedFd, SysError> {
     let a = raw_prog_load(spec)?;
+    prog_load_raw(&a, spec.log_level, log).map_err(|e| token_refused(spec, &a, e))
+}
+
+/// [`prog_load`] of a built attr.
+fn prog_load_raw(
+    a: &attr::ProgLoadAttr,
+    log_level: u32,
+    log: Option<&mut [u8]>,
+) -> Result<OwnedFd, SysError> {
     match log {
         Some(buf) => {
             if buf.len() < LOG_BUF_MIN {
@@ -201,21 +224,21 @@ pub fn prog_load(spec: &ProgLoadAttr<'_>, log: Option<&mut [u8]>) -> Result<Owne
                     format!("log buffer must be at least {LOG_BUF_MIN} bytes"),
                 ));
             }
-            if spec.log_level == 0 {
-                if let (Ok(fd), _) = load_once(&a, None) {
+            if log_level == 0 {
+                if let (Ok(fd), _) = load_once(a, None) {
                     return Ok(fd);
                 }
             }
-            let level = spec.log_level.max(1);
-            let (r, _) = load_once(&a, Some((&mut *buf, level)));
+            let level = log_level.max(1);
+            let (r, _) = load_once(a, Some((&mut *buf, level)));
             r.map_err(|e| e.with_log(log_text(buf)))
         }
-        None if spec.log_level > 0 => load_with_internal_log(&a, spec.log_level),
-        None => match load_once(&a, None).0 {
+        None if log_level > 0 => load_with_internal_log(a, log_level),
+        None => match load_once(a, None).0 {
             Ok(fd) => Ok(fd),
             // Not logged: loads run on the loader's worker threads, whose logs would
             // interleave; the caller reports the outcome in program order.
-            Err(first) => match load_with_internal_log(&a, 1) {
+            Err(first) => match load_with_internal_log(a, 1) {
                 Ok(fd) => Ok(fd),
                 Err(e) if e.log().is_some() => Err(e),
                 Err(_) => Err(first),

@@ -14,8 +14,8 @@ use corebpf_obj::{
     ExternKind, KsymKind, KsymTarget, MapKind, MapSpec, ObjectSpec, Pinning, SlotTarget,
 };
 use corebpf_sys::{
-    btf_load, map_create, map_freeze, map_update_elem, obj_get, probe_map_type, MapCreateAttr,
-    MapFd, MapType, SysError,
+    btf_load_token, map_create, map_freeze, map_update_elem, obj_get, probe_map_type_with,
+    MapCreateAttr, MapFd, MapType, SysError, Token,
 };
 
 use crate::error::{Error, Result};
@@ -33,6 +33,9 @@ mod programs;
 pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let started = Instant::now();
     let mut kernel = Duration::ZERO;
+    open.token = crate::token::prepare(open.opts.token_path.as_deref(), &open.spec.name)?;
+    let token = open.token.clone();
+    let token = token.as_deref();
     prepare_process_and_arenas(&open)?;
     let targets = Targets::new(open.opts.btf_file.clone());
     let mut modules = LoadModules::new();
@@ -42,13 +45,14 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     let (core, core_log) = relocate_core(&mut open, &targets)?;
     check_undefined(&open)?;
     let spec = &open.spec;
-    let btf_fd = load_object_btf(spec, &mut kernel);
+    let btf_fd = load_object_btf(spec, token, &mut kernel);
     let mut maps = create_maps(
         spec,
         btf_fd.as_ref(),
         &open.opts.pin_root,
         &open.autocreate,
         &struct_ops,
+        token,
         &mut kernel,
     )?;
     let ctx = programs::LoadContext {
@@ -127,8 +131,13 @@ impl Targets {
 /// Raises RLIMIT_MEMLOCK where it can, and checks that arenas fit their globals.
 fn prepare_process_and_arenas(open: &OpenObject) -> Result<()> {
     // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. A process that may not raise
-    // it (no CAP_SYS_RESOURCE) goes on: the bpf(2) command that fails then says why.
-    if let Err(e) = corebpf_sys::bump_memlock_rlimit() {
+    // it (no CAP_SYS_RESOURCE) goes on: the bpf(2) command that fails then says why. With a
+    // token (6.9+) there is nothing to raise, as libbpf knows.
+    let raised = match open.token {
+        Some(_) => Ok(false),
+        None => corebpf_sys::bump_memlock_rlimit(),
+    };
+    if let Err(e) = raised {
         log::debug!("could not raise RLIMIT_MEMLOCK: {e}");
     }
     // libbpf refuses an arena too small for its globals when it opens the object, before
@@ -267,9 +276,13 @@ fn relocate_core(
 
 /// Loads the object's BTF (sanitized for this kernel). BTF is optional for most programs:
 /// like libbpf, a failure is logged and loading goes on without it.
-fn load_object_btf(spec: &ObjectSpec, kernel: &mut Duration) -> Option<OwnedFd> {
+fn load_object_btf(
+    spec: &ObjectSpec,
+    token: Option<&Token>,
+    kernel: &mut Duration,
+) -> Option<OwnedFd> {
     let btf = spec.btf.as_ref()?;
-    let support = BtfSupport::probe_for(btf);
+    let support = BtfSupport::probe_for_with(btf, token);
     let sanitized = match sanitize(btf, support) {
         Ok(s) => s,
         Err(e) => {
@@ -281,7 +294,9 @@ fn load_object_btf(spec: &ObjectSpec, kernel: &mut Duration) -> Option<OwnedFd> 
         }
     };
     let bytes = sanitized.as_deref().unwrap_or(btf.raw_bytes());
-    match timed(kernel, || btf_load(bytes, None, 0)) {
+    match timed(kernel, || {
+        btf_load_token(bytes, None, 0, token.map(|t| t.as_fd()))
+    }) {
         Ok(fd) => Some(fd),
         Err(e) => {
             log::warn!(
@@ -309,6 +324,7 @@ fn create_maps(
     pin_root: &std::path::Path,
     autocreate: &[bool],
     struct_ops: &StructOpsPlan,
+    token: Option<&Token>,
     kernel: &mut Duration,
 ) -> Result<Vec<Option<Map>>> {
     let mut out = Vec::with_capacity(spec.maps.len());
@@ -319,7 +335,9 @@ fn create_maps(
             continue;
         }
         if m.kind == MapKind::StructOps {
-            let map = timed(kernel, || new_struct_ops_map(m, i, struct_ops, btf_fd))?;
+            let map = timed(kernel, || {
+                new_struct_ops_map(m, i, struct_ops, btf_fd, token)
+            })?;
             out.push(Some(map));
             continue;
         }
@@ -339,7 +357,7 @@ fn create_maps(
             out.push(Some(map));
             continue;
         }
-        let map = timed(kernel, || new_map(m, btf_fd, arena))?;
+        let map = timed(kernel, || new_map(m, btf_fd, arena, token))?;
         if let Some(path) = &pin_path {
             // pin::pin mounts a missing bpffs at /sys/fs/bpf; a directory on no bpffs is an
             // error that says how to mount one (the kernel would only say EPERM).
@@ -364,8 +382,13 @@ fn create_maps(
 
 /// Creates map `m` and gives it its initial contents: global data written (and frozen for
 /// `.rodata`), or for an arena, mapped into this process with its `__arena` globals.
-fn new_map(m: &MapSpec, btf_fd: Option<&OwnedFd>, arena: Option<ArenaGlobals>) -> Result<Map> {
-    let fd = create_map(m, btf_fd)?;
+fn new_map(
+    m: &MapSpec,
+    btf_fd: Option<&OwnedFd>,
+    arena: Option<ArenaGlobals>,
+    token: Option<&Token>,
+) -> Result<Map> {
+    let fd = create_map(m, btf_fd, token)?;
     let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
     if let Some(globals) = arena {
         let mut map = Map::from_map_fd(mfd);
@@ -390,6 +413,7 @@ fn new_struct_ops_map(
     i: usize,
     plan: &StructOpsPlan,
     btf_fd: Option<&OwnedFd>,
+    token: Option<&Token>,
 ) -> Result<Map> {
     let err = |reason: &str| Error::StructOps {
         map: m.name.clone(),
@@ -413,9 +437,10 @@ fn new_struct_ops_map(
         btf_fd: Some(btf_fd.as_fd()),
         btf_vmlinux_value_type_id: planned.kern.types.value_type_id,
         value_type_btf_obj_fd: plan.map_module_fd(i),
+        token: token.map(|t| t.as_fd()),
         ..Default::default()
     };
-    let fd = map_create(&attr).map_err(|e| map_create_error(m, e))?;
+    let fd = map_create(&attr).map_err(|e| map_create_error(m, e, token))?;
     let mfd = MapFd::new(fd).map_err(map_err(&m.name, "reading info"))?;
     log::debug!(
         "map '{}': created (struct_ops {}, value {})",
@@ -473,6 +498,7 @@ fn create_attr<'a>(
     m: &'a MapSpec,
     inner: Option<&'a OwnedFd>,
     btf_fd: Option<&'a OwnedFd>,
+    token: Option<&'a Token>,
 ) -> MapCreateAttr<'a> {
     let with_btf = btf_fd.is_some() && m.btf_value_type_id.is_some();
     MapCreateAttr {
@@ -500,17 +526,18 @@ fn create_attr<'a>(
             0
         },
         map_extra: m.map_extra,
+        token: token.map(|t| t.as_fd()),
         ..Default::default()
     }
 }
 
-fn create_map(m: &MapSpec, btf_fd: Option<&OwnedFd>) -> Result<OwnedFd> {
+fn create_map(m: &MapSpec, btf_fd: Option<&OwnedFd>, token: Option<&Token>) -> Result<OwnedFd> {
     // A map of maps needs an inner map as a template; it is closed once the outer exists.
     let inner = match &m.inner {
-        Some(inner) => Some(create_map(inner, btf_fd)?),
+        Some(inner) => Some(create_map(inner, btf_fd, token)?),
         None => None,
     };
-    let attr = create_attr(m, inner.as_ref(), btf_fd);
+    let attr = create_attr(m, inner.as_ref(), btf_fd, token);
     match map_create(&attr) {
         Ok(fd) => Ok(fd),
         // Like libbpf: some kernels refuse a map's BTF (e.g. for certain map types); the map
@@ -520,18 +547,18 @@ fn create_map(m: &MapSpec, btf_fd: Option<&OwnedFd>) -> Result<OwnedFd> {
                 "map '{}': creation with BTF failed ({e}), retrying without BTF",
                 m.name
             );
-            let attr = create_attr(m, inner.as_ref(), None);
-            map_create(&attr).map_err(|e| map_create_error(m, e))
+            let attr = create_attr(m, inner.as_ref(), None, token);
+            map_create(&attr).map_err(|e| map_create_error(m, e, token))
         }
-        Err(e) => Err(map_create_error(m, e)),
+        Err(e) => Err(map_create_error(m, e, token)),
     }
 }
 
 /// A failed `BPF_MAP_CREATE`: a map type this kernel lacks is named as such (the kernel
 /// only says EINVAL).
-fn map_create_error(m: &MapSpec, e: SysError) -> Error {
+fn map_create_error(m: &MapSpec, e: SysError, token: Option<&Token>) -> Error {
     // The kernel answers EINVAL for a map type it does not know.
-    if e.raw_errno() == Some(libc::EINVAL) && !probe_map_type(m.map_type) {
+    if e.raw_errno() == Some(libc::EINVAL) && !probe_map_type_with(m.map_type, token) {
         return map_err(&m.name, "creating")(SysError::Unsupported {
             what: m.map_type.kernel_name(),
             reason: format!(

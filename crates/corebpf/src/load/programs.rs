@@ -30,8 +30,8 @@ use corebpf_obj::insn::pseudo;
 use corebpf_obj::{LinkedProgram, MapRelocKind, ObjectSpec};
 use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
 use corebpf_sys::{
-    probe_feature, probe_prog_type, prog_load, AttachType, Feature, ProgLoadAttr, ProgType,
-    SysError,
+    probe_feature_with, probe_prog_type_with, prog_load, AttachType, Feature, ProgLoadAttr,
+    ProgType, SysError, Token,
 };
 use nix::errno::Errno;
 
@@ -133,7 +133,8 @@ fn prepare(ctx: &LoadContext<'_>, idx: usize) -> Result<Prepared> {
         ctx.modules,
     )?;
     // func/line info only make sense with the object's BTF loaded and BTF funcs supported.
-    let with_info = ctx.btf_fd.is_some() && probe_feature(Feature::BtfFunc);
+    let token = ctx.open.token.as_deref();
+    let with_info = ctx.btf_fd.is_some() && probe_feature_with(Feature::BtfFunc, token);
     let (func_info, line_info) = if with_info {
         encode_func_line_info(&linked)
     } else {
@@ -179,6 +180,7 @@ impl Prepared {
             expected_attach_raw: ops_target.map_or(0, |(t, _)| t.member_index),
             fd_array: ctx.modules.fd_array(),
             log_level: ctx.open.opts.log_level,
+            token: ctx.open.token.as_deref().map(|t| t.as_fd()),
             ..Default::default()
         }
     }
@@ -256,7 +258,8 @@ fn report(
         let Some((result, load_time)) = v else {
             unreachable!("a program before the first failure was not attempted")
         };
-        let fd = result.map_err(|e| load_error(spec, &p.linked, ctx.core, e))?;
+        let token = ctx.open.token.as_deref();
+        let fd = result.map_err(|e| load_error(spec, &p.linked, ctx.core, e, token))?;
         let ps = &spec.programs[p.idx];
         log::debug!(
             "prog '{}': loaded ({} insns, {load_time:?})",
@@ -442,11 +445,12 @@ fn load_error(
     linked: &LinkedProgram,
     core: &[CoreOutcome],
     e: SysError,
+    token: Option<&Token>,
 ) -> Error {
     let p = &spec.programs[linked.program];
     // The kernel answers EINVAL without a log for a program type it does not know.
     let unknown_type = e.raw_errno() == Some(libc::EINVAL) && e.log().is_none();
-    if unknown_type && !probe_prog_type(p.prog_type) {
+    if unknown_type && !probe_prog_type_with(p.prog_type, token) {
         return Error::Program {
             prog: p.name.clone(),
             error: SysError::Unsupported {
