@@ -11,6 +11,7 @@
 mod attr;
 pub mod btf;
 pub mod error;
+pub mod fault;
 pub mod info;
 pub mod link;
 pub mod map;

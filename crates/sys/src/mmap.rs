@@ -77,6 +77,9 @@ impl MmapRegion {
             Some(a) => (a as usize as *mut libc::c_void, libc::MAP_FIXED_NOREPLACE),
             None => (std::ptr::null_mut(), 0),
         };
+        if let Some(errno) = crate::fault::inject("mmap") {
+            return Err(SysError::from_errno("mmap", errno));
+        }
         // SAFETY: a fresh mapping, at an address chosen by the kernel or at `addr` only if
         // nothing is mapped there (MAP_FIXED_NOREPLACE), aliases no Rust object; failure
         // is reported as MAP_FAILED.

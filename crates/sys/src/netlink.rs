@@ -61,6 +61,9 @@ struct Socket {
 
 impl Socket {
     fn open(cmd: &'static str) -> Result<Self, SysError> {
+        if let Some(errno) = crate::fault::inject("socket(AF_NETLINK)") {
+            return Err(SysError::from_errno(cmd, errno));
+        }
         // SAFETY: plain socket(2) call; the result is checked and wrapped at once.
         let fd = unsafe {
             libc::socket(
@@ -94,6 +97,9 @@ impl Socket {
         let len = msg.len() as u32;
         msg[0..4].copy_from_slice(&len.to_ne_bytes());
         msg[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        if let Some(errno) = crate::fault::inject("send(netlink)") {
+            return Err(SysError::from_errno(cmd, errno));
+        }
         // SAFETY: `msg` is a live buffer of `msg.len()` bytes; the kernel only reads it.
         let n = unsafe {
             libc::send(
@@ -111,6 +117,12 @@ impl Socket {
 
     fn recv(&self, cmd: &'static str, buf: &mut [u8]) -> Result<usize, SysError> {
         loop {
+            if let Some(errno) = crate::fault::inject("recv(netlink)") {
+                if errno == libc::EINTR {
+                    continue;
+                }
+                return Err(SysError::from_errno(cmd, errno));
+            }
             // SAFETY: `buf` is an exclusively borrowed buffer of `buf.len()` bytes.
             let n = unsafe {
                 libc::recv(

@@ -146,6 +146,9 @@ pub fn perf_event_open(
     if a.size == 0 {
         a.size = PERF_ATTR_SIZE_VER8;
     }
+    if let Some(errno) = crate::fault::inject("perf_event_open") {
+        return Err(SysError::from_errno("perf_event_open", errno));
+    }
     // SAFETY: `a` is a fully initialized perf_event_attr of `a.size` bytes that lives
     // for the call; the kernel only reads it (and may write `size` back on E2BIG).
     let ret = unsafe {
@@ -178,6 +181,9 @@ fn perf_ioctl(
     arg: libc::c_int,
     what: &'static str,
 ) -> Result<(), SysError> {
+    if let Some(errno) = crate::fault::inject(what) {
+        return Err(SysError::from_errno(what, errno));
+    }
     // SAFETY: these perf ioctls take an integer argument by value, not a pointer.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
     if r < 0 {

@@ -27,6 +27,12 @@ fn setsockopt_int(
     value: libc::c_int,
     what: &'static str,
 ) -> Result<(), SysError> {
+    if let Some(errno) = crate::fault::inject(what) {
+        return Err(SysError::File {
+            path: what.into(),
+            error: std::io::Error::from_raw_os_error(errno),
+        });
+    }
     // SAFETY: `value` is a live c_int and its exact size is passed; the kernel only reads
     // it. The socket fd is borrowed for the call.
     let r = unsafe {

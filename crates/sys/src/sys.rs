@@ -15,6 +15,9 @@ use crate::error::SysError;
 /// or write as many bytes as the accompanying size/count fields say, for the duration of
 /// the call; `attr` must be a `#[repr(C)]` attr layout with no uninitialized bytes.
 pub(crate) unsafe fn sys_bpf<T>(cmd: Cmd, attr: &mut T) -> Result<i64, SysError> {
+    if let Some(errno) = crate::fault::inject(cmd.kernel_name()) {
+        return Err(SysError::from_errno(cmd.kernel_name(), errno));
+    }
     // SAFETY: `attr` is a live, exclusively borrowed, fully initialized buffer of exactly
     // `size_of::<T>()` bytes; the pointers inside it are valid per this fn's contract.
     let ret = unsafe {
@@ -44,7 +47,9 @@ pub(crate) unsafe fn sys_bpf_fd<T>(cmd: Cmd, attr: &mut T) -> Result<OwnedFd, Sy
     let fd =
         i32::try_from(fd).map_err(|_| SysError::invalid(cmd.kernel_name(), "fd out of range"))?;
     // SAFETY: on success the kernel returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    crate::fault::created(cmd, std::os::fd::AsFd::as_fd(&fd));
+    Ok(fd)
 }
 
 /// The address of a slice's data as the kernel's `__aligned_u64` pointer, or 0 if empty.
