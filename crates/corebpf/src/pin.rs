@@ -177,6 +177,22 @@ pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<(), PinError> {
     if path.starts_with(DEFAULT_BPFFS) {
         ensure_bpffs()?;
     }
+    // The directories this pin creates, removed again if it fails.
+    let created = parent.ancestors().take_while(|a| !a.exists()).last();
+    let r = pin_in(fd, path, parent);
+    if let (Err(_), Some(top)) = (&r, created) {
+        for dir in parent.ancestors() {
+            let _ = std::fs::remove_dir(dir);
+            if dir == top {
+                break;
+            }
+        }
+    }
+    r
+}
+
+/// Creates `parent` and pins `fd` at `path` in it, if `parent` is on a bpffs.
+fn pin_in(fd: BorrowedFd<'_>, path: &Path, parent: &Path) -> Result<(), PinError> {
     std::fs::create_dir_all(parent).map_err(|e| PinError::io(parent.display().to_string(), e))?;
     if !is_bpffs(parent)? {
         return Err(PinError::NotBpffs {
@@ -187,6 +203,33 @@ pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<(), PinError> {
         path: path.display().to_string(),
         error: source,
     })
+}
+
+/// The pins a load made (maps pinned by name, not those reused), removed again if the load
+/// fails, as libbpf's `bpf_object_load` unpins them.
+#[derive(Debug, Default)]
+pub(crate) struct CreatedPins(Vec<PathBuf>);
+
+impl CreatedPins {
+    /// Records a pin just made.
+    pub(crate) fn add(&mut self, path: PathBuf) {
+        self.0.push(path);
+    }
+
+    /// The load succeeded: the pins stay.
+    pub(crate) fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for CreatedPins {
+    fn drop(&mut self) {
+        for path in self.0.drain(..) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                log::warn!("removing pin {} of a failed load: {e}", path.display());
+            }
+        }
+    }
 }
 
 /// Removes the pin at `path` (the object lives on while other references remain).

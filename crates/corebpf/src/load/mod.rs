@@ -23,6 +23,7 @@ use crate::kernel::LoadModules;
 use crate::map::arena::ArenaGlobals;
 use crate::map::Map;
 use crate::object::{LoadStats, Object, OpenObject};
+use crate::pin::CreatedPins;
 use crate::program::Program;
 use crate::sanitize::{sanitize, BtfSupport};
 use crate::struct_ops::Plan as StructOpsPlan;
@@ -46,10 +47,12 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
     check_undefined(&open)?;
     let spec = &open.spec;
     let btf_fd = load_object_btf(spec, token, &mut kernel);
+    // Maps this load pins by name are unpinned again if it fails (dropped before `keep`).
+    let mut pins = CreatedPins::default();
     let mut maps = create_maps(
         spec,
         btf_fd.as_ref(),
-        &open.opts.pin_root,
+        (&open.opts.pin_root, &mut pins),
         &open.autocreate,
         &struct_ops,
         token,
@@ -79,6 +82,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         .filter_map(|(s, m)| m.map(|m| (s.name.clone(), s.section.clone(), m)))
         .collect();
     crate::attach::usdt::install(&maps, &mut programs);
+    pins.keep();
     Ok(Object {
         name: spec.name.clone(),
         maps,
@@ -321,7 +325,7 @@ fn map_err<'a>(map: &'a str, what: &'static str) -> impl FnOnce(SysError) -> Err
 fn create_maps(
     spec: &ObjectSpec,
     btf_fd: Option<&OwnedFd>,
-    pin_root: &std::path::Path,
+    (pin_root, pins): (&std::path::Path, &mut CreatedPins),
     autocreate: &[bool],
     struct_ops: &StructOpsPlan,
     token: Option<&Token>,
@@ -365,6 +369,7 @@ fn create_maps(
                 what: format!("map '{}': pinning", m.name),
                 error: source,
             })?;
+            pins.add(path.clone());
             log::debug!("map '{}': pinned at {}", m.name, path.display());
         }
         log::debug!(
