@@ -130,8 +130,12 @@ impl Program {
         let handle = if opts.handle == 0 { 1 } else { opts.handle };
         let priority = if opts.priority == 0 { 1 } else { opts.priority };
         let target = format!("{target} (netlink cls_bpf, handle {handle}, priority {priority})");
-        corebpf_sys::netlink::tc_clsact_create(ifindex as i32)
-            .map_err(|e| sys_err(self, &target, "creating the clsact qdisc", e))?;
+        let created = corebpf_sys::netlink::tc_clsact_create(ifindex as i32).map_err(|e| {
+            // An existing clsact qdisc is not an error (EEXIST): it did not exist, so one
+            // there now is this request's, applied before its reply was lost.
+            let _ = corebpf_sys::netlink::tc_clsact_destroy(ifindex as i32);
+            sys_err(self, &target, "creating the clsact qdisc", e)
+        })?;
         corebpf_sys::netlink::tc_filter_attach(
             ifindex as i32,
             ingress,
@@ -141,6 +145,13 @@ impl Program {
             priority,
         )
         .map_err(|e| {
+            let undo = UndoFilter {
+                ifindex: ifindex as i32,
+                ingress,
+                handle,
+                priority,
+            };
+            undo.run(self, created, &e);
             let what = if e.raw_errno() == Some(libc::EEXIST) {
                 "a filter with this handle and priority exists already (choose others in TcOpts): adding the cls_bpf filter"
             } else {
@@ -156,5 +167,38 @@ impl Program {
             netns: Netns::current(),
         };
         Ok(Link::new(self, target, attachment))
+    }
+}
+
+/// Where a filter add that failed was asked for.
+struct UndoFilter {
+    ifindex: i32,
+    ingress: bool,
+    handle: u32,
+    priority: u16,
+}
+
+impl UndoFilter {
+    /// After a failed filter add: removes the clsact qdisc if this attach created it (and
+    /// with it anything under it), else the filter if the kernel added it before the reply
+    /// was lost (a failed recv) and it runs `prog`. `EEXIST` is the kernel refusing because
+    /// a filter was there before (possibly `prog`, attached earlier): nothing to undo.
+    fn run(&self, prog: &Program, created_qdisc: bool, e: &corebpf_sys::SysError) {
+        use corebpf_sys::netlink::{tc_clsact_destroy, tc_filter_detach, tc_filter_query};
+        if created_qdisc {
+            let _ = tc_clsact_destroy(self.ifindex);
+            return;
+        }
+        if e.raw_errno() == Some(libc::EEXIST) {
+            return;
+        }
+        let (ifindex, ingress, handle, priority) =
+            (self.ifindex, self.ingress, self.handle, self.priority);
+        let ours = prog.id().ok();
+        if let Ok(Some(id)) = tc_filter_query(ifindex, ingress, handle, priority) {
+            if Some(id) == ours {
+                let _ = tc_filter_detach(ifindex, ingress, handle, priority);
+            }
+        }
     }
 }

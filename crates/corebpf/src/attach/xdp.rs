@@ -147,12 +147,33 @@ impl Program {
         if opts.no_replace {
             flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
         }
-        corebpf_sys::netlink::xdp_attach(ifindex as i32, Some(self.as_fd()), flags, None)
-            .map_err(|e| sys_err(self, &target, "netlink XDP attach", e))?;
+        let attached =
+            corebpf_sys::netlink::xdp_attach(ifindex as i32, Some(self.as_fd()), flags, None)
+                .map_err(|e| sys_err(self, &target, "netlink XDP attach", e))
+                .and_then(|()| dup(self, &target, self));
+        let prog = match attached {
+            Ok(prog) => prog,
+            // The kernel refused because a program was there before (possibly this one,
+            // attached earlier): nothing to undo.
+            Err(e) if matches!(e.raw_errno(), Some(libc::EBUSY | libc::EEXIST)) => return Err(e),
+            Err(e) => {
+                // The kernel may have attached it before the reply was lost (a failed recv),
+                // or the dup failed: detach it, only if it is ours.
+                let mode = flags & (XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE);
+                let replace = mode | XDP_FLAGS_REPLACE;
+                let _ = corebpf_sys::netlink::xdp_attach(
+                    ifindex as i32,
+                    None,
+                    replace,
+                    Some(self.as_fd()),
+                );
+                return Err(e);
+            }
+        };
         let attachment = NetlinkXdp {
             ifindex: ifindex as i32,
             flags,
-            prog: dup(self, &target, self)?,
+            prog,
             netns: Netns::current(),
         };
         Ok(Link::new(self, target, attachment))
