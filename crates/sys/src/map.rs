@@ -115,6 +115,16 @@ impl MapFd {
         })
     }
 
+    /// A second handle on the same map: the fd duplicated (`F_DUPFD_CLOEXEC`), the info
+    /// copied, so no `bpf(2)` call is made.
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(MapFd {
+            fd: self.fd.try_clone()?,
+            info: self.info,
+            value_buf_size: self.value_buf_size,
+        })
+    }
+
     /// `BPF_MAP_CREATE`, then [`MapFd::new`].
     pub fn create(spec: &MapCreateAttr<'_>) -> Result<Self, SysError> {
         Self::new(map_create(spec)?)

@@ -62,8 +62,9 @@ impl Program {
             attach_type,
         );
         pa.flags = BPF_F_ALLOW_MULTI;
-        corebpf_sys::prog_attach(&pa).map_err(|e| sys_err(self, &target, "BPF_PROG_ATTACH", e))?;
+        // Made before attaching, so that nothing fails once the program is attached.
         let attachment = ProgAttachment::new(self, &target, cgroup, attach_type)?;
+        corebpf_sys::prog_attach(&pa).map_err(|e| sys_err(self, &target, "BPF_PROG_ATTACH", e))?;
         Ok(Link::new(self, target, attachment))
     }
 

@@ -50,8 +50,9 @@ impl Program {
             Some(self.as_fd()),
             attach_type,
         );
-        corebpf_sys::prog_attach(&pa).map_err(|e| sys_err(self, &target, "BPF_PROG_ATTACH", e))?;
+        // Made before attaching, so that nothing fails once the program is attached.
         let attachment = ProgAttachment::new(self, &target, map, attach_type)?;
+        corebpf_sys::prog_attach(&pa).map_err(|e| sys_err(self, &target, "BPF_PROG_ATTACH", e))?;
         Ok(Link::new(self, target, attachment))
     }
 }

@@ -72,9 +72,11 @@ impl Map {
         })?;
         let target = format!("struct_ops {}", value.type_name);
         let linked = self.info().map_flags & BPF_F_LINK != 0;
+        // What unregisters is made before registering: nothing may fail in between, or the
+        // ops would stay registered with nothing left to unregister them.
+        let unregister = if linked { None } else { Some(self.dup_fd()?) };
         self.write_struct_ops_value(linked)?;
-        if !linked {
-            let fd = self.dup_fd()?;
+        if let Some(fd) = unregister {
             return Ok(Link::from_parts(self.name(), target, Registered(fd)));
         }
         let attr = LinkCreateAttr::new(self.as_fd(), AttachTarget::None, AttachType::StructOps);
@@ -127,8 +129,9 @@ impl Map {
         }
     }
 
+    /// A second handle on this map (no `bpf(2)` call: the info is copied).
     fn dup_fd(&self) -> Result<MapFd> {
-        let fd = self.as_fd().try_clone_to_owned().map_err(|e| {
+        self.map_fd().try_clone().map_err(|e| {
             let errno = e.raw_os_error().unwrap_or(0);
             let source = SysError::Syscall {
                 cmd: "dup",
@@ -136,8 +139,7 @@ impl Map {
                 log: None,
             };
             so_err(self, format!("duplicating its fd: {e}"), Some(source))
-        })?;
-        MapFd::new(fd).map_err(|e| so_err(self, format!("reading its info: {e}"), Some(e)))
+        })
     }
 }
 

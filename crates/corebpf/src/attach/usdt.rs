@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +22,7 @@ use super::uprobe::{find_binary, UprobeOpts};
 use super::{attach_err, expect_type};
 use crate::error::Result;
 use crate::link::{Attachment, Link};
+use crate::map::MapError;
 use crate::map::{Map, BPF_ANY, BPF_NOEXIST};
 use crate::program::Program;
 
@@ -62,28 +62,32 @@ struct SpecIds {
 }
 
 /// Gives every program of an object that defines `usdt.bpf.h`'s maps the object's USDT
-/// state (called once the object is loaded).
-pub(crate) fn install(maps: &[(String, String, Map)], programs: &mut [Program]) {
+/// state (called once the object is loaded). Fails only if a map's fd cannot be
+/// duplicated (the process is out of fds).
+pub(crate) fn install(
+    maps: &[(String, String, Map)],
+    programs: &mut [Program],
+) -> crate::Result<()> {
     let find = |name: &str| maps.iter().find(|(n, _, _)| n == name).map(|(_, _, m)| m);
     let (Some(specs), Some(ips)) = (find(SPECS_MAP), find(IP_MAP)) else {
-        return;
+        return Ok(());
     };
+    // The kernel's info is copied, not asked for again.
     let dup = |m: &Map| {
-        let fd = m.as_fd().try_clone_to_owned().ok()?;
-        Map::from_fd(fd).ok()
-    };
-    let (Some(specs), Some(ip_to_spec)) = (dup(specs), dup(ips)) else {
-        log::debug!("usdt: could not duplicate the USDT maps' fds; attach_usdt will fail");
-        return;
+        let fd = m.map_fd().try_clone().map_err(|e| {
+            MapError::io(format!("map {}: duplicating its fd for USDT", m.name()), e)
+        })?;
+        Ok::<_, MapError>(Map::from_map_fd(fd))
     };
     let man = Arc::new(UsdtManager {
-        specs,
-        ip_to_spec,
+        specs: dup(specs)?,
+        ip_to_spec: dup(ips)?,
         ids: Mutex::new(SpecIds::default()),
     });
     for p in programs.iter_mut() {
         p.usdt = Some(Arc::clone(&man));
     }
+    Ok(())
 }
 
 impl UsdtManager {

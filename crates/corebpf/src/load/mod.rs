@@ -81,7 +81,7 @@ pub(crate) fn load(mut open: OpenObject) -> Result<Object> {
         .zip(maps)
         .filter_map(|(s, m)| m.map(|m| (s.name.clone(), s.section.clone(), m)))
         .collect();
-    crate::attach::usdt::install(&maps, &mut programs);
+    crate::attach::usdt::install(&maps, &mut programs)?;
     pins.keep();
     Ok(Object {
         name: spec.name.clone(),
