@@ -67,6 +67,19 @@ pub enum Error {
         /// The kernel's answer.
         error: SysError,
     },
+    /// Filling a slot of a prog array or map of maps that the object initializes
+    /// (`.values = { ... }`) failed.
+    #[error("map '{map}': setting {what} slot {slot}: {error}")]
+    MapSlot {
+        /// The prog array or map of maps.
+        map: String,
+        /// `prog array` or `inner map`.
+        what: &'static str,
+        /// The slot (key).
+        slot: u32,
+        /// The kernel's answer.
+        error: SysError,
+    },
     /// A pinned map (LIBBPF_PIN_BY_NAME) exists but differs from the object's definition.
     #[error("map '{map}': pinned map at {path} is incompatible: {field} is {pinned}, the object wants {expected}")]
     PinnedMapIncompatible {
@@ -245,6 +258,7 @@ impl Error {
             Error::Sys(e)
             | Error::Program { error: e, .. }
             | Error::Map { error: e, .. }
+            | Error::MapSlot { error: e, .. }
             | Error::BtfLoad { error: e, .. } => e.is_permission(),
             Error::Verifier(v) => v.source.is_permission() && v.log.trim().is_empty(),
             Error::Attach { error: Some(e), .. } => e.is_permission(),
@@ -267,6 +281,7 @@ impl Error {
             Error::Sys(e)
             | Error::Program { error: e, .. }
             | Error::Map { error: e, .. }
+            | Error::MapSlot { error: e, .. }
             | Error::BtfLoad { error: e, .. }
             | Error::Attach { error: Some(e), .. }
             | Error::StructOps { error: Some(e), .. } => e.raw_errno(),

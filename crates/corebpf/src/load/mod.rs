@@ -628,15 +628,17 @@ fn init_slots<'p>(
             };
             let Some(fd) = fd else { continue };
             let what = if m.map_type == MapType::ProgArray {
-                "setting prog array slot"
+                "prog array"
             } else {
-                "setting inner map slot"
+                "inner map"
             };
-            outer
-                .update(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
-                .map_err(|e| {
-                    Error::InvalidInput(format!("map '{}': {what} {}: {e}", m.name, slot.index))
-                })?;
+            let (key, value) = (slot.index.to_ne_bytes(), (fd as u32).to_ne_bytes());
+            map_update_elem(outer.map_fd(), &key, &value, 0).map_err(|error| Error::MapSlot {
+                map: m.name.clone(),
+                what,
+                slot: slot.index,
+                error,
+            })?;
         }
     }
     Ok(())
