@@ -138,8 +138,12 @@ fn raw_prog_load(spec: &ProgLoadAttr<'_>) -> Result<attr::ProgLoadAttr, SysError
     })
 }
 
-/// One `BPF_PROG_LOAD` with the given log buffer (retrying `EAGAIN` a few times, as
-/// libbpf does).
+/// How many times `BPF_PROG_LOAD` is tried while the kernel answers `EAGAIN` (libbpf's
+/// `PROG_LOAD_ATTEMPTS`): the verifier gives up with `EAGAIN` when a signal is pending.
+const PROG_LOAD_ATTEMPTS: u32 = 5;
+
+/// One `BPF_PROG_LOAD` with the given log buffer (tried up to [`PROG_LOAD_ATTEMPTS`] times
+/// while it fails with `EAGAIN`, as libbpf does).
 fn load_once(
     a: &attr::ProgLoadAttr,
     log: Option<(&mut [u8], u32)>,
@@ -153,14 +157,16 @@ fn load_once(
         a.log_size = buf.len().min(u32::MAX as usize >> 2) as u32;
         a.log_buf = mut_ptr_of(buf);
     }
-    let mut tries = 0;
+    let mut attempts = 1;
     loop {
         // SAFETY: the attr's pointers come from `ProgLoadAttr` borrows (insns, license,
         // func/line info, fd_array, with counts derived from their lengths) and the log
         // buffer, all alive for this call.
         let r = unsafe { sys_bpf_fd(Cmd::ProgLoad, &mut a) };
         match r {
-            Err(ref e) if e.raw_errno() == Some(libc::EAGAIN) && tries < 5 => tries += 1,
+            Err(ref e) if e.raw_errno() == Some(libc::EAGAIN) && attempts < PROG_LOAD_ATTEMPTS => {
+                attempts += 1
+            }
             r => return (r, a.log_true_size),
         }
     }
