@@ -123,11 +123,28 @@ fn bitfield(types: &Types<'_>, m: Member<'_>) -> Result<Option<(u32, u32)>, GenE
         return Ok(Some((m.bit_offset, m.bitfield_size)));
     }
     let mt = types.btf.skip_mods_and_typedefs(m.type_id)?;
-    if mt.kind() == Kind::Int && (mt.int_bits() != mt.size() * 8 || mt.int_offset() != 0) {
-        return Ok(Some((m.bit_offset + mt.int_offset(), mt.int_bits())));
+    let too_far = || {
+        types.unsupported(
+            m.type_id,
+            m.name(),
+            "its bit offset or width does not fit in 32 bits",
+        )
+    };
+    if mt.kind() == Kind::Int
+        && (u64::from(mt.int_bits()) != u64::from(mt.size()) * 8 || mt.int_offset() != 0)
+    {
+        let bit = m
+            .bit_offset
+            .checked_add(mt.int_offset())
+            .ok_or_else(too_far)?;
+        return Ok(Some((bit, mt.int_bits())));
     }
     if m.bit_offset % 8 != 0 {
-        let bits = types.btf.size_of(m.type_id)? * 8;
+        let bits = types
+            .btf
+            .size_of(m.type_id)?
+            .checked_mul(8)
+            .ok_or_else(too_far)?;
         return Ok(Some((m.bit_offset, bits)));
     }
     Ok(None)
@@ -155,7 +172,7 @@ fn struct_fields(
             cursor = bitfield_run(
                 types,
                 &slots[i..i + run],
-                name,
+                (name, size),
                 cursor,
                 l,
                 fields_ns,
@@ -196,7 +213,7 @@ fn struct_fields(
 fn bitfield_run(
     types: &mut Types<'_>,
     run: &[Slot<'_>],
-    name: &str,
+    (name, size): (&str, u32),
     cursor: u32,
     l: &mut Layout,
     fields_ns: &mut Namespace,
@@ -211,19 +228,22 @@ fn bitfield_run(
     let end_bit = run
         .iter()
         .filter_map(|s| s.bitfield)
-        .map(|(off, bits)| off + bits)
+        .map(|(off, bits)| u64::from(off) + u64::from(bits))
         .max()
         .unwrap_or(0);
     let start = first_bit / 8;
-    let end = end_bit.div_ceil(8);
-    if start < cursor {
+    let end_byte = end_bit.div_ceil(8);
+    let refuse = |why: &str| {
         let s = &run[0];
-        return Err(types.unsupported(
-            s.m.type_id,
-            &format!("{name}.{}", s.name),
-            "it overlaps the member before",
-        ));
+        Err(types.unsupported(s.m.type_id, &format!("{name}.{}", s.name), why))
+    };
+    if start < cursor {
+        return refuse("it overlaps the member before");
     }
+    if end_byte > u64::from(size) {
+        return refuse("it ends past its struct");
+    }
+    let end = end_byte as u32; // at most `size`
     pad(l, fields_ns, cursor, start);
     let field = fields_ns.take(&format!("__bf_{start}"));
     l.fields.push(Field {
