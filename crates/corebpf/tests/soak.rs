@@ -6,7 +6,8 @@
 //! measured before and after. `soak_short` runs in every `cargo test` (a few hundred
 //! cycles in all); `soak` (ignored by default: `cargo test -p corebpf --test soak --
 //! --ignored soak --nocapture`) runs 10,000 cycles of each and prints the figures
-//! (`COREBPF_SOAK_CYCLES` overrides the count). One binary: fd counts are process-wide.
+//! (`COREBPF_SOAK_CYCLES` overrides the count, `COREBPF_SOAK_ONLY=TEXT` runs the kinds
+//! whose name contains `TEXT`). One binary: fd counts are process-wide.
 
 mod attach_util;
 
@@ -237,6 +238,13 @@ fn soak(cycles: usize, rss_slack_kib: u64) {
     println!(
         "{:<32} {:>5} {:>5} {:>7} {:>7} {:>8} {:>9} {:>9}",
         "kind", "fds", "after", "kobjs", "after", "RSS KiB", "RSS after", "time"
+    );
+    // COREBPF_SOAK_ONLY=TEXT runs only the kinds whose name contains TEXT.
+    let only = std::env::var("COREBPF_SOAK_ONLY").unwrap_or_default();
+    kinds.retain(|k| k.name.contains(only.as_str()));
+    assert!(
+        !kinds.is_empty(),
+        "no soak kind matches COREBPF_SOAK_ONLY={only}"
     );
     for kind in &mut kinds {
         // Warm-up: caches (kernel BTF, probes, symbol tables) filled before measuring.
