@@ -1,16 +1,17 @@
 //! Fault injection for tests (cargo feature `fault-injection`, off by default): every
 //! system call this crate makes for a kernel object (`bpf(2)`, `perf_event_open` and the
 //! perf ioctls, netlink sockets, `mmap`, `setsockopt` of socket filters) first asks
-//! [`inject`], which, while a test has [`arm`]ed it, counts the call and makes the Nth one
+//! `inject`, which, while a test has armed it (`arm`, `arm_from`), counts the call and makes the Nth one
 //! fail with the chosen errno without entering the kernel.
 //!
 //! While armed it also records the id of every program, map, BTF object and link a
-//! `bpf(2)` command creates ([`Injected::created`]), so a test can tell its own kernel
+//! `bpf(2)` command creates (`Injected::created`), so a test can tell its own kernel
 //! objects from those of other processes when it checks that none is left behind.
 //!
 //! The state is process-global (atomics), so calls from every thread count; a test that
 //! wants the same call to fail on every run keeps the operation on one thread. Without the
-//! feature, [`inject`] and [`created`] are empty inline functions and none of this exists.
+//! feature, `inject` and `created` are empty inline functions and none of this exists
+//! (so these docs, built without it, name them without links).
 
 #[cfg(feature = "fault-injection")]
 pub use armed::{arm, arm_from, calls, disarm, Injected};
