@@ -74,6 +74,13 @@ impl<'a> Input<'a> {
         if roles.iter().filter(|r| **r == Role::Symtab).count() != 1 {
             return Err(LinkError::input(name, "needs exactly one SYMTAB section"));
         }
+        if elf.symbols.is_empty() {
+            // Every ELF symbol table starts with the null symbol; symbol indexes count it.
+            return Err(LinkError::input(
+                name,
+                "its SYMTAB lacks the null symbol #0",
+            ));
+        }
         let mut input = Input {
             name: name.to_string(),
             elf,
