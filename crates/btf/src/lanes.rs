@@ -40,20 +40,63 @@ struct Lane {
 
 /// The walk of `t` in four lanes, or `None` if one chain must do it (see the module
 /// documentation). Names come unhashed, in id order.
+#[cfg(test)]
 pub(crate) fn walk_lanes<O: Order>(t: &[u8], sizes: &PackedSizes, start_id: u32) -> Option<Scan> {
-    let starts = cut_points::<O>(t, sizes)?;
-    let mut stops = [t.len(); LANES];
-    stops[..LANES - 1].copy_from_slice(&starts[1..]);
-    let lanes = walk_interleaved::<O>(t, sizes, starts, stops)?;
-    join(lanes, t.len(), start_id)
+    let starts = cut_points::<O, LANES>(t, sizes)?;
+    let lanes = walk_interleaved::<O>(t, sizes, starts, stops_after(&starts, t.len()))?;
+    join(&lanes, t.len(), start_id)
 }
 
-/// Lane starts: 0, then the first offset at or after each quarter mark from which
-/// [`PROBE_RECORDS`] records pass the bounds checks.
-fn cut_points<O: Order>(t: &[u8], sizes: &PackedSizes) -> Option<[usize; LANES]> {
-    let mut starts = [0usize; LANES];
+/// Replaces the string offsets of (name offset, index) pairs by their names' hashes.
+pub(crate) type HashNames<'a> = dyn Fn(&mut [(u32, u32)]) + Sync + 'a;
+
+/// The walk of `t` in eight lanes, four on this thread and four on a second, each thread
+/// then replacing its names' string offsets by `hash(name offset)`; `None` if one chain
+/// must do it. A thread costs tens of microseconds to start, so only large sections
+/// (vmlinux) come here; the two halves take about the same time.
+pub(crate) fn walk_lanes_on_two_threads<O: Order>(
+    t: &[u8],
+    sizes: &PackedSizes,
+    start_id: u32,
+    hash: &HashNames<'_>,
+) -> Option<Scan> {
+    let starts = cut_points::<O, { 2 * LANES }>(t, sizes)?;
+    let stops = stops_after(&starts, t.len());
+    let half = |k: usize| -> Option<[Lane; LANES]> {
+        let first: [usize; LANES] = starts[k * LANES..][..LANES].try_into().ok()?;
+        let last: [usize; LANES] = stops[k * LANES..][..LANES].try_into().ok()?;
+        let mut lanes = walk_interleaved::<O>(t, sizes, first, last)?;
+        for lane in &mut lanes {
+            hash(&mut lane.names);
+        }
+        Some(lanes)
+    };
+    let (low, high) = std::thread::scope(|s| {
+        let high = s.spawn(|| half(1));
+        let low = half(0);
+        match high.join() {
+            Ok(high) => (low, high),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let mut lanes = Vec::from(low?);
+    lanes.extend(high?);
+    join(&lanes, t.len(), start_id)
+}
+
+/// Where each lane stops: where the next one starts, the last at the section's end.
+fn stops_after<const N: usize>(starts: &[usize; N], len: usize) -> [usize; N] {
+    let mut stops = [len; N];
+    stops[..N - 1].copy_from_slice(&starts[1..]);
+    stops
+}
+
+/// Lane starts: 0, then the first offset at or after each of the `N - 1` marks that cut the
+/// section in `N` equal parts from which [`PROBE_RECORDS`] records pass the bounds checks.
+fn cut_points<O: Order, const N: usize>(t: &[u8], sizes: &PackedSizes) -> Option<[usize; N]> {
+    let mut starts = [0usize; N];
     for (k, start) in starts.iter_mut().enumerate().skip(1) {
-        let mark = (t.len() * k / LANES) & !3;
+        let mark = (t.len() * k / N) & !3;
         *start = (mark..(mark + PROBE_BYTES).min(t.len()))
             .step_by(4)
             .find(|&at| plausible::<O>(t, sizes, at))?;
@@ -183,9 +226,9 @@ fn walk_interleaved<O: Order>(
     }))
 }
 
-/// The lanes as one walk: checkpoints every [`CHECKPOINT`] records counted from the
-/// section's start, names with their type ids.
-fn join(lanes: [Lane; LANES], len: usize, start_id: u32) -> Option<Scan> {
+/// The lanes (in section order) as one walk: checkpoints every [`CHECKPOINT`] records
+/// counted from the section's start, names with their type ids.
+fn join(lanes: &[Lane], len: usize, start_id: u32) -> Option<Scan> {
     let count: usize = lanes.iter().map(|l| l.count).sum();
     let count = u32::try_from(count)
         .ok()
@@ -194,7 +237,7 @@ fn join(lanes: [Lane; LANES], len: usize, start_id: u32) -> Option<Scan> {
     let mut names = Vec::with_capacity(lanes.iter().map(|l| l.names.len()).sum());
     let mut named_funcs = 0;
     let mut base = 0usize;
-    for lane in &lanes {
+    for lane in lanes {
         // The section's checkpoints counted from its start, wherever the lane began.
         let first = (CHECKPOINT - base % CHECKPOINT) % CHECKPOINT;
         checkpoints.extend(lane.offsets.iter().skip(first).step_by(CHECKPOINT));
@@ -240,10 +283,30 @@ mod tests {
     }
 
     #[test]
+    fn lanes_on_two_threads_join_into_the_one_chain_walk() {
+        let t = vmlinux_types();
+        let packed = crate::scan::PackedSizes::new(&EXTRA).expect("known kinds pack");
+        let unhashed = |_: &mut [(u32, u32)]| {};
+        let two = walk_lanes_on_two_threads::<crate::scan::Le>(&t, &packed, 1, &unhashed)
+            .expect("vmlinux walks in lanes");
+        let one = crate::scan::walk_one_chain::<crate::scan::Le>(&t, &EXTRA, 1);
+        assert_eq!(two.count, one.count);
+        assert_eq!(two.checkpoints, one.checkpoints);
+        assert_eq!(two.names, one.names);
+        assert_eq!(two.named_funcs, one.named_funcs);
+        // Each thread hashes its own lanes' names: every one of them, once.
+        let marked = |names: &mut [(u32, u32)]| names.iter_mut().for_each(|n| n.0 = !n.0);
+        let hashed = walk_lanes_on_two_threads::<crate::scan::Le>(&t, &packed, 1, &marked)
+            .expect("vmlinux walks in lanes");
+        let flipped: Vec<(u32, u32)> = one.names.iter().map(|&(n, id)| (!n, id)).collect();
+        assert_eq!(hashed.names, flipped);
+    }
+
+    #[test]
     fn a_bad_record_in_any_lane_leaves_the_walk_to_one_chain() {
         let t = vmlinux_types();
         let packed = crate::scan::PackedSizes::new(&EXTRA).expect("known kinds pack");
-        let starts = cut_points::<crate::scan::Le>(&t, &packed).expect("cut points");
+        let starts = cut_points::<crate::scan::Le, LANES>(&t, &packed).expect("cut points");
         for (k, &start) in starts.iter().enumerate() {
             // A kind no kernel has, in the first record of lane k.
             let mut bad = t.clone();

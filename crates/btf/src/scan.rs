@@ -199,10 +199,10 @@ pub(crate) fn walk_one_chain<O: Order>(t: &[u8], sizes: &Sizes, start_id: u32) -
         .expect("well-formed")
 }
 
-/// The walk in lanes ([`crate::lanes`]), then the names hashed on two threads (hashing
-/// on a second thread *during* the walk measured slower: the lanes keep a core busy and
-/// handing chunks out costs the lanes their registers); `None` if the section must be
-/// walked as one chain.
+/// The walk in lanes on two threads ([`crate::lanes`]), each hashing the names its lanes
+/// found (hashing on another thread *during* the walk measured slower: the lanes keep a
+/// core busy and handing chunks out costs the lanes their registers); `None` if the
+/// section must be walked as one chain.
 fn walk_lanes_hashing<O: Order>(
     t: &[u8],
     sizes: &Sizes,
@@ -210,9 +210,8 @@ fn walk_lanes_hashing<O: Order>(
     strs: &Strings<'_>,
 ) -> Option<Scan> {
     let packed = PackedSizes::new(sizes)?;
-    let mut scan = crate::lanes::walk_lanes::<O>(t, &packed, start_id)?;
-    hash_names(&mut scan.names, strs);
-    Some(scan)
+    let hash = |names: &mut [(u32, u32)]| hash_slice(names, strs);
+    crate::lanes::walk_lanes_on_two_threads::<O>(t, &packed, start_id, &hash)
 }
 
 /// Below this many names, hashing on a second thread costs more than it saves.
