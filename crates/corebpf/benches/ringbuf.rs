@@ -197,6 +197,45 @@ extern "C" fn libbpf_lost_cb(_ctx: *mut c_void, _cpu: c_int, cnt: u64) {
     panic!("perf buffer lost {cnt} events: the bench ring is too small");
 }
 
+/// libbpf's reader of ring buffer `map`, adding each record's counter to `*sum`.
+///
+/// # Safety
+/// `sum` must outlive the returned ring buffer (`ring_buffer__free`).
+unsafe fn libbpf_ring_buffer(map: &Map, sum: &mut u64) -> *mut libbpf::RingBuffer {
+    // SAFETY: a valid ring buffer map fd; the caller keeps `sum` alive.
+    let rb = unsafe {
+        libbpf::ring_buffer__new(
+            map.as_fd().as_raw_fd(),
+            libbpf_rb_cb,
+            sum as *mut u64 as *mut c_void,
+            std::ptr::null(),
+        )
+    };
+    assert!(!rb.is_null(), "ring_buffer__new failed");
+    rb
+}
+
+/// libbpf's reader of perf event array `map` ([`PERF_PAGES`] per CPU), adding each
+/// sample's counter to `*sum`.
+///
+/// # Safety
+/// `sum` must outlive the returned perf buffer (`perf_buffer__free`).
+unsafe fn libbpf_perf_buffer(map: &Map, sum: &mut u64) -> *mut libbpf::PerfBuffer {
+    // SAFETY: a valid perf event array fd; the caller keeps `sum` alive.
+    let pb = unsafe {
+        libbpf::perf_buffer__new(
+            map.as_fd().as_raw_fd(),
+            PERF_PAGES,
+            libbpf_pb_cb,
+            libbpf_lost_cb,
+            sum as *mut u64 as *mut c_void,
+            std::ptr::null(),
+        )
+    };
+    assert!(!pb.is_null(), "perf_buffer__new failed");
+    pb
+}
+
 /// Times `drain` after each `fill`, `iters` times.
 fn timed(
     iters: u64,
@@ -261,16 +300,8 @@ fn ringbuf(c: &mut Criterion) {
     let lb_map = map(MapType::RingBuf, 0, 0, RING_SIZE, "bench_rb_lb");
     let lb_prog = emitter(&counters, &lb_map, true);
     let mut lb_sum = 0u64;
-    // SAFETY: a valid ring buffer map fd; `lb_sum` outlives the ring buffer (freed below).
-    let lrb = unsafe {
-        libbpf::ring_buffer__new(
-            lb_map.as_fd().as_raw_fd(),
-            libbpf_rb_cb,
-            &mut lb_sum as *mut u64 as *mut c_void,
-            std::ptr::null(),
-        )
-    };
-    assert!(!lrb.is_null(), "ring_buffer__new failed");
+    // SAFETY: `lb_sum` outlives the ring buffer (freed below).
+    let lrb = unsafe { libbpf_ring_buffer(&lb_map, &mut lb_sum) };
     g.bench_function("libbpf", |b| {
         b.iter_custom(|iters| {
             timed(
@@ -321,18 +352,8 @@ fn perf_buffer(c: &mut Criterion) {
     let lmap = map(MapType::PerfEventArray, 4, 4, cpus, "bench_perf_lb");
     let lprog = emitter(&counters, &lmap, false);
     let mut lb_sum = 0u64;
-    // SAFETY: a valid perf event array fd; `lb_sum` outlives the buffer (freed below).
-    let lpb = unsafe {
-        libbpf::perf_buffer__new(
-            lmap.as_fd().as_raw_fd(),
-            PERF_PAGES,
-            libbpf_pb_cb,
-            libbpf_lost_cb,
-            &mut lb_sum as *mut u64 as *mut c_void,
-            std::ptr::null(),
-        )
-    };
-    assert!(!lpb.is_null(), "perf_buffer__new failed");
+    // SAFETY: `lb_sum` outlives the buffer (freed below).
+    let lpb = unsafe { libbpf_perf_buffer(&lmap, &mut lb_sum) };
     g.bench_function("libbpf", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -418,16 +439,8 @@ fn paired_ratios(_: &mut Criterion) {
     let lb_map = map(MapType::RingBuf, 0, 0, RING_SIZE, "bench_pair_lrb");
     let lb_prog = emitter(&counters, &lb_map, true);
     let (mut sum, mut lb_sum) = (0u64, 0u64);
-    // SAFETY: a valid ring buffer map fd; `lb_sum` outlives the ring buffer (freed below).
-    let lrb = unsafe {
-        libbpf::ring_buffer__new(
-            lb_map.as_fd().as_raw_fd(),
-            libbpf_rb_cb,
-            &mut lb_sum as *mut u64 as *mut c_void,
-            std::ptr::null(),
-        )
-    };
-    assert!(!lrb.is_null(), "ring_buffer__new failed");
+    // SAFETY: `lb_sum` outlives the ring buffer (freed below).
+    let lrb = unsafe { libbpf_ring_buffer(&lb_map, &mut lb_sum) };
     paired(
         "ringbuf_consume_64B",
         Side {
@@ -457,18 +470,8 @@ fn paired_ratios(_: &mut Criterion) {
     .unwrap();
     let lpmap = map(MapType::PerfEventArray, 4, 4, cpus, "bench_pair_lperf");
     let lpprog = emitter(&counters, &lpmap, false);
-    // SAFETY: a valid perf event array fd; `lb_sum` outlives the buffer (freed below).
-    let lpb = unsafe {
-        libbpf::perf_buffer__new(
-            lpmap.as_fd().as_raw_fd(),
-            PERF_PAGES,
-            libbpf_pb_cb,
-            libbpf_lost_cb,
-            &mut lb_sum as *mut u64 as *mut c_void,
-            std::ptr::null(),
-        )
-    };
-    assert!(!lpb.is_null(), "perf_buffer__new failed");
+    // SAFETY: `lb_sum` outlives the buffer (freed below).
+    let lpb = unsafe { libbpf_perf_buffer(&lpmap, &mut lb_sum) };
     paired(
         "perf_buffer_consume_64B",
         Side {

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 
 use corebpf::map::Map;
 use corebpf::ringbuf::RingBuf;
-use corebpf::sys::insn::{alu, class, size, src};
+use corebpf::sys::insn::size;
 use corebpf::sys::{Insn, MapType, ProgType};
 use maps_util::*;
 
@@ -125,37 +125,7 @@ fn batch_skips_discarded_records_and_reads_typed() {
     // Reserve 16 bytes; store the counter and its double; discard odd counters.
     let rb_map = ringbuf(16 * 1024, "t_rbb_discard");
     let cnt = counters();
-    let mut a = Asm::new();
-    a.push(Insn::st_mem(size::W, 10, -4, 0))
-        .extend(ld_map(1, &cnt))
-        .push(Insn::mov64_reg(2, 10))
-        .push(Insn::add64_imm(2, -4))
-        .push(Insn::call(helper::MAP_LOOKUP_ELEM))
-        .jump(Insn::jeq_imm(0, 0, 0), "exit")
-        .push(Insn::ldx_mem(size::DW, 7, 0, 0))
-        .push(Insn::add64_imm(7, 1))
-        .push(Insn::stx_mem(size::DW, 0, 7, 0))
-        .extend(ld_map(1, &rb_map))
-        .push(Insn::mov64_imm(2, 16))
-        .push(Insn::mov64_imm(3, 0))
-        .push(Insn::call(helper::RINGBUF_RESERVE))
-        .jump(Insn::jeq_imm(0, 0, 0), "exit")
-        .push(Insn::stx_mem(size::DW, 0, 7, 0))
-        .push(Insn::mov64_reg(1, 7))
-        .push(Insn::new(class::ALU64 | alu::LSH | src::K, 1, 0, 0, 1))
-        .push(Insn::stx_mem(size::DW, 0, 1, 8))
-        .push(Insn::mov64_reg(1, 0))
-        .push(Insn::mov64_imm(2, 0))
-        .push(and64_imm(7, 1))
-        .jump(Insn::jeq_imm(7, 0, 0), "submit")
-        .push(Insn::call(helper::RINGBUF_DISCARD))
-        .jump(ja(0), "exit")
-        .label("submit")
-        .push(Insn::call(helper::RINGBUF_SUBMIT))
-        .label("exit")
-        .push(Insn::mov64_imm(0, 2))
-        .push(Insn::exit());
-    let prog = load(ProgType::Xdp, &a.finish(), "t_rbb_disc");
+    let prog = prog_discard_odd(&cnt, &rb_map, SecondWord::Double, "t_rbb_disc");
     run_xdp(prog.as_fd(), 100);
     let mut rb = RingBuf::new(&rb_map).unwrap();
 

@@ -334,42 +334,47 @@ fn mutated_inputs_never_panic() {
     }
 }
 
-/// Inputs the `link` fuzz target crashed on (`fuzz/regressions/link/`, in its format: `u16`
-/// LE length n, n bytes of the first object, then the second): each links or fails with a
-/// typed error.
+/// The `link` fuzz target's regression inputs (`fuzz/regressions/link/`).
+fn link_regressions() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/link")
+}
+
+/// A `link` fuzz input (`u16` LE length n, n bytes of the first object, then the second)
+/// linked as the target does: the two, then the second with itself. Parses what links.
+fn link_fuzz_input(data: &[u8]) -> Vec<Result<Vec<u8>, LinkError>> {
+    let (len, rest) = data.split_first_chunk::<2>().expect("a length");
+    let at = usize::from(u16::from_le_bytes(*len)).min(rest.len());
+    let (a, b) = rest.split_at(at);
+    [[("a", a), ("b", b)], [("b", b), ("b2", b)]]
+        .iter()
+        .map(|inputs| {
+            let out = link(inputs);
+            if let Ok(out) = &out {
+                let _ = Object::parse_named(out, "x");
+            }
+            out
+        })
+        .collect()
+}
+
+/// Every input the `link` fuzz target crashed on links or fails with a typed error.
 #[test]
 fn fuzz_regressions_link_or_fail_cleanly() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/link");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let data = std::fs::read(entry.unwrap().path()).unwrap();
-        let (len, rest) = data.split_first_chunk::<2>().expect("a length");
-        let at = usize::from(u16::from_le_bytes(*len)).min(rest.len());
-        let (a, b) = rest.split_at(at);
-        for inputs in [[("a", a), ("b", b)], [("b", b), ("b2", b)]] {
-            if let Ok(out) = link(&inputs) {
-                let _ = Object::parse_named(&out, "x");
-            }
-        }
+    for entry in std::fs::read_dir(link_regressions()).unwrap() {
+        link_fuzz_input(&std::fs::read(entry.unwrap().path()).unwrap());
         n += 1;
     }
-    assert!(n > 0, "no inputs in {}", dir.display());
+    assert!(n > 0, "no inputs in {}", link_regressions().display());
 }
 
 /// An input whose symbol table is empty (not even the null symbol) is refused by name.
 #[test]
 fn empty_symbol_table_is_refused() {
-    let data = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fuzz/regressions/link/empty_symtab.bin"),
-    )
-    .unwrap();
-    let (len, rest) = data.split_first_chunk::<2>().unwrap();
-    let at = usize::from(u16::from_le_bytes(*len)).min(rest.len());
-    let (a, b) = rest.split_at(at);
-    let errors: Vec<String> = [[("a", a), ("b", b)], [("b", b), ("b2", b)]]
-        .iter()
-        .filter_map(|inputs| link(inputs).err().map(|e| e.to_string()))
+    let data = std::fs::read(link_regressions().join("empty_symtab.bin")).unwrap();
+    let errors: Vec<String> = link_fuzz_input(&data)
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
         .collect();
     assert!(
         errors.iter().any(|e| e.contains("lacks the null symbol")),

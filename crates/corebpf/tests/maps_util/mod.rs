@@ -297,6 +297,54 @@ pub fn prog_emit_counter(counters: &Map, out: &Map, how: Emit) -> OwnedFd {
 }
 
 /// The counters array used by [`prog_emit_counter`]: `[emitted, dropped]`.
+/// The second 8 bytes of a [`prog_discard_odd`] record.
+pub enum SecondWord {
+    /// Zero.
+    Zero,
+    /// The counter times two.
+    Double,
+}
+
+/// XDP program: `counters[0] += 1`, then reserve 16 bytes of ring buffer `rb`, write the
+/// counter and `second`, and discard the record if the counter is odd, else submit it.
+pub fn prog_discard_odd(counters: &Map, rb: &Map, second: SecondWord, name: &str) -> OwnedFd {
+    let mut a = Asm::new();
+    a.push(Insn::st_mem(size::W, 10, -4, 0))
+        .extend(ld_map(1, counters))
+        .push(Insn::mov64_reg(2, 10))
+        .push(Insn::add64_imm(2, -4))
+        .push(Insn::call(helper::MAP_LOOKUP_ELEM))
+        .jump(Insn::jeq_imm(0, 0, 0), "exit")
+        .push(Insn::ldx_mem(size::DW, 7, 0, 0))
+        .push(Insn::add64_imm(7, 1))
+        .push(Insn::stx_mem(size::DW, 0, 7, 0))
+        .extend(ld_map(1, rb))
+        .push(Insn::mov64_imm(2, 16))
+        .push(Insn::mov64_imm(3, 0))
+        .push(Insn::call(helper::RINGBUF_RESERVE))
+        .jump(Insn::jeq_imm(0, 0, 0), "exit")
+        .push(Insn::stx_mem(size::DW, 0, 7, 0));
+    match second {
+        SecondWord::Zero => a.push(Insn::st_mem(size::DW, 0, 8, 0)),
+        SecondWord::Double => a
+            .push(Insn::mov64_reg(1, 7))
+            .push(Insn::new(class::ALU64 | alu::LSH | src::K, 1, 0, 0, 1))
+            .push(Insn::stx_mem(size::DW, 0, 1, 8)),
+    };
+    a.push(Insn::mov64_reg(1, 0))
+        .push(Insn::mov64_imm(2, 0))
+        .push(and64_imm(7, 1))
+        .jump(Insn::jeq_imm(7, 0, 0), "submit")
+        .push(Insn::call(helper::RINGBUF_DISCARD))
+        .jump(ja(0), "exit")
+        .label("submit")
+        .push(Insn::call(helper::RINGBUF_SUBMIT))
+        .label("exit")
+        .push(Insn::mov64_imm(0, 2))
+        .push(Insn::exit());
+    load(ProgType::Xdp, &a.finish(), name)
+}
+
 pub fn counters() -> Map {
     map(MapType::Array, 4, 8, 2, "t_counters")
 }
