@@ -306,7 +306,7 @@ fn union_fields(
         };
         let end = match place {
             Place::Bytes(off) => u64::from(off) + types.size_of(&ty),
-            Place::Bits { bit, bits } => u64::from(bit + bits).div_ceil(8),
+            Place::Bits { bit, bits } => (u64::from(bit) + u64::from(bits)).div_ceil(8),
         };
         if end > u64::from(size) {
             return Err(types.unsupported(s.m.type_id, &what, "it ends past its union"));

@@ -46,3 +46,14 @@ fn every_regression_input_is_handled() {
     }
     assert!(n > 0, "no regression inputs in {}", regressions().display());
 }
+
+/// A union member bitfield whose bit offset plus width passes `u32::MAX` overflowed too.
+#[test]
+fn union_bitfield_ending_past_u32_is_refused() {
+    let err = generate("union_bitfield_end_overflows_u32.bpf.o").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("past its union") || text.contains("fit in 32 bits"),
+        "{text}"
+    );
+}
