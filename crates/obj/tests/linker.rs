@@ -381,3 +381,18 @@ fn empty_symbol_table_is_refused() {
         "{errors:?}"
     );
 }
+
+/// A NOBITS section whose stated size would take its output section past 4 GiB (an
+/// addition that overflowed) is refused by name.
+#[test]
+fn oversized_nobits_section_is_refused() {
+    let data = std::fs::read(link_regressions().join("nobits_size_overflows.bin")).unwrap();
+    let errors: Vec<String> = link_fuzz_input(&data)
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        errors.iter().any(|e| e.contains("larger than 4 GiB")),
+        "{errors:?}"
+    );
+}

@@ -164,6 +164,19 @@ impl<'a> Linker<'a> {
                 return Ok(None);
             }
         }
+        // Offsets in relocations, symbols and DATASECs are 32-bit: so is the output section
+        // (a NOBITS section states any size without bytes to back it).
+        let o = &self.sections[out];
+        let end = o.size.div_ceil(s.align.max(1)) * s.align.max(1);
+        if end
+            .checked_add(s.size)
+            .is_none_or(|end| end > u64::from(u32::MAX))
+        {
+            return Err(input.err(format!(
+                "section '{}' ({} bytes) makes the output section larger than 4 GiB",
+                s.name, s.size
+            )));
+        }
         let o = &mut self.sections[out];
         if o.ephemeral {
             o.init_from(s);
