@@ -33,6 +33,8 @@
 //! One `#[test]` runs every case in order: the injection counter is process-global.
 //! `COREBPF_FAULT_ONLY=TEXT` walks only the cases whose name contains `TEXT`.
 
+mod attach_util;
+
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::AsFd;
@@ -52,6 +54,8 @@ use corebpf::ringbuf::RingBuf;
 use corebpf::sys::{fault, probe_feature, probe_map_type, probe_prog_type, Feature};
 use corebpf::sys::{MapCreateAttr, MapType, ObjKind, ProgType};
 use corebpf::{Error, Object, ObjectBuilder};
+
+use attach_util::net::cgroup2_root;
 
 /// The errnos each call is made to fail with.
 const ERRNOS: [(i32, &str); 7] = [
@@ -483,17 +487,6 @@ fn representative(objects: &[Loadable]) -> Vec<&Loadable> {
         }
     }
     kept
-}
-
-fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    mounts
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() > 2 && f[2] == "cgroup2").then(|| PathBuf::from(f[1]))
-        })
-        .expect("no cgroup2 mount")
 }
 
 fn held<T: Any>(v: T) -> Box<dyn Any> {
