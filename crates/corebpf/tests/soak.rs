@@ -40,16 +40,10 @@ fn open_fds() -> usize {
 
 /// The kernel's BPF objects of every kind (`BPF_*_GET_NEXT_ID`), system-wide.
 fn kernel_objects() -> usize {
-    use corebpf::sys::{get_next_id, ObjKind};
+    use corebpf::sys::{all_ids, ObjKind};
     [ObjKind::Prog, ObjKind::Map, ObjKind::Btf, ObjKind::Link]
         .into_iter()
-        .map(|kind| {
-            let (mut n, mut id) = (0, 0);
-            while let Some(next) = get_next_id(kind, id).unwrap() {
-                (n, id) = (n + 1, next);
-            }
-            n
-        })
+        .map(|kind| all_ids(kind).unwrap().len())
         .sum()
 }
 
