@@ -87,17 +87,23 @@ impl OutSection {
         self.entsize = s.entsize;
     }
 
-    /// Appends `s`'s contents at its alignment; returns the offset they start at.
-    fn extend(&mut self, s: &Section<'_>, data: &[u8]) -> u64 {
+    /// Appends `s`'s contents at its alignment; returns the offset they start at, or `None`
+    /// (and appends nothing) if the section would then pass 4 GiB: offsets in relocations,
+    /// symbols and DATASECs are 32-bit, and a NOBITS section states any size without bytes
+    /// to back it.
+    fn extend(&mut self, s: &Section<'_>, data: &[u8]) -> Option<u64> {
         let align = s.align.max(1);
-        self.align = self.align.max(align);
         let start = self.size.div_ceil(align) * align;
+        if start.checked_add(s.size)? > u64::from(u32::MAX) {
+            return None;
+        }
+        self.align = self.align.max(align);
         if s.sh_type != SHT_NOBITS {
             self.data.resize(start as usize, 0);
             self.data.extend_from_slice(data);
         }
         self.size = start + s.size;
-        start
+        Some(start)
     }
 }
 
@@ -164,24 +170,17 @@ impl<'a> Linker<'a> {
                 return Ok(None);
             }
         }
-        // Offsets in relocations, symbols and DATASECs are 32-bit: so is the output section
-        // (a NOBITS section states any size without bytes to back it).
-        let o = &self.sections[out];
-        let end = o.size.div_ceil(s.align.max(1)) * s.align.max(1);
-        if end
-            .checked_add(s.size)
-            .is_none_or(|end| end > u64::from(u32::MAX))
-        {
-            return Err(input.err(format!(
+        let o = &mut self.sections[out];
+        let start = o.extend(s, data).ok_or_else(|| {
+            input.err(format!(
                 "section '{}' ({} bytes) makes the output section larger than 4 GiB",
                 s.name, s.size
-            )));
-        }
-        let o = &mut self.sections[out];
+            ))
+        })?;
         if o.ephemeral {
             o.init_from(s);
         }
-        Ok(Some((out, o.extend(s, data))))
+        Ok(Some((out, start)))
     }
 
     /// Rebases input `i`'s relocations onto the output sections and symbols. A relocation
