@@ -383,13 +383,21 @@ impl<'a> CDumper<'a> {
     #[inline]
     fn charge(&mut self) -> Result<()> {
         if self.steps_left == 0 || self.out.len() > self.out_limit {
-            return Err(BtfError::Dump(
-                "the C text would be unreasonably large for this BTF (shared anonymous types?)"
-                    .into(),
-            ));
+            return Err(too_large());
         }
         self.steps_left -= 1;
         Ok(())
+    }
+
+    /// Charges `n` steps of work at once (lines repeated in bulk), and checks the output
+    /// size.
+    fn charge_many(&mut self, n: u64) -> Result<()> {
+        if n > self.steps_left {
+            self.steps_left = 0;
+        } else {
+            self.steps_left -= n - 1;
+        }
+        self.charge()
     }
 
     #[inline]
@@ -410,6 +418,13 @@ impl<'a> CDumper<'a> {
         self.out
             .extend_from_slice(&TABS[..(lvl as usize).min(TABS.len())]);
     }
+}
+
+/// The error of a dump that ran out of steps or output.
+fn too_large() -> BtfError {
+    BtfError::Dump(
+        "the C text would be unreasonably large for this BTF (shared anonymous types?)".into(),
+    )
 }
 
 /// Fills `out` with void and then every type of `btf`'s base chain and `btf`, by id.

@@ -137,22 +137,39 @@ impl CDumper<'_> {
             }
             cur = new_off;
         }
-        while cur != next_off {
-            self.charge()?;
-            let bits = (next_off - cur).min(pad_bits);
-            if bits < pad_bits {
-                // The remainder: the smallest type that holds it.
-                if let Some(&(name, b)) = pads.iter().rev().find(|&&(_, b)| b >= bits) {
-                    (pad_type, pad_bits) = (name, b);
-                }
+        // Whole `<type>: <bits>;` lines, then one for the remainder in the smallest type
+        // that holds it. A hole of gigabytes prints millions of equal lines, so the line is
+        // formatted once and repeated, and its steps are charged together.
+        let gap = next_off - cur;
+        self.emit_pad_lines(pad_type, pad_bits, gap / pad_bits, lvl)?;
+        let rem = gap % pad_bits;
+        if rem != 0 {
+            if let Some(&(name, _)) = pads.iter().rev().find(|&&(_, b)| b >= rem) {
+                self.emit_pad_lines(name, rem, 1, lvl)?;
             }
-            self.w(b"\n");
-            self.pfx(lvl);
-            self.w(pad_type);
-            self.w(b": ");
-            self.num(bits);
-            self.w(b";");
-            cur += bits;
+        }
+        Ok(())
+    }
+
+    /// `count` lines of `\n<tabs><pad_type>: <bits>;`, charged as `count` steps.
+    fn emit_pad_lines(&mut self, pad_type: &[u8], bits: u64, count: u64, lvl: u32) -> Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        self.charge_many(count)?;
+        let start = self.out.len();
+        self.w(b"\n");
+        self.pfx(lvl);
+        self.w(pad_type);
+        self.w(b": ");
+        self.num(bits);
+        self.w(b";");
+        let line = self.out.len() - start;
+        if (count as usize).saturating_mul(line) > self.out_limit.saturating_sub(start) {
+            return Err(super::too_large());
+        }
+        for _ in 1..count {
+            self.out.extend_from_within(start..start + line);
         }
         Ok(())
     }
