@@ -100,10 +100,17 @@ fn load_libbpf(path: &str) -> bool {
     }
 }
 
+/// The pause before each child (see [`run_child`]).
+const SETTLE: Duration = Duration::from_millis(200);
+
 /// One child run: wall time and peak RSS in KiB.
 // The child is reaped by `wait4` (for its rusage), which clippy cannot see.
 #[allow(clippy::zombie_processes)]
 fn run_child(loader: &str, threads: usize, path: &Path) -> (Duration, u64) {
+    // The kernel frees the previous child's programs and maps after it exits, on
+    // workqueues and after RCU grace periods, using a core for a while: every child starts
+    // once that is over, so that no loader pays for the one before it.
+    std::thread::sleep(SETTLE);
     let start = Instant::now();
     let child = Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, format!("{loader}:{threads}:{}", path.display()))

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -220,24 +220,55 @@ fn verify(
         let _ = results[k].set((result, start.elapsed()));
         true
     };
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        let mut helpers_started = prepared.len() < 2 || threads == Some(1);
-        while load_next() {
-            if !helpers_started && started.elapsed() >= HELPERS_AFTER {
-                // Counted only now: reading the cores this process may use (cgroup quota
-                // files) costs more than loading a small object.
-                let threads = threads.unwrap_or_else(|| {
-                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-                });
-                for _ in 1..threads.min(prepared.len()) {
-                    s.spawn(|| while load_next() {});
-                }
-                helpers_started = true;
-            }
-        }
-    });
+    if prepared.len() < 2 || threads == Some(1) {
+        while load_next() {}
+    } else {
+        load_with_helpers(&load_next, threads, prepared.len());
+    }
     results.into_iter().map(OnceLock::into_inner).collect()
+}
+
+/// Runs `load_next` on the calling thread until it returns false, with helper threads
+/// (`threads` in all, the caller included, at most one per program; `None`: one per core)
+/// once loading has taken [`HELPERS_AFTER`].
+///
+/// The caller may be inside the kernel's verifier for most of a second on its first
+/// program, so the helpers are started by a starter thread spawned up front, which sleeps
+/// [`HELPERS_AFTER`] (woken early when the caller runs out of programs), then spawns the
+/// others and loads too. An object whose programs verify in microseconds pays one thread
+/// spawn; the cores this process may use are counted (cgroup quota files, slower than
+/// loading a small object) on the starter, and only when it is needed.
+fn load_with_helpers(
+    load_next: &(dyn Fn() -> bool + Sync),
+    threads: Option<usize>,
+    programs: usize,
+) {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let starter = s.spawn(|| {
+            let deadline = Instant::now() + HELPERS_AFTER;
+            while !finished.load(Ordering::Acquire) {
+                let now = Instant::now();
+                if now >= deadline {
+                    let threads = threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    });
+                    if threads < 2 {
+                        return;
+                    }
+                    for _ in 2..threads.min(programs) {
+                        s.spawn(|| while load_next() {});
+                    }
+                    while load_next() {}
+                    return;
+                }
+                std::thread::park_timeout(deadline - now);
+            }
+        });
+        while load_next() {}
+        finished.store(true, Ordering::Release);
+        starter.thread().unpark();
+    });
 }
 
 /// The outcome in program order: the first failure, or every program loaded.
