@@ -6,10 +6,10 @@
 //!    ends the step (no later program is prepared or loaded).
 //! 2. [`verify`]: `BPF_PROG_LOAD` of the prepared programs on a bounded pool of threads
 //!    (the verifier runs in the calling thread of the syscall, so N threads verify N
-//!    programs at once; helpers start once loading has taken a millisecond, so an object
-//!    whose programs verify in microseconds never starts a thread). Nothing is logged
-//!    here. Once a program fails, no program after it in program order starts loading:
-//!    every program before it has already been taken.
+//!    programs at once; helpers start once loading has taken a millisecond, and an object
+//!    of short loop-free programs, which verify in microseconds, never starts a thread).
+//!    Nothing is logged here. Once a program fails, no program after it in program order
+//!    starts loading: every program before it has already been taken.
 //! 3. [`report`], in program order: the first failure (a load error explained, or the
 //!    preparation error) is returned; otherwise each program is logged as loaded. Fds of
 //!    programs loaded after the failure are closed on drop, as are those before it.
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use corebpf_btf::Kind;
 use corebpf_obj::core_relo::CoreOutcome;
-use corebpf_obj::insn::pseudo;
-use corebpf_obj::{LinkedProgram, MapRelocKind, ObjectSpec};
+use corebpf_obj::insn::{class, jmp, pseudo};
+use corebpf_obj::{Insn, LinkedProgram, MapRelocKind, ObjectSpec};
 use corebpf_sys::consts::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS};
 use corebpf_sys::{
     probe_feature_with, probe_prog_type_with, prog_load, AttachType, Feature, ProgLoadAttr,
@@ -220,12 +220,29 @@ fn verify(
         let _ = results[k].set((result, start.elapsed()));
         true
     };
-    if prepared.len() < 2 || threads == Some(1) {
+    let may_take_long = prepared.iter().any(|p| may_verify_slowly(&p.linked.insns));
+    if prepared.len() < 2 || threads == Some(1) || !may_take_long {
         while load_next() {}
     } else {
         load_with_helpers(&load_next, threads, prepared.len());
     }
     results.into_iter().map(OnceLock::into_inner).collect()
+}
+
+/// Programs shorter than this, without a backward jump, verify in well under
+/// [`HELPERS_AFTER`]: an object of only such programs is loaded without the starter thread
+/// of [`load_with_helpers`] (spawning it costs more than verifying them).
+const QUICK_INSNS: usize = 1024;
+
+/// Whether the verifier may spend long on these instructions: a loop (a backward jump,
+/// `gotol` included) or a long body. A wrong guess only costs speed: quick-looking programs
+/// are verified on the calling thread, one after another.
+fn may_verify_slowly(insns: &[Insn]) -> bool {
+    insns.len() >= QUICK_INSNS
+        || insns.iter().any(|i| {
+            let gotol = i.class() == class::JMP32 && i.op() == jmp::JA;
+            i.is_jump() && if gotol { i.imm < 0 } else { i.off < 0 }
+        })
 }
 
 /// Runs `load_next` on the calling thread until it returns false, with helper threads
@@ -561,4 +578,35 @@ fn verifier_error(
         log,
         source: e,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXIT: Insn = Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0);
+    const MOV0: Insn = Insn::new(class::ALU64 | corebpf_obj::insn::alu::MOV, 0, 0, 0, 0);
+
+    #[test]
+    fn loops_and_long_bodies_may_verify_slowly() {
+        let forward = Insn::new(class::JMP | jmp::JEQ, 1, 0, 1, 0);
+        assert!(!may_verify_slowly(&[MOV0, forward, MOV0, EXIT]));
+        let back = Insn::new(class::JMP | jmp::JNE, 1, 0, -2, 0);
+        assert!(may_verify_slowly(&[MOV0, MOV0, back, EXIT]));
+        let back32 = Insn::new(class::JMP32 | jmp::JLT, 1, 0, -2, 7);
+        assert!(may_verify_slowly(&[MOV0, MOV0, back32, EXIT]));
+        // gotol: JMP32 | JA takes its offset in imm; its off field means nothing.
+        let gotol_back = Insn::new(class::JMP32 | jmp::JA, 0, 0, 0, -2);
+        assert!(may_verify_slowly(&[MOV0, MOV0, gotol_back, EXIT]));
+        let gotol_fwd = Insn::new(class::JMP32 | jmp::JA, 0, 0, -5, 1);
+        assert!(!may_verify_slowly(&[MOV0, gotol_fwd, MOV0, EXIT]));
+        // A call's imm and off are not jump offsets.
+        let call = Insn::new(class::JMP | jmp::CALL, 0, 1, -1, -3);
+        assert!(!may_verify_slowly(&[MOV0, call, EXIT]));
+        let mut long = vec![MOV0; QUICK_INSNS - 1];
+        long.push(EXIT);
+        assert!(may_verify_slowly(&long));
+        long.pop();
+        assert!(!may_verify_slowly(&long));
+    }
 }
