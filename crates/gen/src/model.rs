@@ -335,6 +335,9 @@ pub(crate) fn c_type(btf: &Btf, id: u32) -> String {
     c_type_depth(btf, id, 0)
 }
 
+/// Array dimensions [`c_type`] spells out before it gives up (C code has a handful).
+const MAX_ARRAY_DIMS: usize = 32;
+
 fn c_type_depth(btf: &Btf, id: u32, depth: u32) -> String {
     let Ok(t) = btf.type_by_id(id) else {
         return format!("[{id}]");
@@ -350,10 +353,16 @@ fn c_type_depth(btf: &Btf, id: u32, depth: u32) -> String {
         k if k.is_modifier() => c_type_depth(btf, next, depth + 1),
         Kind::Ptr => format!("{} *", c_type_depth(btf, next, depth + 1)),
         Kind::Array => {
-            // `T[2][3]`: the dimensions outermost first, after the element type.
+            // `T[2][3]`: the dimensions outermost first, after the element type. An array
+            // whose element type leads back to itself (hostile BTF) is cut short.
             let mut dims = String::new();
             let mut elem = t;
+            let mut n = 0;
             while let Some(a) = elem.array() {
+                if n == MAX_ARRAY_DIMS {
+                    return format!("...{dims}");
+                }
+                n += 1;
                 dims.push_str(&format!("[{}]", a.nelems));
                 match btf.type_by_id(a.elem_type) {
                     Ok(e) => elem = e,

@@ -57,3 +57,44 @@ fn union_bitfield_ending_past_u32_is_refused() {
         "{text}"
     );
 }
+
+/// Arrays whose element types lead back to the first (`A` of `B` of `A`) made the doc
+/// comment of a member of that type (`T[2][2]...`) grow until memory ran out; the
+/// dimensions are now cut short.
+#[test]
+fn array_cycle_is_cut_short() {
+    let data = std::fs::read(regressions().join("array_cycle.bpf.o")).unwrap();
+    let spec = corebpf_obj::Object::parse(&data).expect("the object parses");
+    let btf = spec.btf.as_ref().expect("the object has BTF");
+    let cycles = |id: u32| {
+        let mut seen = std::collections::HashSet::new();
+        let mut t = btf.type_by_id(id).ok();
+        while let Some(a) = t.and_then(|t| t.array()) {
+            if !seen.insert(a.elem_type) {
+                return true;
+            }
+            t = btf.type_by_id(a.elem_type).ok();
+        }
+        false
+    };
+    assert!(
+        (1..btf.type_count()).any(cycles),
+        "no array cycle in the input"
+    );
+    // As the fuzz target found it: with the object's first named struct requested too.
+    let first_struct = (1..btf.type_count())
+        .filter_map(|id| btf.type_by_id(id).ok())
+        .find(|t| t.kind() == corebpf_btf::Kind::Struct && !t.name().is_empty())
+        .map(|t| t.name().to_string())
+        .expect("a named struct");
+    let opts = corebpf_gen::Options {
+        object_path: "x.bpf.o".to_string(),
+        types: vec![first_struct],
+        ..Default::default()
+    };
+    let src = corebpf_gen::generate(&spec, &opts).expect("source");
+    assert!(
+        src.contains("...["),
+        "the cut-short array is not spelled out"
+    );
+}
