@@ -368,14 +368,19 @@ fn fuzz_regressions_link_or_fail_cleanly() {
     assert!(n > 0, "no inputs in {}", link_regressions().display());
 }
 
+/// The errors of linking regression input `name` as the `link` fuzz target does.
+fn regression_errors(name: &str) -> Vec<String> {
+    let data = std::fs::read(link_regressions().join(name)).unwrap();
+    link_fuzz_input(&data)
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect()
+}
+
 /// An input whose symbol table is empty (not even the null symbol) is refused by name.
 #[test]
 fn empty_symbol_table_is_refused() {
-    let data = std::fs::read(link_regressions().join("empty_symtab.bin")).unwrap();
-    let errors: Vec<String> = link_fuzz_input(&data)
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| e.to_string()))
-        .collect();
+    let errors = regression_errors("empty_symtab.bin");
     assert!(
         errors.iter().any(|e| e.contains("lacks the null symbol")),
         "{errors:?}"
@@ -386,11 +391,7 @@ fn empty_symbol_table_is_refused() {
 /// addition that overflowed) is refused by name.
 #[test]
 fn oversized_nobits_section_is_refused() {
-    let data = std::fs::read(link_regressions().join("nobits_size_overflows.bin")).unwrap();
-    let errors: Vec<String> = link_fuzz_input(&data)
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| e.to_string()))
-        .collect();
+    let errors = regression_errors("nobits_size_overflows.bin");
     assert!(
         errors.iter().any(|e| e.contains("larger than 4 GiB")),
         "{errors:?}"
