@@ -11,6 +11,8 @@
 //! burst of other work can favour either. The `paired` group therefore also drains both
 //! readers alternately, round after round, and prints the ratio of their median drain
 //! times (`ratio libbpf/corebpf`, above 1 when corebpf is faster): the figure to quote.
+//! It does so on several fresh rings per reader in turn, since where the kernel puts a
+//! ring's pages moves its drain time too ([`PAIRED_ALLOCATIONS`]).
 //!
 //! libbpf (Debian's `libbpf-dev`, installed by `cargo xtask setup`) is linked into this
 //! bench only, through the hand-written declarations below; the library never uses it.
@@ -376,8 +378,13 @@ fn perf_buffer(c: &mut Criterion) {
     g.finish();
 }
 
-/// Rounds of the paired comparison (each drains both readers once).
-const PAIRED_ROUNDS: usize = 301;
+/// Fresh rings per reader in the paired comparison: each allocation of a 1 MiB ring lands
+/// on other physical pages, and how those pages share the L2 cache's sets moves a drain's
+/// time by up to a fifth for either reader, so one allocation per reader would measure
+/// its luck along with the reader.
+const PAIRED_ALLOCATIONS: usize = 6;
+/// Rounds per allocation (each drains both readers once).
+const PAIRED_ROUNDS: usize = 50;
 
 /// One side of a paired comparison: refill its ring, then drain it (timed).
 struct Side<'a> {
@@ -386,62 +393,89 @@ struct Side<'a> {
     want: usize,
 }
 
-/// Drains `ours` and `theirs` alternately for [`PAIRED_ROUNDS`] rounds (after one
-/// untimed round each) and prints the median drain times and their ratio.
-fn paired(name: &str, mut ours: Side<'_>, mut theirs: Side<'_>) {
-    let time = |side: &mut Side<'_>| {
-        (side.refill)();
-        let t = Instant::now();
-        let n = (side.drain)();
-        let d = t.elapsed();
-        assert!(
-            n >= side.want,
-            "{name}: drained {n} of {} records",
-            side.want
-        );
-        d
-    };
-    time(&mut ours);
-    time(&mut theirs);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for round in 0..PAIRED_ROUNDS {
-        // Alternate which side goes first, so neither always follows the other's refill.
-        if round % 2 == 0 {
-            a.push(time(&mut ours));
-            b.push(time(&mut theirs));
-        } else {
-            b.push(time(&mut theirs));
-            a.push(time(&mut ours));
-        }
-    }
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    let (ma, mb) = (median(&mut a), median(&mut b));
-    println!(
-        "{name}: median drain corebpf {:.1} us, libbpf {:.1} us: ratio libbpf/corebpf {:.2}x \
-         ({PAIRED_ROUNDS} alternating rounds)",
-        ma.as_secs_f64() * 1e6,
-        mb.as_secs_f64() * 1e6,
-        mb.as_secs_f64() / ma.as_secs_f64()
-    );
+/// Drain times of both readers, over every allocation.
+#[derive(Default)]
+struct Paired {
+    ours: Vec<Duration>,
+    theirs: Vec<Duration>,
 }
 
-/// Both readers of each kind drained alternately (see the module doc).
+impl Paired {
+    /// Drains `ours` and `theirs` (one fresh allocation each) alternately for
+    /// [`PAIRED_ROUNDS`] rounds, after one untimed round each.
+    fn rounds(&mut self, name: &str, mut ours: Side<'_>, mut theirs: Side<'_>) {
+        let time = |side: &mut Side<'_>| {
+            (side.refill)();
+            let t = Instant::now();
+            let n = (side.drain)();
+            let d = t.elapsed();
+            assert!(
+                n >= side.want,
+                "{name}: drained {n} of {} records",
+                side.want
+            );
+            d
+        };
+        time(&mut ours);
+        time(&mut theirs);
+        for round in 0..PAIRED_ROUNDS {
+            // Alternate which side goes first, so neither always follows the other's refill.
+            if round % 2 == 0 {
+                self.ours.push(time(&mut ours));
+                self.theirs.push(time(&mut theirs));
+            } else {
+                self.theirs.push(time(&mut theirs));
+                self.ours.push(time(&mut ours));
+            }
+        }
+    }
+
+    /// Prints the median drain times and their ratio.
+    fn report(mut self, name: &str) {
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let (ma, mb) = (median(&mut self.ours), median(&mut self.theirs));
+        println!(
+            "{name}: median drain corebpf {:.1} us, libbpf {:.1} us: ratio libbpf/corebpf \
+             {:.2}x ({} alternating rounds over {PAIRED_ALLOCATIONS} ring allocations)",
+            ma.as_secs_f64() * 1e6,
+            mb.as_secs_f64() * 1e6,
+            mb.as_secs_f64() / ma.as_secs_f64(),
+            self.ours.len()
+        );
+    }
+}
+
+/// Both readers of each kind drained alternately (see the module doc), each on
+/// [`PAIRED_ALLOCATIONS`] rings in turn.
 fn paired_ratios(_: &mut Criterion) {
     pin_to_cpu0();
     let counters = map(MapType::Array, 4, 8, 1, "bench_pair_cnt");
+    let mut rb_times = Paired::default();
+    for _ in 0..PAIRED_ALLOCATIONS {
+        paired_ringbuf(&counters, &mut rb_times);
+    }
+    rb_times.report("ringbuf_consume_64B");
+    let mut pb_times = Paired::default();
+    for _ in 0..PAIRED_ALLOCATIONS {
+        paired_perf_buffer(&counters, &mut pb_times);
+    }
+    pb_times.report("perf_buffer_consume_64B");
+}
 
+/// One allocation of the ring buffer comparison: a fresh ring (map) per reader.
+fn paired_ringbuf(counters: &Map, times: &mut Paired) {
     let rb_map = map(MapType::RingBuf, 0, 0, RING_SIZE, "bench_pair_rb");
-    let rb_prog = emitter(&counters, &rb_map, true);
+    let rb_prog = emitter(counters, &rb_map, true);
     let mut rb = RingBuf::new(&rb_map).unwrap();
     let lb_map = map(MapType::RingBuf, 0, 0, RING_SIZE, "bench_pair_lrb");
-    let lb_prog = emitter(&counters, &lb_map, true);
+    let lb_prog = emitter(counters, &lb_map, true);
     let (mut sum, mut lb_sum) = (0u64, 0u64);
     // SAFETY: `lb_sum` outlives the ring buffer (freed below).
     let lrb = unsafe { libbpf_ring_buffer(&lb_map, &mut lb_sum) };
-    paired(
+    times.rounds(
         "ringbuf_consume_64B",
         Side {
             refill: Box::new(|| fill(rb_prog.as_fd(), RB_EVENTS)),
@@ -457,10 +491,15 @@ fn paired_ratios(_: &mut Criterion) {
     );
     // SAFETY: created above, freed once.
     unsafe { libbpf::ring_buffer__free(lrb) };
+    black_box((sum, lb_sum));
+}
 
+/// One allocation of the perf buffer comparison: fresh per-CPU rings per reader.
+fn paired_perf_buffer(counters: &Map, times: &mut Paired) {
     let cpus = corebpf::sys::possible_cpus().unwrap() as u32;
+    let (mut sum, mut lb_sum) = (0u64, 0u64);
     let pmap = map(MapType::PerfEventArray, 4, 4, cpus, "bench_pair_perf");
-    let pprog = emitter(&counters, &pmap, false);
+    let pprog = emitter(counters, &pmap, false);
     let mut pb = PerfBuffer::new(
         &pmap,
         PERF_PAGES,
@@ -469,10 +508,10 @@ fn paired_ratios(_: &mut Criterion) {
     )
     .unwrap();
     let lpmap = map(MapType::PerfEventArray, 4, 4, cpus, "bench_pair_lperf");
-    let lpprog = emitter(&counters, &lpmap, false);
+    let lpprog = emitter(counters, &lpmap, false);
     // SAFETY: `lb_sum` outlives the buffer (freed below).
     let lpb = unsafe { libbpf_perf_buffer(&lpmap, &mut lb_sum) };
-    paired(
+    times.rounds(
         "perf_buffer_consume_64B",
         Side {
             refill: Box::new(|| fill(pprog.as_fd(), PERF_EVENTS)),

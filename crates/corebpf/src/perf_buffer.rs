@@ -30,7 +30,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use corebpf_sys::mmap::{page_size, MmapRegion};
+use corebpf_sys::mmap::{page_size, prefetch_next_page, MmapRegion};
 use corebpf_sys::perf::perf_event_open_bpf_output;
 use corebpf_sys::{MapFd, MapType};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
@@ -131,10 +131,10 @@ impl CpuRing {
     ///
     /// Each record goes through the general path (size checks, a record wrapping past
     /// the end of the data area reassembled in `scratch`), then the records of the same
-    /// size that lie wholly before the end and before `head` go through a loop in
-    /// which the next header's address is `p + stride`, known before the current header
-    /// is loaded, so consecutive header loads overlap instead of forming a chain (the
-    /// size read from each header is still compared with the stride).
+    /// [shape](SampleShape) that lie wholly before the end and before `head` go through
+    /// a loop in which the next header's address is `p + stride`, known before the
+    /// current header is loaded, so consecutive header loads overlap instead of forming
+    /// a chain (each header is still compared with the first one's).
     #[inline(always)]
     fn read_to<S, L>(
         &self,
@@ -172,26 +172,29 @@ impl CpuRing {
                 continue;
             }
             // SAFETY: `size <= contiguous`: in bounds, and stable as for the header.
-            self.dispatch(unsafe { std::slice::from_raw_parts(p, size) }, sample, lost);
+            let first = unsafe { std::slice::from_raw_parts(p, size) };
+            self.dispatch(first, sample, lost);
             let stride = size;
             let seg_end = *tail + contiguous;
             *tail += stride as u64;
             n += 1;
             // SAFETY: `tail <= seg_end`, so at most at the data area's end.
             p = unsafe { p.add(stride) };
-            if stride < HEADER_SIZE + 4 {
+            let Some(shape) = SampleShape::of(first) else {
                 continue;
-            }
+            };
+            let data_end = HEADER_SIZE + 4 + shape.raw as usize;
             while *tail + stride as u64 <= seg_end {
+                prefetch_next_page(base, (*tail & mask) as usize, stride, mask as usize);
                 // SAFETY: a whole `stride` bytes lie before `seg_end` (the loop
                 // condition), so the header and record are in bounds and stable.
                 let rec = unsafe { std::slice::from_raw_parts(p, stride) };
-                // Samples only: the loop calls nothing but `sample`, so the compiler
-                // can keep the callback's state in registers.
-                if header_size(rec) != stride || header_kind(rec) != PERF_RECORD_SAMPLE {
+                // Samples of the first one's shape only: the loop calls nothing but
+                // `sample`, so the compiler can keep the callback's state in registers.
+                if SampleShape::of_same_size(rec) != shape {
                     break;
                 }
-                self.dispatch_sample(rec, sample);
+                sample(self.cpu, &rec[HEADER_SIZE + 4..data_end]);
                 // SAFETY: stays at most at `seg_end`, inside or at the end of the area.
                 p = unsafe { p.add(stride) };
                 *tail += stride as u64;
@@ -254,6 +257,40 @@ impl CpuRing {
             format!("perf buffer CPU {}", self.cpu),
             format!("corrupt record: size {size} with {avail} bytes available"),
         )
+    }
+}
+
+/// What the fast loop of [`CpuRing::read_to`] compares between consecutive samples: the
+/// header's `type` and `size` (one load; `misc` masked out, since it may change from
+/// one sample to the next) and the raw data's size. Records equal in this are samples
+/// whose data lies at the same place, so the loop hands them over without further
+/// checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SampleShape {
+    header: u64,
+    raw: u32,
+}
+
+impl SampleShape {
+    /// `misc` (bytes 4 and 5 of the header) cleared, whatever the byte order.
+    const MISC_CLEARED: u64 = u64::from_ne_bytes([0xff, 0xff, 0xff, 0xff, 0, 0, 0xff, 0xff]);
+
+    /// The shape of `rec`, a whole record (its length the header's size), if it is a
+    /// sample whose raw data fits in it.
+    fn of(rec: &[u8]) -> Option<Self> {
+        let shape = Self::of_same_size(rec.get(..HEADER_SIZE + 4)?);
+        let fits = HEADER_SIZE + 4 + shape.raw as usize <= rec.len();
+        (header_kind(rec) == PERF_RECORD_SAMPLE && fits).then_some(shape)
+    }
+
+    /// The shape of the record starting `rec` (at least 12 bytes), unchecked.
+    #[inline(always)]
+    fn of_same_size(rec: &[u8]) -> Self {
+        let header = u64::from_ne_bytes(rec[..8].try_into().expect("8 bytes"));
+        SampleShape {
+            header: header & Self::MISC_CLEARED,
+            raw: u32::from_ne_bytes(rec[8..12].try_into().expect("4 bytes")),
+        }
     }
 }
 
@@ -447,5 +484,140 @@ impl<S, L> Drop for PerfBuffer<S, L> {
         for ring in &self.rings {
             let _ = corebpf_sys::map_delete_elem(&self.map, &ring.cpu.to_ne_bytes());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: usize = 4096;
+    /// Data pages of the synthetic ring.
+    const DATA_PAGES: usize = 2;
+
+    /// A ring over a memfd (no perf event): the reader only sees the mapping.
+    fn synthetic_ring() -> CpuRing {
+        let fd = nix::sys::memfd::memfd_create(c"perf_ring", nix::sys::memfd::MFdFlags::empty())
+            .expect("memfd_create");
+        nix::unistd::ftruncate(&fd, (PAGE * (DATA_PAGES + 1)) as i64).expect("ftruncate");
+        let region = MmapRegion::map(fd.as_fd(), PAGE * (DATA_PAGES + 1), true, 0).expect("mmap");
+        CpuRing {
+            cpu: 3,
+            fd,
+            region,
+            data_off: PAGE,
+            data_size: PAGE * DATA_PAGES,
+        }
+    }
+
+    fn header(kind: u32, misc: u16, size: usize) -> Vec<u8> {
+        let mut h = kind.to_ne_bytes().to_vec();
+        h.extend(misc.to_ne_bytes());
+        h.extend((size as u16).to_ne_bytes());
+        h
+    }
+
+    /// A sample record of `size` bytes whose raw size field says `raw`, its data bytes
+    /// all `fill`.
+    fn sample_rec(misc: u16, size: usize, raw: u32, fill: u8) -> Vec<u8> {
+        let mut r = header(PERF_RECORD_SAMPLE, misc, size);
+        r.extend(raw.to_ne_bytes());
+        r.resize(size, fill);
+        r
+    }
+
+    fn lost_rec(count: u64) -> Vec<u8> {
+        let mut r = header(PERF_RECORD_LOST, 0, 24);
+        r.extend(0u64.to_ne_bytes());
+        r.extend(count.to_ne_bytes());
+        r
+    }
+
+    /// Writes `records` from position `tail` (wrapping at the data area's end) and
+    /// publishes them as the kernel would; returns the new head.
+    fn produce(ring: &CpuRing, tail: u64, records: &[Vec<u8>]) -> u64 {
+        let mut pos = tail;
+        for byte in records.iter().flatten() {
+            let off = ring.data_off + (pos as usize % ring.data_size);
+            ring.region.write(off, &[*byte]);
+            pos += 1;
+        }
+        ring.tail().store(tail, Ordering::Relaxed);
+        ring.head().store(pos, Ordering::Release);
+        pos
+    }
+
+    /// What the callbacks saw: (cpu, data length, first data byte) or lost counts.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Sample(u32, usize, u8),
+        Lost(u32, u64),
+    }
+
+    fn drain(ring: &CpuRing) -> (usize, Vec<Seen>) {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut sample = |cpu, d: &[u8]| seen.borrow_mut().push(Seen::Sample(cpu, d.len(), d[0]));
+        let mut lost = |cpu, n| seen.borrow_mut().push(Seen::Lost(cpu, n));
+        let n = ring
+            .read_all(&mut Vec::new(), &mut sample, &mut lost)
+            .expect("read");
+        (n, seen.into_inner())
+    }
+
+    /// Samples of one shape (whatever their `misc`) and everything that leaves the fast
+    /// loop (another raw size in a record of the same size, another size, a lost notice,
+    /// a record wrapping past the end) come out in order, each with its own data.
+    #[test]
+    fn the_fast_loop_keeps_to_samples_of_one_shape() {
+        let ring = synthetic_ring();
+        // Start 3 records of 80 bytes before the data area's end, so that the fourth
+        // (of 32 bytes) ends exactly there and a later one wraps.
+        let tail = (ring.data_size - 3 * 80 - 32) as u64 + 8 * ring.data_size as u64;
+        let mut recs = vec![
+            sample_rec(1, 80, 68, 1),
+            sample_rec(2, 80, 68, 2), // misc differs: same shape
+            sample_rec(1, 80, 60, 3), // same size, less raw data
+            sample_rec(1, 32, 20, 4),
+            sample_rec(1, 80, 68, 5), // wraps past the end
+            sample_rec(1, 80, 68, 6),
+            lost_rec(7),
+            sample_rec(1, 80, 68, 8),
+        ];
+        recs.extend((9..40).map(|i| sample_rec(1, 80, 68, i)));
+        let head = produce(&ring, tail, &recs);
+        let (n, seen) = drain(&ring);
+        let mut want = vec![
+            Seen::Sample(3, 68, 1),
+            Seen::Sample(3, 68, 2),
+            Seen::Sample(3, 60, 3),
+            Seen::Sample(3, 20, 4),
+            Seen::Sample(3, 68, 5),
+            Seen::Sample(3, 68, 6),
+            Seen::Lost(3, 7),
+        ];
+        want.extend((8..40).map(|i| Seen::Sample(3, 68, i)));
+        assert_eq!(seen, want);
+        assert_eq!(n, recs.len());
+        assert_eq!(ring.tail().load(Ordering::Relaxed), head);
+    }
+
+    /// A raw size larger than its record hands over what the record holds, in the fast
+    /// loop as on the general path.
+    #[test]
+    fn an_oversized_raw_size_is_cut_to_the_record() {
+        let ring = synthetic_ring();
+        let recs = vec![
+            sample_rec(0, 32, 20, 1),
+            sample_rec(0, 32, 200, 2),
+            sample_rec(0, 32, 20, 3),
+        ];
+        produce(&ring, 0, &recs);
+        let (_, seen) = drain(&ring);
+        let want = vec![
+            Seen::Sample(3, 20, 1),
+            Seen::Sample(3, 20, 2),
+            Seen::Sample(3, 20, 3),
+        ];
+        assert_eq!(seen, want);
     }
 }

@@ -38,7 +38,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use corebpf_sys::mmap::{page_size, MmapRegion};
+use corebpf_sys::mmap::{page_size, prefetch_next_page, MmapRegion};
 use corebpf_sys::MapType;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
@@ -451,6 +451,8 @@ impl Cursor {
     #[inline(always)]
     fn next<'r>(&mut self, ring: &RingBuf) -> Result<Option<&'r [u8]>, MapError> {
         if self.pos < self.seg_end {
+            let mask = ring.mask as usize;
+            prefetch_next_page(ring.data, self.pos as usize & mask, self.stride, mask);
             // SAFETY: `pos < seg_end`, so `hdr` is inside the first copy (see `header_len`).
             let len = unsafe { header_len(self.hdr) };
             if len <= self.max_len && stride_of(len) == self.stride {
@@ -521,10 +523,12 @@ impl Cursor {
             }
             let (mut hdr, mut pos) = (self.hdr, self.pos);
             let (stride, seg_end, max_len) = (self.stride, self.seg_end, self.max_len);
+            let (data, mask) = (ring.data, ring.mask as usize);
             let stop = loop {
                 if pos >= seg_end {
                     break false;
                 }
+                prefetch_next_page(data, pos as usize & mask, stride, mask);
                 // SAFETY: `pos < seg_end` (see `header_len`).
                 let len = unsafe { header_len(hdr) };
                 if len > max_len || stride_of(len) != stride {
