@@ -123,7 +123,11 @@ impl<'a> Elf<'a> {
         let header = FileHeader64::<Endianness>::parse(bytes).map_err(elf_err)?;
         let endian = check_header(header)?;
         let table = header.sections(endian, bytes).map_err(elf_err)?;
-        let mut sections = read_sections(&table, endian, bytes);
+        // Section names: a broken name table leaves them as `#<index>`.
+        let names = header
+            .shstrndx(endian, bytes)
+            .map_or(&[][..], |i| section_data(&table, endian, bytes, i));
+        let mut sections = read_sections(&table, names, endian, bytes);
         attach_relocs(&table, endian, bytes, &mut sections)?;
         let symbols = read_symbols(&table, endian, bytes, sections.len())?;
         Ok(Elf { sections, symbols })
@@ -159,17 +163,43 @@ fn check_header(header: &FileHeader64<Endianness>) -> Result<Endianness> {
     Ok(endian)
 }
 
+/// The contents of section `index` (a string table), empty if it has none.
+fn section_data<'a>(
+    table: &SectionTable<'a>,
+    endian: Endianness,
+    bytes: &'a [u8],
+    index: u32,
+) -> &'a [u8] {
+    table
+        .section(SectionIndex(index as usize))
+        .and_then(|sh| sh.data(endian, bytes))
+        .unwrap_or(&[])
+}
+
+/// The NUL-terminated string at `offset` of string table `strtab`.
+///
+/// Searched for here rather than with `object`'s string tables, which use the `memchr`
+/// crate: its first search in a process detects the CPU's features with a dozen CPUID
+/// instructions, each a VM exit under a hypervisor (about 70 µs on this project's test
+/// host, a twentieth of loading a small object as a whole process).
+fn str_at(strtab: &[u8], offset: u32) -> Option<&[u8]> {
+    let rest = strtab.get(offset as usize..)?;
+    let end = rest.iter().position(|&b| b == 0)?;
+    Some(&rest[..end])
+}
+
 /// Every section, its contents or (kept for when they are used) why they can't be read.
 fn read_sections<'a>(
     table: &SectionTable<'a>,
+    names: &[u8],
     endian: Endianness,
     bytes: &'a [u8],
 ) -> Vec<Section<'a>> {
     let mut sections = Vec::with_capacity(table.len());
     for (index, sh) in table.iter().enumerate() {
-        let name = match table.section_name(endian, sh) {
-            Ok(n) => String::from_utf8_lossy(n).into_owned(),
-            Err(_) => format!("#{index}"),
+        let name = match str_at(names, sh.sh_name(endian)) {
+            Some(n) => String::from_utf8_lossy(n).into_owned(),
+            None => format!("#{index}"),
         };
         let sh_type = sh.sh_type(endian).0;
         let data = if sh_type == SHT_NOBITS {
@@ -249,10 +279,10 @@ fn read_symbols(
             section: ".symtab".into(),
             reason: e.to_string(),
         })?;
+    let strings = section_data(table, endian, bytes, symtab.string_section().0 as u32);
     let mut symbols = Vec::new();
     for s in symtab.iter() {
-        let name = symtab
-            .symbol_name(endian, s)
+        let name = str_at(strings, s.st_name(endian))
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         let raw_shndx = s.st_shndx(endian).0;
