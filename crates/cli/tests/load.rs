@@ -45,6 +45,37 @@ fn load_reports_ids() {
     assert!(v["maps"][0]["id"].as_u64().unwrap() > 0);
 }
 
+/// `--threads 1` loads one program after another, `--threads 2` on two threads: the
+/// same programs, in the same order, either way; `--threads 0` is a usage error.
+#[test]
+fn threads_change_how_not_what() {
+    let programs = |threads: &str| {
+        let r = corebpf(&[
+            "load",
+            &obj("many_progs.bpf.o"),
+            "--json",
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v = r.json();
+        let progs = v["programs"].as_array().unwrap().clone();
+        progs
+            .iter()
+            .map(|p| {
+                assert_eq!(p["ok"], true, "{p}");
+                (p["name"].to_string(), p["insns"].as_u64().unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    let serial = programs("1");
+    assert_eq!(serial.len(), 16);
+    assert_eq!(serial[0].0, "\"many_0\"");
+    assert_eq!(programs("2"), serial);
+    let r = corebpf(&["load", &obj("many_progs.bpf.o"), "--threads", "0"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
 #[test]
 fn verifier_failure_has_message_and_source_line() {
     let r = corebpf(&["load", &obj("bad_verifier.bpf.o"), "--prog", "bad_oob"]);

@@ -57,6 +57,10 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Verify programs on at most this many threads (default: one per core; 1 loads
+    /// them one after another, as libbpf does).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
 }
 
 /// What happened to one program.
@@ -91,6 +95,9 @@ fn open(args: &Args) -> Result<OpenObject, Box<dyn Error>> {
     }
     if let Some(dir) = &args.pin {
         b = b.pin_root(dir);
+    }
+    if let Some(n) = args.threads {
+        b = b.load_threads(n as usize);
     }
     Ok(b.open_file(&args.object)?)
 }
