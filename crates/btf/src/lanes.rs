@@ -13,6 +13,9 @@
 //! as one chain, which then reports exactly what is wrong: the lanes only ever speed up
 //! what one chain would find.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
 use crate::raw::{info_kind, TYPE_HEADER_LEN};
 use crate::scan::{Order, PackedSizes, RecordLen, Scan, CHECKPOINT};
 use crate::Kind;
@@ -50,37 +53,59 @@ pub(crate) fn walk_lanes<O: Order>(t: &[u8], sizes: &PackedSizes, start_id: u32)
 /// Replaces the string offsets of (name offset, index) pairs by their names' hashes.
 pub(crate) type HashNames<'a> = dyn Fn(&mut [(u32, u32)]) + Sync + 'a;
 
-/// The walk of `t` in eight lanes, four on this thread and four on a second, each thread
-/// then replacing its names' string offsets by `hash(name offset)`; `None` if one chain
-/// must do it. A thread costs tens of microseconds to start, so only large sections
-/// (vmlinux) come here; the two halves take about the same time.
+/// Groups of [`LANES`] lanes the section is cut into for two threads.
+const GROUPS: usize = 8;
+
+/// The walk of `t` cut into [`GROUPS`] groups of four lanes, walked by this thread and a
+/// second one, each taking the next group not taken yet, walking its four lanes
+/// interleaved and replacing their names' string offsets by `hash(name offset)`; `None`
+/// if one chain must do it. A thread costs tens of microseconds to start, so only large
+/// sections (vmlinux) come here.
+///
+/// Taking groups as they come, rather than half the section each, balances the threads:
+/// the second starts late (vmlinux: about 0.1 ms after the first, the time to spawn it
+/// and wake an idle core), and the parts of a section differ in cost per byte (vmlinux's
+/// later part is dense in small FUNC records and holds few names to hash).
 pub(crate) fn walk_lanes_on_two_threads<O: Order>(
     t: &[u8],
     sizes: &PackedSizes,
     start_id: u32,
     hash: &HashNames<'_>,
 ) -> Option<Scan> {
-    let starts = cut_points::<O, { 2 * LANES }>(t, sizes)?;
+    let starts = cut_points::<O, { GROUPS * LANES }>(t, sizes)?;
     let stops = stops_after(&starts, t.len());
-    let half = |k: usize| -> Option<[Lane; LANES]> {
-        let first: [usize; LANES] = starts[k * LANES..][..LANES].try_into().ok()?;
-        let last: [usize; LANES] = stops[k * LANES..][..LANES].try_into().ok()?;
-        let mut lanes = walk_interleaved::<O>(t, sizes, first, last)?;
-        for lane in &mut lanes {
-            hash(&mut lane.names);
+    let groups: [OnceLock<Option<[Lane; LANES]>>; GROUPS] = Default::default();
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let g = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = groups.get(g) else {
+            return;
+        };
+        let first: [usize; LANES] = std::array::from_fn(|k| starts[g * LANES + k]);
+        let last: [usize; LANES] = std::array::from_fn(|k| stops[g * LANES + k]);
+        let lanes = walk_interleaved::<O>(t, sizes, first, last).map(|mut lanes| {
+            for lane in &mut lanes {
+                hash(&mut lane.names);
+            }
+            lanes
+        });
+        if lanes.is_none() {
+            // One chain walks the section anyway: take no more groups.
+            next.store(GROUPS, Ordering::Relaxed);
         }
-        Some(lanes)
+        let _ = slot.set(lanes);
     };
-    let (low, high) = std::thread::scope(|s| {
-        let high = s.spawn(|| half(1));
-        let low = half(0);
-        match high.join() {
-            Ok(high) => (low, high),
-            Err(panic) => std::panic::resume_unwind(panic),
+    std::thread::scope(|s| {
+        let helper = s.spawn(work);
+        work();
+        if let Err(panic) = helper.join() {
+            std::panic::resume_unwind(panic);
         }
     });
-    let mut lanes = Vec::from(low?);
-    lanes.extend(high?);
+    let mut lanes = Vec::with_capacity(GROUPS * LANES);
+    for group in groups {
+        lanes.extend(group.into_inner()??);
+    }
     join(&lanes, t.len(), start_id)
 }
 
@@ -300,6 +325,24 @@ mod tests {
             .expect("vmlinux walks in lanes");
         let flipped: Vec<(u32, u32)> = one.names.iter().map(|&(n, id)| (!n, id)).collect();
         assert_eq!(hashed.names, flipped);
+    }
+
+    #[test]
+    fn a_bad_record_in_any_group_leaves_the_walk_to_one_chain() {
+        let t = vmlinux_types();
+        let packed = crate::scan::PackedSizes::new(&EXTRA).expect("known kinds pack");
+        let starts = cut_points::<crate::scan::Le, { GROUPS * LANES }>(&t, &packed).expect("cuts");
+        let unhashed = |_: &mut [(u32, u32)]| {};
+        for g in 0..GROUPS {
+            // A kind no kernel has, in the first record of the group's last lane.
+            let mut bad = t.clone();
+            bad[starts[g * LANES + LANES - 1] + 7] = 0x7f;
+            let walked = walk_lanes_on_two_threads::<crate::scan::Le>(&bad, &packed, 1, &unhashed);
+            assert!(
+                walked.is_none(),
+                "group {g}: a bad record must not be walked over"
+            );
+        }
     }
 
     #[test]

@@ -199,8 +199,8 @@ pub(crate) fn walk_one_chain<O: Order>(t: &[u8], sizes: &Sizes, start_id: u32) -
         .expect("well-formed")
 }
 
-/// The walk in lanes on two threads ([`crate::lanes`]), each hashing the names its lanes
-/// found (hashing on another thread *during* the walk measured slower: the lanes keep a
+/// The walk in lanes on two threads ([`crate::lanes`]), each hashing the names its groups
+/// of lanes found (hashing on another thread *during* the walk measured slower: the lanes keep a
 /// core busy and handing chunks out costs the lanes their registers); `None` if the
 /// section must be walked as one chain.
 fn walk_lanes_hashing<O: Order>(
