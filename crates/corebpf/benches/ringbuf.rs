@@ -382,9 +382,9 @@ fn perf_buffer(c: &mut Criterion) {
 /// on other physical pages, and how those pages share the L2 cache's sets moves a drain's
 /// time by up to a fifth for either reader, so one allocation per reader would measure
 /// its luck along with the reader.
-const PAIRED_ALLOCATIONS: usize = 6;
+const PAIRED_ALLOCATIONS: usize = 12;
 /// Rounds per allocation (each drains both readers once).
-const PAIRED_ROUNDS: usize = 50;
+const PAIRED_ROUNDS: usize = 25;
 
 /// One side of a paired comparison: refill its ring, then drain it (timed).
 struct Side<'a> {
