@@ -8,13 +8,18 @@
 //! `wait4`), and corebpf/libbpf ratios. Both kinds of child are the same executable, so
 //! they start from the same RSS.
 //!
-//! Objects: the testdata objects of the `load` bench, and `many_progs_heavy.bpf.o`, 16
-//! programs whose verification takes real time, loaded by corebpf with its default thread
-//! count (one per core) and with `load_threads(1)` (libbpf loads one program at a time).
+//! Objects: the testdata objects of the `load` bench, `many_progs_heavy.bpf.o` (16 programs
+//! whose verification takes real time) and `mixed_progs.bpf.o` (12 light programs, then one
+//! that takes ten times as long), loaded by corebpf with its default thread count (one per
+//! core) and with `load_threads(1)` (libbpf loads one program at a time).
+//!
+//! Two ratios are printed for wall time: of the medians, and the median of each round's
+//! own ratio (the children of one round run back to back, so the shared machine's slower
+//! and faster spells, which last longer than a round, cancel out in it).
 //!
 //! libbpf (Debian's `libbpf-dev`) is linked into this bench only. Run as root:
-//! `cargo bench -p corebpf --bench load_vs_libbpf` (`COREBPF_BENCH_ROUNDS` overrides the
-//! round count).
+//! `cargo bench -p corebpf --bench load_vs_libbpf [-- NAME...]` (objects whose name contains
+//! one of the NAMEs; `COREBPF_BENCH_ROUNDS` overrides the round count).
 
 use std::ffi::{c_int, c_void, CString};
 use std::path::{Path, PathBuf};
@@ -32,6 +37,7 @@ const OBJECTS: &[&str] = &[
     "run_map_in_map.bpf.o",
     "many_progs.bpf.o",
     "many_progs_heavy.bpf.o",
+    "mixed_progs.bpf.o",
 ];
 
 mod libbpf {
@@ -131,8 +137,8 @@ fn run_child(loader: &str, threads: usize, path: &Path) -> (Duration, u64) {
     (wall, usage.ru_maxrss as u64)
 }
 
-fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
-    v.sort();
+fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v[v.len() / 2]
 }
 
@@ -164,35 +170,50 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("whole-process open + load, median of {rounds} rounds, {cores} cores");
     println!(
-        "{:<24} {:<18} {:>10} {:>9} {:>10} {:>9}",
-        "object", "loader", "wall", "ratio", "peak RSS", "ratio"
+        "{:<24} {:<18} {:>10} {:>9} {:>9} {:>10} {:>9}",
+        "object", "loader", "wall", "ratio", "paired", "peak RSS", "ratio"
     );
-    for name in OBJECTS {
+    // Arguments that are not flags (`cargo bench ... -- mixed`) pick objects by name.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let picked = |name: &&&str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
+    for name in OBJECTS.iter().filter(picked) {
         let path = testdata().join("bpf/out/clang19").join(name);
-        let mut samples: Vec<(Vec<Duration>, Vec<u64>)> = vec![Default::default(); RUNS.len()];
-        for _ in 0..rounds {
-            // Interleaved, so that noise from the shared machine hits every loader alike.
-            for (i, (_, loader, threads)) in RUNS.iter().enumerate() {
-                let (wall, rss) = run_child(loader, *threads, &path);
-                samples[i].0.push(wall);
-                samples[i].1.push(rss);
-            }
-        }
-        let medians: Vec<(Duration, u64)> = samples
-            .into_iter()
-            .map(|(w, r)| (median(w), median(r)))
+        let rounds: Vec<Round> = (0..rounds)
+            .map(|_| {
+                // Interleaved, so that noise from the shared machine hits every loader alike.
+                RUNS.iter()
+                    .map(|(_, loader, threads)| run_child(loader, *threads, &path))
+                    .collect()
+            })
             .collect();
-        let (libbpf_wall, libbpf_rss) = medians[RUNS.len() - 1];
-        for ((label, _, _), (wall, rss)) in RUNS.iter().zip(&medians) {
-            println!(
-                "{:<24} {:<18} {:>8.2}ms {:>8.2}x {:>8}KB {:>8.2}x",
-                name,
-                label,
-                wall.as_secs_f64() * 1e3,
-                wall.as_secs_f64() / libbpf_wall.as_secs_f64(),
-                rss,
-                *rss as f64 / libbpf_rss as f64
-            );
-        }
+        print_object(name, &rounds);
+    }
+}
+
+/// One round: each loader's (wall time, peak RSS in KiB), in [`RUNS`] order.
+type Round = Vec<(Duration, u64)>;
+
+/// One line per loader: median wall time and its ratios to libbpf's (of the medians and
+/// paired per round), median peak RSS and its ratio.
+fn print_object(name: &str, rounds: &[Round]) {
+    let per_round = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
+    let wall = |i: usize| per_round(&|r| r[i].0.as_secs_f64());
+    let rss = |i: usize| per_round(&|r| r[i].1 as f64);
+    let libbpf = RUNS.len() - 1;
+    for (i, (label, _, _)) in RUNS.iter().enumerate() {
+        let paired = per_round(&|r| r[i].0.as_secs_f64() / r[libbpf].0.as_secs_f64());
+        println!(
+            "{:<24} {:<18} {:>8.2}ms {:>8.2}x {:>8.2}x {:>8.0}KB {:>8.2}x",
+            name,
+            label,
+            wall(i) * 1e3,
+            wall(i) / wall(libbpf),
+            paired,
+            rss(i),
+            rss(i) / rss(libbpf)
+        );
     }
 }

@@ -96,10 +96,9 @@ fn object(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// What many_progs.bpf.c's `many_N` returns for a packet of `len` bytes.
-fn expected_many(len: u32, n: u32) -> u32 {
-    let mut acc = len + n;
-    for i in 0..300u32 {
+/// collatz(acc, iters) of many_progs.bpf.c, in u32 arithmetic.
+fn collatz(mut acc: u32, iters: u32) -> u32 {
+    for i in 0..iters {
         acc = if acc & 1 == 1 {
             acc.wrapping_mul(3).wrapping_add(1)
         } else {
@@ -107,16 +106,25 @@ fn expected_many(len: u32, n: u32) -> u32 {
         };
         acc ^= i;
     }
-    (acc & 0xffff) | 0x10000
+    acc
 }
 
-fn load_many(threads: usize) -> Object {
+/// What many_progs.bpf.c's `many_N` returns for a packet of `len` bytes.
+fn expected_many(len: u32, n: u32) -> u32 {
+    (collatz(len + n, 300) & 0xffff) | 0x10000
+}
+
+fn load(name: &str, threads: usize) -> Object {
     ObjectBuilder::new()
         .load_threads(threads)
-        .open_file(object("many_progs.bpf.o"))
+        .open_file(object(name))
         .unwrap()
         .load()
         .unwrap()
+}
+
+fn load_many(threads: usize) -> Object {
+    load("many_progs.bpf.o", threads)
 }
 
 /// Each program's name, instruction count and return value on a 64- and a 91-byte packet.
@@ -171,6 +179,43 @@ fn parallel_load_equals_serial_load() {
             let v = runs.lookup(&n.to_ne_bytes(), 0).unwrap().unwrap();
             assert_eq!(u64::from_ne_bytes(v[..8].try_into().unwrap()), 2);
         }
+    }
+}
+
+/// What mixed_progs.bpf.c's program `name` returns for a packet of `len` bytes.
+fn expected_mixed(name: &str, len: u32) -> u32 {
+    match name {
+        "heavy_12" => (collatz(len, 1500) ^ collatz(len ^ 0x5a5a, 1500)) & 0xffff,
+        _ => collatz(len, 300) & 0xffff,
+    }
+}
+
+/// Threads take the longest program first (`heavy_12`, last in program order), and the
+/// object still comes out as the serial load makes it: programs in program order, the
+/// same log lines, the same results.
+#[test]
+fn the_longest_program_taken_first_changes_nothing_seen() {
+    let _serial = serial();
+    drop(load_many(1)); // feature probes, logged once per process
+    let (obj, serial_log) = logged(|| load("mixed_progs.bpf.o", 1));
+    let serial_runs = run_all(&obj);
+    let names: Vec<&str> = serial_runs.iter().map(|r| r.0.as_str()).collect();
+    let mut expected_names: Vec<String> = (0..12).map(|n| format!("light_{n}")).collect();
+    expected_names.push("heavy_12".into());
+    assert_eq!(names, expected_names);
+    for (name, _, on_64, on_91) in &serial_runs {
+        assert_eq!(*on_64, expected_mixed(name, 64), "{name} on 64 bytes");
+        assert_eq!(*on_91, expected_mixed(name, 91), "{name} on 91 bytes");
+    }
+    drop(obj);
+    for threads in THREADS {
+        let (obj, log) = logged(|| load("mixed_progs.bpf.o", threads));
+        assert_eq!(log, serial_log, "log lines with {threads} load threads");
+        assert_eq!(
+            run_all(&obj),
+            serial_runs,
+            "programs with {threads} threads"
+        );
     }
 }
 

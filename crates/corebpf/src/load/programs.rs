@@ -8,8 +8,11 @@
 //!    (the verifier runs in the calling thread of the syscall, so N threads verify N
 //!    programs at once; helpers start once loading has taken a millisecond, and an object
 //!    of short loop-free programs, which verify in microseconds, never starts a thread).
-//!    Nothing is logged here. Once a program fails, no program after it in program order
-//!    starts loading: every program before it has already been taken.
+//!    Threads take the programs that may verify slowly first, longest first, so that no
+//!    long verification starts last while the other threads sit idle. Nothing is logged
+//!    here. Once a program fails, no program after it in program order starts loading;
+//!    every program before it still loads (whether one of them fails decides what is
+//!    reported).
 //! 3. [`report`], in program order: the first failure (a load error explained, or the
 //!    preparation error) is returned; otherwise each program is logged as loaded. Fds of
 //!    programs loaded after the failure are closed on drop, as are those before it.
@@ -202,15 +205,26 @@ fn verify(
     threads: Option<usize>,
 ) -> Vec<Option<Verified>> {
     let results: Vec<OnceLock<Verified>> = prepared.iter().map(|_| OnceLock::new()).collect();
+    let insns = || prepared.iter().map(|p| p.linked.insns.as_slice());
+    let serial = prepared.len() < 2 || threads == Some(1) || !insns().any(may_verify_slowly);
+    let order: Vec<usize> = if serial {
+        (0..prepared.len()).collect()
+    } else {
+        slowest_first(insns())
+    };
     let next = AtomicUsize::new(0);
     let first_failure = AtomicUsize::new(usize::MAX);
-    // Loads the next program not taken yet; false when there is none left to load.
-    let load_next = || {
-        // Programs are taken in order, so when program k fails every program before k
-        // has been taken: whether one of them fails too decides what is reported.
-        let k = next.fetch_add(1, Ordering::Relaxed);
-        if k >= prepared.len() || k > first_failure.load(Ordering::Acquire) {
+    // Loads the next program in `order` not taken yet; false when there is none left.
+    let load_next = || loop {
+        let Some(&k) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return false;
+        };
+        // Every program before the first failure (in program order) is loaded, whatever
+        // the order they are taken in: whether one of them fails too decides what is
+        // reported. A program after it is not (the first failure only moves earlier, so
+        // one skipped here is after the final one too).
+        if k > first_failure.load(Ordering::Acquire) {
+            continue;
         }
         let start = Instant::now();
         let result = prog_load(&prepared[k].attr(ctx, license), None);
@@ -218,15 +232,29 @@ fn verify(
             first_failure.fetch_min(k, Ordering::AcqRel);
         }
         let _ = results[k].set((result, start.elapsed()));
-        true
+        return true;
     };
-    let may_take_long = prepared.iter().any(|p| may_verify_slowly(&p.linked.insns));
-    if prepared.len() < 2 || threads == Some(1) || !may_take_long {
+    if serial {
         while load_next() {}
     } else {
         load_with_helpers(&load_next, threads, prepared.len());
     }
     results.into_iter().map(OnceLock::into_inner).collect()
+}
+
+/// The order in which several threads take the programs: those that may verify slowly
+/// first, then longest first; equal ones in program order. Taking the longest
+/// verifications first keeps one from starting last while the other threads run out of
+/// work (the longest-processing-time-first rule, with length and loops standing for the
+/// verifier's time, which nothing tells in advance).
+fn slowest_first<'a>(programs: impl Iterator<Item = &'a [Insn]>) -> Vec<usize> {
+    let mut cost: Vec<(bool, usize, usize)> = programs
+        .enumerate()
+        .map(|(k, insns)| (may_verify_slowly(insns), insns.len(), k))
+        .collect();
+    // Stable: equal keys keep program order.
+    cost.sort_by_key(|&(slow, len, _)| std::cmp::Reverse((slow, len)));
+    cost.into_iter().map(|(_, _, k)| k).collect()
 }
 
 /// Programs shorter than this, without a backward jump, verify in well under
@@ -586,6 +614,25 @@ mod tests {
 
     const EXIT: Insn = Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0);
     const MOV0: Insn = Insn::new(class::ALU64 | corebpf_obj::insn::alu::MOV, 0, 0, 0, 0);
+
+    #[test]
+    fn threads_take_the_slowest_looking_programs_first() {
+        let back = Insn::new(class::JMP | jmp::JNE, 1, 0, -2, 0);
+        let quick = vec![MOV0, EXIT];
+        let longer_quick = vec![MOV0, MOV0, MOV0, EXIT];
+        let short_loop = vec![MOV0, MOV0, back, EXIT];
+        let long_loop = vec![MOV0, MOV0, MOV0, MOV0, back, EXIT];
+        let programs = [
+            &quick,
+            &short_loop,
+            &longer_quick,
+            &long_loop,
+            &short_loop,
+            &quick,
+        ];
+        let order = slowest_first(programs.iter().map(|p| p.as_slice()));
+        assert_eq!(order, [3, 1, 4, 2, 0, 5]);
+    }
 
     #[test]
     fn loops_and_long_bodies_may_verify_slowly() {
