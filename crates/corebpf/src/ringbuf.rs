@@ -507,9 +507,10 @@ impl Cursor {
     /// [`next`](Cursor::next) returns `None`); returns how many it handed over.
     ///
     /// One record through [`next_any_inline`](Cursor::next_any_inline), then the records of the same
-    /// stride in a loop whose state is in locals (registers): the next header's address
+    /// length in a loop whose state is in locals (registers): the next header's address
     /// is `hdr + stride`, known before the current header is loaded, so the loads of
-    /// consecutive headers overlap instead of forming a chain.
+    /// consecutive headers overlap instead of forming a chain, and one comparison of
+    /// each header with that length is the whole check.
     #[inline(always)]
     fn run(&mut self, ring: &RingBuf, mut f: impl FnMut(&[u8]) -> bool) -> Result<usize, MapError> {
         let mut n = 0;
@@ -522,7 +523,11 @@ impl Cursor {
                 return Ok(n);
             }
             let (mut hdr, mut pos) = (self.hdr, self.pos);
-            let (stride, seg_end, max_len) = (self.stride, self.seg_end, self.max_len);
+            let (stride, seg_end) = (self.stride, self.seg_end);
+            // Records of the same length as the one just handed over: one comparison
+            // tells a committed record of that length from anything else (BUSY or
+            // DISCARD set, another length), which goes through `next_any_inline`.
+            let same = rec.len() as u32;
             let (data, mask) = (ring.data, ring.mask as usize);
             let stop = loop {
                 if pos >= seg_end {
@@ -530,13 +535,12 @@ impl Cursor {
                 }
                 prefetch_next_page(data, pos as usize & mask, stride, mask);
                 // SAFETY: `pos < seg_end` (see `header_len`).
-                let len = unsafe { header_len(hdr) };
-                if len > max_len || stride_of(len) != stride {
+                if unsafe { header_len(hdr) } != same {
                     break false;
                 }
-                // SAFETY: `len <= max_len` (see `record`); the consumer position is
-                // published only after `f` returns.
-                let rec = unsafe { record(hdr, len) };
+                // SAFETY: `same <= max_len`, as checked for `rec` (see `record`); the
+                // consumer position is published only after `f` returns.
+                let rec = unsafe { record(hdr, same) };
                 hdr = hdr.wrapping_add(stride);
                 pos += stride as u64;
                 n += 1;

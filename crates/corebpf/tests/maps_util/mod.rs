@@ -239,6 +239,9 @@ pub enum Emit {
     RingBuf(i32),
     /// `bpf_perf_event_output(ctx, map, BPF_F_CURRENT_CPU, rec, 64)`.
     Perf,
+    /// `bpf_ringbuf_output(rb, rec, 8 + counter % 16, 0)`: records of 8 to 23 bytes, the
+    /// length changing from each record to the next (and the stride every few records).
+    RingBufVaried,
 }
 
 /// An XDP program emitting one 64-byte record per run whose first u64 is a counter
@@ -267,6 +270,17 @@ pub fn prog_emit_counter(counters: &Map, out: &Map, how: Emit) -> OwnedFd {
                 .push(Insn::add64_imm(2, -72))
                 .push(Insn::mov64_imm(3, 64))
                 .push(Insn::mov64_imm(4, flags))
+                .push(Insn::call(helper::RINGBUF_OUTPUT));
+        }
+        Emit::RingBufVaried => {
+            // r1 still holds the counter.
+            a.push(Insn::mov64_reg(3, 1))
+                .push(and64_imm(3, 15))
+                .push(Insn::add64_imm(3, 8))
+                .extend(ld_map(1, out))
+                .push(Insn::mov64_reg(2, 10))
+                .push(Insn::add64_imm(2, -72))
+                .push(Insn::mov64_imm(4, 0))
                 .push(Insn::call(helper::RINGBUF_OUTPUT));
         }
         Emit::Perf => {
