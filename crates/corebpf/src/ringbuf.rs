@@ -420,10 +420,17 @@ struct Cursor {
     every: u64,
     /// [`RingBuf::max_len`], kept here so that the loop does not reload it.
     max_len: u32,
-    /// Bytes from the last record's header to the next one's: the fast paths take the
-    /// next record if it has the same stride.
+    /// Bytes from the last record's header to the next one's (header and length rounded
+    /// up to 8).
     stride: usize,
+    /// The last record's length ([`NO_RECORD`] before the first): the fast paths take
+    /// the next record if its header equals it (a committed record of the same length;
+    /// BUSY or DISCARD set, or another length, differ).
+    len: u64,
 }
+
+/// [`Cursor::len`] before the first record: no header (a `u32`) equals it.
+const NO_RECORD: u64 = u64::MAX;
 
 impl Cursor {
     fn new(ring: &RingBuf, every: u64) -> Cursor {
@@ -439,6 +446,7 @@ impl Cursor {
             every,
             max_len: ring.max_len,
             stride: 0,
+            len: NO_RECORD,
         }
     }
 
@@ -446,7 +454,7 @@ impl Cursor {
     /// the next record is still being written. The slice stays valid until the
     /// consumer position is published past it: callers tie `'r` to what publishes.
     ///
-    /// The fast path takes a record of the last record's stride; anything else goes
+    /// The fast path takes a record of the last record's length; anything else goes
     /// to [`next_any`](Cursor::next_any).
     #[inline(always)]
     fn next<'r>(&mut self, ring: &RingBuf) -> Result<Option<&'r [u8]>, MapError> {
@@ -455,8 +463,9 @@ impl Cursor {
             prefetch_next_page(ring.data, self.pos as usize & mask, self.stride, mask);
             // SAFETY: `pos < seg_end`, so `hdr` is inside the first copy (see `header_len`).
             let len = unsafe { header_len(self.hdr) };
-            if len <= self.max_len && stride_of(len) == self.stride {
-                // SAFETY: `len <= max_len` (see `record`); `'r` is tied to publishing.
+            if u64::from(len) == self.len {
+                // SAFETY: `len` is the last record's, checked `<= max_len` (see `record`);
+                // `'r` is tied to publishing.
                 let rec = unsafe { record(self.hdr, len) };
                 self.hdr = self.hdr.wrapping_add(self.stride);
                 self.pos += self.stride as u64;
@@ -467,7 +476,7 @@ impl Cursor {
     }
 
     /// [`next`](Cursor::next) for any record: starts a segment if needed, skips
-    /// discarded records, stops at a busy one, and sets `stride` to the record's.
+    /// discarded records, stops at a busy one, and sets `stride` and `len` to the record's.
     #[inline(never)]
     fn next_any<'r>(&mut self, ring: &RingBuf) -> Result<Option<&'r [u8]>, MapError> {
         self.next_any_inline(ring)
@@ -498,6 +507,7 @@ impl Cursor {
             // SAFETY: `len <= max_len` (see `record`); `'r` is tied to publishing.
             let rec = unsafe { record(self.hdr, len) };
             self.stride = stride_of(len);
+            self.len = u64::from(len);
             self.skip(self.stride);
             return Ok(Some(rec));
         }
@@ -524,10 +534,9 @@ impl Cursor {
             }
             let (mut hdr, mut pos) = (self.hdr, self.pos);
             let (stride, seg_end) = (self.stride, self.seg_end);
-            // Records of the same length as the one just handed over: one comparison
-            // tells a committed record of that length from anything else (BUSY or
-            // DISCARD set, another length), which goes through `next_any_inline`.
-            let same = rec.len() as u32;
+            // Records of the same length as the one just handed over (see `len`); anything
+            // else goes through `next_any_inline`.
+            let same = self.len as u32;
             let (data, mask) = (ring.data, ring.mask as usize);
             let stop = loop {
                 if pos >= seg_end {

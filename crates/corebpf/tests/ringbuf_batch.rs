@@ -48,6 +48,36 @@ fn batch_hands_out_records_in_order_and_releases_on_drop() {
 }
 
 #[test]
+fn batch_hands_out_records_of_changing_lengths_with_their_own() {
+    // 8 + counter % 16 bytes (see `Emit::RingBufVaried`): the length changes with every
+    // record, the stride every few.
+    let rb_map = ringbuf(64 * 1024, "t_rbb_lens");
+    let cnt = counters();
+    let prog = prog_emit_counter(&cnt, &rb_map, Emit::RingBufVaried);
+    let mut rb = RingBuf::new(&rb_map).unwrap();
+    run_xdp(prog.as_fd(), 1000);
+    let check = |rec: &[u8]| -> u64 {
+        let counter = u64::from_ne_bytes(rec[..8].try_into().unwrap());
+        assert_eq!(rec.len() as u64, 8 + counter % 16, "record {counter}");
+        assert!(rec[8..].iter().all(|&b| b == 0), "record {counter} body");
+        counter
+    };
+    let mut batch = rb.batch();
+    let got: Vec<u64> = batch.iter().map(check).collect();
+    assert!(batch.error().is_none());
+    drop(batch);
+    assert_eq!(got, (1..=1000).collect::<Vec<_>>());
+    assert_eq!(rb.avail_data_size(), 0);
+    // The one-at-a-time API walks the same cursor.
+    run_xdp(prog.as_fd(), 100);
+    let mut got = Vec::new();
+    while let Some(item) = rb.next().unwrap() {
+        got.push(check(&item));
+    }
+    assert_eq!(got, (1001..=1100).collect::<Vec<_>>());
+}
+
+#[test]
 fn consumer_position_moves_on_drop_only_past_what_was_iterated() {
     let rb_map = ringbuf(16 * 1024, "t_rbb_partial");
     let cnt = counters();
