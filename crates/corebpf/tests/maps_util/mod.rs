@@ -369,6 +369,15 @@ pub fn read_counters(m: &Map) -> (u64, u64) {
     (a.get(0, 0).unwrap(), a.get(1, 0).unwrap())
 }
 
+/// The counter in an [`Emit::RingBufVaried`] record, after checking that the record is
+/// as long as its counter says (`8 + counter % 16` bytes) and zero past the counter.
+pub fn counter_of_varied(rec: &[u8]) -> u64 {
+    let counter = u64::from_ne_bytes(rec[..8].try_into().unwrap());
+    assert_eq!(rec.len() as u64, 8 + counter % 16, "record {counter}");
+    assert!(rec[8..].iter().all(|&b| b == 0), "record {counter} body");
+    counter
+}
+
 /// The counter in a 64-byte event record.
 pub fn counter_of(rec: &[u8]) -> u64 {
     assert_eq!(rec.len(), 64, "event record size");
